@@ -1,0 +1,404 @@
+package org.forwarder.sys;
+
+import org.forwarder.linux.Linux;
+import org.forwarder.linux.epoll_event;
+import org.forwarder.linux.linger;
+import org.forwarder.linux.rlimit;
+import org.forwarder.linux.sockaddr_storage;
+
+import java.lang.foreign.AddressLayout;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.UnionLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.Objects;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Linux system calls with errno captured safely: every call returns {@code n >= 0} on success or
+ * {@code -errno} on failure, and never throws for an errno.
+ *
+ * <p>jextract cannot capture errno, so the handles here are built from the generated
+ * {@code $address()} and {@code $descriptor()} with {@link Linker.Option#captureCallState}.
+ * Two deliberate changes to the generated descriptors, both ABI-identical on Linux:
+ * pointer arguments travel as raw {@code long} addresses, so that an I/O call on an offset inside
+ * a pooled buffer needs no {@code asSlice()} object per call; and glibc's transparent unions
+ * ({@code __SOCKADDR_ARG}, which the C ABI passes exactly like their first pointer member) are
+ * passed the same way. Bounds are checked here, in Java, before an address leaves.
+ *
+ * <p>An instance owns the errno capture segment and a small scratch area, so it belongs to one
+ * thread: use {@link #get()} (one per thread, reused) and keep it in a field on hot paths.
+ */
+public final class Syscalls {
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+    private static final long ERRNO_OFFSET =
+            Linker.Option.captureStateLayout().byteOffset(groupElement("errno"));
+
+    private static final MethodHandle EPOLL_CREATE1 = handle(Linux.epoll_create1$address(), Linux.epoll_create1$descriptor());
+    private static final MethodHandle EPOLL_CTL = handle(Linux.epoll_ctl$address(), Linux.epoll_ctl$descriptor());
+    private static final MethodHandle EPOLL_WAIT = handle(Linux.epoll_wait$address(), Linux.epoll_wait$descriptor());
+    private static final MethodHandle SPLICE = handle(Linux.splice$address(), Linux.splice$descriptor());
+    private static final MethodHandle PIPE2 = handle(Linux.pipe2$address(), Linux.pipe2$descriptor());
+    private static final MethodHandle FCNTL = LINKER.downcallHandle(Linux.fcntl.address(),
+            FunctionDescriptor.of(Linux.C_INT, Linux.C_INT, Linux.C_INT, Linux.C_INT),
+            Linker.Option.firstVariadicArg(2), CAPTURE_ERRNO);
+    private static final MethodHandle RECV = handle(Linux.recv$address(), Linux.recv$descriptor());
+    private static final MethodHandle SEND = handle(Linux.send$address(), Linux.send$descriptor());
+    private static final MethodHandle READ = handle(Linux.read$address(), Linux.read$descriptor());
+    private static final MethodHandle WRITE = handle(Linux.write$address(), Linux.write$descriptor());
+    private static final MethodHandle SOCKET = handle(Linux.socket$address(), Linux.socket$descriptor());
+    private static final MethodHandle SETSOCKOPT = handle(Linux.setsockopt$address(), Linux.setsockopt$descriptor());
+    private static final MethodHandle GETSOCKOPT = handle(Linux.getsockopt$address(), Linux.getsockopt$descriptor());
+    private static final MethodHandle BIND = handle(Linux.bind$address(), Linux.bind$descriptor());
+    private static final MethodHandle LISTEN = handle(Linux.listen$address(), Linux.listen$descriptor());
+    private static final MethodHandle ACCEPT4 = handle(Linux.accept4$address(), Linux.accept4$descriptor());
+    private static final MethodHandle CONNECT = handle(Linux.connect$address(), Linux.connect$descriptor());
+    private static final MethodHandle SHUTDOWN = handle(Linux.shutdown$address(), Linux.shutdown$descriptor());
+    private static final MethodHandle CLOSE = handle(Linux.close$address(), Linux.close$descriptor());
+    private static final MethodHandle GETSOCKNAME = handle(Linux.getsockname$address(), Linux.getsockname$descriptor());
+    private static final MethodHandle GETPEERNAME = handle(Linux.getpeername$address(), Linux.getpeername$descriptor());
+    private static final MethodHandle EVENTFD = handle(Linux.eventfd$address(), Linux.eventfd$descriptor());
+    private static final MethodHandle GETRLIMIT = handle(Linux.getrlimit$address(), Linux.getrlimit$descriptor());
+    private static final MethodHandle SETRLIMIT = handle(Linux.setrlimit$address(), Linux.setrlimit$descriptor());
+
+    /** Size of one {@code struct epoll_event}: 12 on x86_64 (packed), 16 elsewhere. */
+    public static final long EPOLL_EVENT_SIZE = epoll_event.sizeof();
+    private static final long EV_EVENTS = epoll_event.events$offset();
+    private static final long EV_DATA = epoll_event.data$offset();
+
+    private static final ThreadLocal<Syscalls> PER_THREAD = ThreadLocal.withInitial(Syscalls::new);
+
+    private static final int SCRATCH_INT = 0;      // an int option value, or pipe2's two fds
+    private static final int SCRATCH_LEN = 8;      // a socklen_t
+    private static final int SCRATCH_EVENT = 16;   // one epoll_event for epoll_ctl
+    private static final int SCRATCH_LINGER = 32;  // struct linger
+    private static final int SCRATCH_RLIMIT = 48;  // struct rlimit
+    private static final int SCRATCH_ADDR = 64;    // a sockaddr_storage
+    private static final long SCRATCH_SIZE = SCRATCH_ADDR + sockaddr_storage.sizeof();
+
+    private final MemorySegment capture;
+    private final long captureErrno;
+    private final MemorySegment scratch;
+    private final long scratchAddr;
+
+    private Syscalls() {
+        Arena arena = Arena.ofAuto();
+        capture = arena.allocate(Linker.Option.captureStateLayout());
+        captureErrno = ERRNO_OFFSET;
+        scratch = arena.allocate(SCRATCH_SIZE, 16);
+        scratchAddr = scratch.address();
+    }
+
+    /** This thread's instance. Hot paths fetch it once and keep it. */
+    public static Syscalls get() {
+        return PER_THREAD.get();
+    }
+
+    private static MethodHandle handle(MemorySegment address, FunctionDescriptor generated) {
+        MemoryLayout[] args = generated.argumentLayouts().stream()
+                .map(Syscalls::asRawAddress)
+                .toArray(MemoryLayout[]::new);
+        FunctionDescriptor raw = generated.returnLayout()
+                .map(r -> FunctionDescriptor.of(r, args))
+                .orElseGet(() -> FunctionDescriptor.ofVoid(args));
+        return LINKER.downcallHandle(address, raw, CAPTURE_ERRNO);
+    }
+
+    private static MemoryLayout asRawAddress(MemoryLayout layout) {
+        if (layout instanceof AddressLayout) {
+            return JAVA_LONG;
+        }
+        if (layout instanceof UnionLayout u && !u.memberLayouts().isEmpty()
+                && u.memberLayouts().stream().allMatch(m -> m instanceof AddressLayout)) {
+            return JAVA_LONG; // a transparent union of pointers is passed as a pointer
+        }
+        return layout;
+    }
+
+    private int err(int r) {
+        return r < 0 ? -capture.get(JAVA_INT, captureErrno) : r;
+    }
+
+    private long err(long r) {
+        return r < 0 ? -capture.get(JAVA_INT, captureErrno) : r;
+    }
+
+    private static long address(MemorySegment buf, long offset, long len) {
+        Objects.checkFromIndexSize(offset, len, buf.byteSize());
+        return buf.address() + offset;
+    }
+
+    private static AssertionError fail(Throwable t) {
+        return new AssertionError("downcall failed", t);
+    }
+
+    // ---- epoll -------------------------------------------------------------------------------
+
+    public int epollCreate1(int flags) {
+        try {
+            return err((int) EPOLL_CREATE1.invokeExact(capture, flags));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** epoll_ctl with one event whose data is the 64-bit {@code data} (we pack fd and generation). */
+    public int epollCtl(int epfd, int op, int fd, int events, long data) {
+        scratch.set(JAVA_INT, SCRATCH_EVENT + EV_EVENTS, events);
+        scratch.set(ValueLayout.JAVA_LONG_UNALIGNED, SCRATCH_EVENT + EV_DATA, data);
+        try {
+            return err((int) EPOLL_CTL.invokeExact(capture, epfd, op, fd, scratchAddr + SCRATCH_EVENT));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** Waits for events into {@code events}, an array of {@code maxEvents} epoll_event structs. */
+    public int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMs) {
+        long addr = address(events, 0, maxEvents * EPOLL_EVENT_SIZE);
+        try {
+            return err((int) EPOLL_WAIT.invokeExact(capture, epfd, addr, maxEvents, timeoutMs));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** The events mask of the i-th event in an epoll_wait result array. */
+    public static int eventMask(MemorySegment events, int i) {
+        return events.get(ValueLayout.JAVA_INT_UNALIGNED, i * EPOLL_EVENT_SIZE + EV_EVENTS);
+    }
+
+    /** The 64-bit data of the i-th event in an epoll_wait result array. */
+    public static long eventData(MemorySegment events, int i) {
+        return events.get(ValueLayout.JAVA_LONG_UNALIGNED, i * EPOLL_EVENT_SIZE + EV_DATA);
+    }
+
+    // ---- byte movers -------------------------------------------------------------------------
+
+    public long recv(int fd, MemorySegment buf, long offset, long len, int flags) {
+        long addr = address(buf, offset, len);
+        try {
+            return err((long) RECV.invokeExact(capture, fd, addr, len, flags));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public long send(int fd, MemorySegment buf, long offset, long len, int flags) {
+        long addr = address(buf, offset, len);
+        try {
+            return err((long) SEND.invokeExact(capture, fd, addr, len, flags));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public long read(int fd, MemorySegment buf, long offset, long len) {
+        long addr = address(buf, offset, len);
+        try {
+            return err((long) READ.invokeExact(capture, fd, addr, len));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public long write(int fd, MemorySegment buf, long offset, long len) {
+        long addr = address(buf, offset, len);
+        try {
+            return err((long) WRITE.invokeExact(capture, fd, addr, len));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** splice between a socket or pipe and a pipe, both offsets NULL (streams have none). */
+    public long splice(int fdIn, int fdOut, long len, int flags) {
+        try {
+            return err((long) SPLICE.invokeExact(capture, fdIn, 0L, fdOut, 0L, len, flags));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** pipe2: returns {@code readFd | (long) writeFd << 32}, or -errno. */
+    public long pipe2(int flags) {
+        try {
+            int r = err((int) PIPE2.invokeExact(capture, scratchAddr + SCRATCH_INT, flags));
+            if (r < 0) return r;
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+        long rd = scratch.get(JAVA_INT, SCRATCH_INT);
+        long wr = scratch.get(JAVA_INT, SCRATCH_INT + 4);
+        return rd | wr << 32;
+    }
+
+    public int fcntl(int fd, int cmd, int arg) {
+        try {
+            return err((int) FCNTL.invokeExact(capture, fd, cmd, arg));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public int eventfd(int initval, int flags) {
+        try {
+            return err((int) EVENTFD.invokeExact(capture, initval, flags));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    // ---- sockets -----------------------------------------------------------------------------
+
+    public int socket(int domain, int type, int protocol) {
+        try {
+            return err((int) SOCKET.invokeExact(capture, domain, type, protocol));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public int setIntOption(int fd, int level, int option, int value) {
+        scratch.set(JAVA_INT, SCRATCH_INT, value);
+        try {
+            return err((int) SETSOCKOPT.invokeExact(capture, fd, level, option, scratchAddr + SCRATCH_INT, 4));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** getsockopt for an int option: the value (all we read are >= 0), or -errno. */
+    public int getIntOption(int fd, int level, int option) {
+        scratch.set(JAVA_INT, SCRATCH_INT, 0);
+        scratch.set(JAVA_INT, SCRATCH_LEN, 4);
+        try {
+            int r = err((int) GETSOCKOPT.invokeExact(capture, fd, level, option,
+                    scratchAddr + SCRATCH_INT, scratchAddr + SCRATCH_LEN));
+            return r < 0 ? r : scratch.get(JAVA_INT, SCRATCH_INT);
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** SO_LINGER; {@code setLinger(fd, true, 0)} makes close() send a reset. */
+    public int setLinger(int fd, boolean on, int seconds) {
+        MemorySegment l = scratch.asSlice(SCRATCH_LINGER, linger.sizeof());
+        linger.l_onoff(l, on ? 1 : 0);
+        linger.l_linger(l, seconds);
+        try {
+            return err((int) SETSOCKOPT.invokeExact(capture, fd, Linux.SOL_SOCKET(), Linux.SO_LINGER(),
+                    scratchAddr + SCRATCH_LINGER, (int) linger.sizeof()));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public int bind(int fd, SockAddr addr) {
+        try {
+            return err((int) BIND.invokeExact(capture, fd, addr.segment().address(), addr.length()));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public int listen(int fd, int backlog) {
+        try {
+            return err((int) LISTEN.invokeExact(capture, fd, backlog));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** accept4 without asking for the peer address (getpeername gives it when wanted). */
+    public int accept4(int fd, int flags) {
+        try {
+            return err((int) ACCEPT4.invokeExact(capture, fd, 0L, 0L, flags));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public int connect(int fd, SockAddr addr) {
+        try {
+            return err((int) CONNECT.invokeExact(capture, fd, addr.segment().address(), addr.length()));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public int shutdown(int fd, int how) {
+        try {
+            return err((int) SHUTDOWN.invokeExact(capture, fd, how));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    public int close(int fd) {
+        try {
+            return err((int) CLOSE.invokeExact(capture, fd));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** The local address of a socket; throws with the errno name on failure (not a hot path). */
+    public SockAddr getsockname(int fd) {
+        return name(GETSOCKNAME, fd, "getsockname");
+    }
+
+    /** The peer address of a socket; throws with the errno name on failure (not a hot path). */
+    public SockAddr getpeername(int fd) {
+        return name(GETPEERNAME, fd, "getpeername");
+    }
+
+    private SockAddr name(MethodHandle h, int fd, String what) {
+        scratch.set(JAVA_INT, SCRATCH_LEN, (int) sockaddr_storage.sizeof());
+        int r;
+        try {
+            r = err((int) h.invokeExact(capture, fd, scratchAddr + SCRATCH_ADDR, scratchAddr + SCRATCH_LEN));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+        if (r < 0) {
+            throw new IllegalStateException(what + "(" + fd + "): " + Errno.describe(r));
+        }
+        return SockAddr.fromNative(scratch.asSlice(SCRATCH_ADDR, sockaddr_storage.sizeof()));
+    }
+
+    // ---- limits ------------------------------------------------------------------------------
+
+    /** RLIMIT_NOFILE as {soft, hard}; throws on failure (start-up only). */
+    public long[] getNofileLimit() {
+        MemorySegment r = scratch.asSlice(SCRATCH_RLIMIT, rlimit.sizeof());
+        int rc;
+        try {
+            rc = err((int) GETRLIMIT.invokeExact(capture, Linux.RLIMIT_NOFILE(), scratchAddr + SCRATCH_RLIMIT));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+        if (rc < 0) throw new IllegalStateException("getrlimit(RLIMIT_NOFILE): " + Errno.describe(rc));
+        return new long[] {rlimit.rlim_cur(r), rlimit.rlim_max(r)};
+    }
+
+    /** Sets RLIMIT_NOFILE; returns 0 or -errno. */
+    public int setNofileLimit(long soft, long hard) {
+        MemorySegment r = scratch.asSlice(SCRATCH_RLIMIT, rlimit.sizeof());
+        rlimit.rlim_cur(r, soft);
+        rlimit.rlim_max(r, hard);
+        try {
+            return err((int) SETRLIMIT.invokeExact(capture, Linux.RLIMIT_NOFILE(), scratchAddr + SCRATCH_RLIMIT));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+}
