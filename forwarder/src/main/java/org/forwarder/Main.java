@@ -1,7 +1,99 @@
 package org.forwarder;
 
+import org.forwarder.config.CommandLine;
+import org.forwarder.config.Config;
+import org.forwarder.config.ConfigException;
+import org.forwarder.config.FdBudget;
+import org.forwarder.config.FrontendConfig;
+import org.forwarder.stats.StatsSnapshot;
+import org.forwarder.sys.SockAddr;
+import org.forwarder.sys.Syscalls;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+
+/** Command-line entry point: parse, check, start, and stop gracefully on SIGTERM/SIGINT. */
 public final class Main {
+    /** How long established streams may go on after a stop signal. */
+    private static final Duration GRACE = Duration.ofMillis(Long.getLong("forwarder.grace.ms", 10_000));
+
+    private Main() {}
+
     public static void main(String[] args) {
-        System.out.println("forwarder");
+        System.exit(run(args));
+    }
+
+    static int run(String[] args) {
+        CommandLine cl;
+        Config config;
+        try {
+            cl = CommandLine.parse(args);
+            switch (cl.action()) {
+                case HELP -> {
+                    System.out.println(CommandLine.usage());
+                    return 0;
+                }
+                case VERSION -> {
+                    System.out.println(CommandLine.version());
+                    return 0;
+                }
+                default -> { }
+            }
+            config = cl.config();
+        } catch (ConfigException e) {
+            System.err.println(e.getMessage());
+            System.err.println("(forwarder --help lists the options)");
+            return 1;
+        }
+        if (cl.action() == CommandLine.Action.CHECK) {
+            config.warnings().forEach(w -> System.err.println("warning: " + w));
+            System.out.println("Configuration " + (cl.configFile() != null ? "file " + cl.configFile() + " " : "") + "is valid");
+            return 0;
+        }
+        return serve(fitToFdLimit(config));
+    }
+
+    private static Config fitToFdLimit(Config config) {
+        Syscalls sys = Syscalls.get();
+        long[] limit = sys.getNofileLimit();
+        return FdBudget.fit(config, limit[0], limit[1], soft -> sys.setNofileLimit(soft, limit[1]) == 0);
+    }
+
+    private static int serve(Config config) {
+        config.warnings().forEach(w -> System.err.println("warning: " + w));
+        Forwarder fw;
+        try {
+            fw = Forwarder.start(config, System.err::println);
+        } catch (IllegalStateException e) {
+            System.err.println("error: " + e.getMessage());
+            return 1;
+        }
+        List<SockAddr> bound = fw.boundAddresses();
+        int i = 0;
+        for (FrontendConfig fe : config.frontends()) {
+            for (int b = 0; b < fe.binds().size(); b++) {
+                System.err.println("forwarder: '" + fe.name() + "' listening on " + bound.get(i++)
+                        + " -> backend '" + fe.defaultBackend() + "' "
+                        + config.backend(fe.defaultBackend()).servers().stream().map(s -> s.address().toString()).toList());
+            }
+        }
+        CountDownLatch stop = new CountDownLatch(1);
+        StopSignals.install(stop::countDown);
+        try {
+            while (!stop.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+                if (!fw.isRunning()) {
+                    System.err.println("error: the event loop stopped unexpectedly: " + fw.failure());
+                    return 1;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        System.err.println("forwarder: stopping: no new connections; open ones get " + GRACE.toMillis() + " ms to finish");
+        StatsSnapshot last = fw.stats();
+        fw.shutdown(GRACE);
+        System.err.println(last.render());
+        return 0;
     }
 }

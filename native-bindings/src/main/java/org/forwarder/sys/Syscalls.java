@@ -97,6 +97,11 @@ public final class Syscalls {
         scratchAddr = scratch.address();
     }
 
+    /** A new instance for a thread that owns it for its lifetime (e.g. an event loop). */
+    public static Syscalls newInstance() {
+        return new Syscalls();
+    }
+
     /** This thread's instance. Hot paths fetch it once and keep it. */
     public static Syscalls get() {
         return PER_THREAD.get();

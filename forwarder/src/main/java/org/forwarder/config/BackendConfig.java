@@ -1,0 +1,31 @@
+package org.forwarder.config;
+
+import java.util.List;
+import java.util.Objects;
+
+/** A pool of servers and how to spread connections over them. */
+public record BackendConfig(String name, String where, Balance balance, List<ServerConfig> servers,
+                            Timeouts timeouts, int retries, SpliceOptions splice) {
+
+    public static final int DEFAULT_RETRIES = 3;
+
+    public BackendConfig {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(where, "where");
+        Objects.requireNonNull(balance, "balance");
+        Objects.requireNonNull(timeouts, "timeouts");
+        Objects.requireNonNull(splice, "splice");
+        servers = List.copyOf(servers);
+        if (retries < 0) {
+            throw new IllegalArgumentException("backend '" + name + "': retries cannot be negative");
+        }
+    }
+
+    /** The server called {@code serverName}, or null. */
+    public ServerConfig server(String serverName) {
+        for (ServerConfig s : servers) {
+            if (s.name().equals(serverName)) return s;
+        }
+        return null;
+    }
+}

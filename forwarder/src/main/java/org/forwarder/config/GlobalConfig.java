@@ -1,0 +1,47 @@
+package org.forwarder.config;
+
+/**
+ * Process-wide settings. {@code maxpipes} counts pipes (two fds each) available for splicing;
+ * {@code buffersLimit} 0 means unlimited; {@code pipesize} 0 means the kernel's default.
+ */
+public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit,
+                           int buffersReserve, int pipesize, boolean noSplice) {
+
+    public static final int DEFAULT_MAXCONN = 4096;
+    public static final int DEFAULT_BUFSIZE = 16384;
+    public static final int MIN_BUFSIZE = 1024;
+    public static final int MAX_BUFSIZE = 16 * 1024 * 1024;
+    public static final int DEFAULT_BUFFERS_RESERVE = 2;
+    public static final int MIN_BUFFERS_RESERVE = 2;
+    public static final int MIN_PIPESIZE = 4096;
+    public static final int MAX_PIPESIZE = 1 << 30;
+
+    public GlobalConfig {
+        if (maxconn < 1) throw new IllegalArgumentException("maxconn must be at least 1");
+        if (maxpipes < 0) throw new IllegalArgumentException("maxpipes cannot be negative");
+        if (nbthread != 1) throw new IllegalArgumentException("only nbthread 1 is supported");
+        if (bufsize < MIN_BUFSIZE || bufsize > MAX_BUFSIZE) throw new IllegalArgumentException("bufsize out of range");
+        if (buffersLimit < 0 || buffersReserve < 0 || pipesize < 0) {
+            throw new IllegalArgumentException("buffer and pipe figures cannot be negative");
+        }
+    }
+
+    /** HAProxy's default when maxpipes is not set: a quarter of maxconn. */
+    public static int defaultMaxpipes(int maxconn) {
+        return maxconn / 4;
+    }
+
+    /** Every setting at its default. */
+    public static GlobalConfig defaults() {
+        return new GlobalConfig(DEFAULT_MAXCONN, defaultMaxpipes(DEFAULT_MAXCONN), 1, DEFAULT_BUFSIZE, 0,
+                DEFAULT_BUFFERS_RESERVE, 0, false);
+    }
+
+    public GlobalConfig withMaxconn(int v) {
+        return new GlobalConfig(v, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice);
+    }
+
+    public GlobalConfig withMaxpipes(int v) {
+        return new GlobalConfig(maxconn, v, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice);
+    }
+}

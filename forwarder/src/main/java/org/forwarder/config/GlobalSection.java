@@ -1,0 +1,113 @@
+package org.forwarder.config;
+
+import java.util.List;
+
+/**
+ * Reads the keywords of {@code global} sections (there may be several; later values win) and
+ * turns them into a GlobalConfig once the whole file is read, since defaults such as maxpipes
+ * depend on other settings.
+ */
+final class GlobalSection {
+
+    private final Diagnostics diag;
+
+    private int maxconn;               // 0 = not set
+    private int maxpipes = -1;         // -1 = not set: a quarter of maxconn
+    private int bufsize = GlobalConfig.DEFAULT_BUFSIZE;
+    private int buffersLimit;
+    private int buffersLimitLine;
+    private int buffersReserve = GlobalConfig.DEFAULT_BUFFERS_RESERVE;
+    private int buffersReserveLine;
+    private int pipesize;
+    private boolean noSplice;
+
+    GlobalSection(Diagnostics diag) {
+        this.diag = diag;
+    }
+
+    /** True if {@code keyword} is one this section handles. */
+    static boolean handles(String keyword) {
+        return switch (keyword) {
+            case "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
+                 "tune.buffers.reserve", "tune.pipesize" -> true;
+            default -> false;
+        };
+    }
+
+    /** Applies one line whose first word satisfies {@link #handles}. */
+    void apply(Line line) {
+        String kw = line.first();
+        List<String> args = line.args(1);
+        if (kw.equals("nosplice")) {
+            if (noArgs(line, kw, args)) noSplice = true;
+            return;
+        }
+        if (args.size() != 1) {
+            diag.error(line.number(), kw, args.isEmpty() ? "expects " + expected(kw)
+                    : "takes exactly one argument (" + expected(kw) + "), got " + args.size());
+            return;
+        }
+        String value = args.getFirst();
+        try {
+            switch (kw) {
+                case "maxconn" -> maxconn = Values.integer(value, 1, Integer.MAX_VALUE);
+                case "maxpipes" -> maxpipes = Values.integer(value, 0, Integer.MAX_VALUE);
+                case "nbthread" -> {
+                    int n = Values.integer(value, 1, Integer.MAX_VALUE);
+                    if (n != 1) {
+                        diag.error(line.number(), kw, value + ": threads are not supported yet, only 'nbthread 1' is accepted");
+                    }
+                }
+                case "tune.bufsize" -> bufsize = Values.size(value, GlobalConfig.MIN_BUFSIZE, GlobalConfig.MAX_BUFSIZE);
+                case "tune.buffers.limit" -> {
+                    buffersLimit = Values.integer(value, 0, Integer.MAX_VALUE);
+                    buffersLimitLine = line.number();
+                }
+                case "tune.buffers.reserve" -> {
+                    buffersReserve = Values.integer(value, GlobalConfig.MIN_BUFFERS_RESERVE, Integer.MAX_VALUE);
+                    buffersReserveLine = line.number();
+                }
+                case "tune.pipesize" -> {
+                    int size = Values.size(value, 0, GlobalConfig.MAX_PIPESIZE);
+                    if (size != 0 && size < GlobalConfig.MIN_PIPESIZE) {
+                        throw new IllegalArgumentException("'" + value + "' is too small: use 0 (kernel default) or at least "
+                                + GlobalConfig.MIN_PIPESIZE);
+                    }
+                    pipesize = size;
+                }
+                default -> throw new IllegalStateException("not a global keyword: " + kw);
+            }
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), kw, e.getMessage());
+        }
+    }
+
+    /** The final settings, with defaults filled in; reports cross-setting problems. */
+    GlobalConfig resolve() {
+        if (buffersLimit != 0 && buffersReserve >= buffersLimit) {
+            int at = Math.max(buffersLimitLine, buffersReserveLine);
+            String kw = at == buffersReserveLine ? "tune.buffers.reserve" : "tune.buffers.limit";
+            diag.error(at, kw, "tune.buffers.reserve (" + buffersReserve + ") must be lower than tune.buffers.limit ("
+                    + buffersLimit + "), or the reserve would take every buffer");
+        }
+        int conns = maxconn == 0 ? GlobalConfig.DEFAULT_MAXCONN : maxconn;
+        int pipes = maxpipes < 0 ? GlobalConfig.defaultMaxpipes(conns) : maxpipes;
+        return new GlobalConfig(conns, pipes, 1, bufsize, buffersLimit, buffersReserve, pipesize, noSplice);
+    }
+
+    private boolean noArgs(Line line, String kw, List<String> args) {
+        if (args.isEmpty()) return true;
+        diag.error(line.number(), kw, "takes no argument, got '" + args.getFirst() + "'");
+        return false;
+    }
+
+    private static String expected(String kw) {
+        return switch (kw) {
+            case "tune.bufsize" -> "a size in bytes from " + GlobalConfig.MIN_BUFSIZE + " to " + GlobalConfig.MAX_BUFSIZE
+                    + " (16m)";
+            case "tune.pipesize" -> "a size in bytes (0 = kernel default)";
+            case "tune.buffers.limit" -> "a number of buffers (0 = unlimited)";
+            default -> "a number";
+        };
+    }
+}

@@ -1,0 +1,303 @@
+package org.forwarder.config;
+
+import org.forwarder.config.ProxyDraft.Kind;
+import org.forwarder.sys.SockAddr;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Applies the keywords of {@code defaults}, {@code listen}, {@code frontend} and {@code backend}
+ * sections to a ProxyDraft, reporting each bad line to the Diagnostics and going on.
+ */
+final class ProxyKeywords {
+
+    private static final Set<Kind> ALL = EnumSet.allOf(Kind.class);
+
+    /** Which sections accept each supported keyword (the same sections as in HAProxy). */
+    private static final Map<String, Set<Kind>> SECTIONS = Map.of(
+            "mode", ALL,
+            "bind", EnumSet.of(Kind.FRONTEND, Kind.LISTEN),
+            "server", EnumSet.of(Kind.BACKEND, Kind.LISTEN),
+            "default_backend", EnumSet.of(Kind.DEFAULTS, Kind.FRONTEND, Kind.LISTEN),
+            "balance", EnumSet.of(Kind.DEFAULTS, Kind.BACKEND, Kind.LISTEN),
+            "timeout", ALL,
+            "retries", EnumSet.of(Kind.DEFAULTS, Kind.BACKEND, Kind.LISTEN),
+            "maxconn", EnumSet.of(Kind.DEFAULTS, Kind.FRONTEND, Kind.LISTEN),
+            "option", ALL,
+            "no", ALL);
+
+    private final Diagnostics diag;
+
+    ProxyKeywords(Diagnostics diag) {
+        this.diag = diag;
+    }
+
+    static boolean handles(String keyword) {
+        return SECTIONS.containsKey(keyword);
+    }
+
+    /** "'frontend' and 'listen' sections": where {@code keyword} may appear. */
+    static String allowedSections(String keyword) {
+        Set<Kind> kinds = SECTIONS.get(keyword);
+        StringBuilder sb = new StringBuilder();
+        int i = 0;
+        for (Kind k : kinds) {
+            if (i > 0) sb.append(i == kinds.size() - 1 ? " and " : ", ");
+            sb.append('\'').append(k.keyword).append('\'');
+            i++;
+        }
+        return sb.append(kinds.size() == 1 ? " section" : " sections").toString();
+    }
+
+    /** Applies one line whose first word satisfies {@link #handles}. */
+    void apply(ProxyDraft p, Line line) {
+        String kw = line.first();
+        if (!SECTIONS.get(kw).contains(p.kind)) {
+            diag.error(line.number(), kw, "is only allowed in " + allowedSections(kw) + ", not in '" + p.kind.keyword + "'");
+            return;
+        }
+        switch (kw) {
+            case "mode" -> mode(line);
+            case "bind" -> bind(p, line);
+            case "server" -> server(p, line);
+            case "default_backend" -> defaultBackend(p, line);
+            case "balance" -> balance(p, line);
+            case "timeout" -> timeout(p, line);
+            case "retries" -> {
+                Integer n = oneNumber(line, 0, "a number of retries");
+                if (n != null) p.retries = n;
+            }
+            case "maxconn" -> {
+                Integer n = oneNumber(line, 1, "a number of connections");
+                if (n != null) p.maxconn = n;
+            }
+            case "option" -> option(p, line, 1, true);
+            case "no" -> negated(p, line);
+            default -> throw new IllegalStateException("not a proxy keyword: " + kw);
+        }
+    }
+
+    private void mode(Line line) {
+        String value = single(line, 1, "'tcp'");
+        if (value == null || value.equals("tcp")) return;
+        diag.error(line.number(), "mode", "'" + value + "' is not supported: forwarder only supports 'mode tcp'");
+    }
+
+    private void bind(ProxyDraft p, Line line) {
+        List<String> args = line.args(1);
+        if (args.isEmpty()) {
+            p.brokenBind = true;
+            diag.error(line.number(), "bind", "expects an address such as 127.0.0.1:8080 or :8080");
+            return;
+        }
+        for (String option : args.subList(1, args.size())) {
+            p.brokenBind = true;
+            diag.error(line.number(), "bind", Keywords.BIND_OPTION_UNSUPPORTED.contains(option)
+                    ? "option '" + option + "' is not supported by forwarder"
+                    : "unknown option '" + option + "' (forwarder's bind takes only addresses)");
+        }
+        try {
+            for (SockAddr a : Addresses.bindList(args.getFirst())) {
+                p.binds.add(new BindConfig(a, diag.where(line.number())));
+            }
+        } catch (IllegalArgumentException e) {
+            p.brokenBind = true;
+            diag.error(line.number(), "bind", e.getMessage());
+        }
+    }
+
+    private void server(ProxyDraft p, Line line) {
+        List<String> args = line.args(1);
+        if (args.size() < 2) {
+            p.brokenServer = true;
+            diag.error(line.number(), "server", "expects a name and an address: server NAME ADDR:PORT [weight N] [maxconn N]");
+            return;
+        }
+        String name = args.get(0);
+        int weight = ServerConfig.DEFAULT_WEIGHT;
+        int maxconn = 0;
+        boolean ok = checkName(line, "server", name);
+        for (int i = 2; i < args.size(); i++) {
+            String option = args.get(i);
+            if (option.equals("weight") || option.equals("maxconn")) {
+                if (i + 1 >= args.size()) {
+                    diag.error(line.number(), "server", "option '" + option + "' expects a number");
+                    ok = false;
+                    break;
+                }
+                String value = args.get(++i);
+                try {
+                    if (option.equals("weight")) {
+                        weight = Values.integer(value, 0, ServerConfig.MAX_WEIGHT);
+                    } else {
+                        maxconn = Values.integer(value, 0, Integer.MAX_VALUE);
+                    }
+                } catch (IllegalArgumentException e) {
+                    diag.error(line.number(), "server", "option '" + option + "': " + e.getMessage());
+                    ok = false;
+                }
+            } else {
+                ok = false;
+                diag.error(line.number(), "server", Keywords.SERVER_OPTION_UNSUPPORTED.contains(option)
+                        ? "option '" + option + "' " + Keywords.notSupported(option)
+                        : "unknown option '" + option + "' (supported: weight N, maxconn N)");
+            }
+        }
+        SockAddr address = null;
+        try {
+            address = Addresses.server(args.get(1));
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), "server", e.getMessage());
+            ok = false;
+        }
+        ServerConfig previous = p.servers.get(name);
+        if (previous != null) {
+            diag.error(line.number(), "server", "name '" + name + "' is already used in " + p.label()
+                    + " by the server at " + previous.where());
+            ok = false;
+        }
+        if (!ok) {
+            p.brokenServer = true;
+            return;
+        }
+        p.servers.put(name, new ServerConfig(name, address, weight, maxconn, diag.where(line.number())));
+    }
+
+    private void defaultBackend(ProxyDraft p, Line line) {
+        String name = single(line, 1, "a backend name");
+        if (name == null) return;
+        p.defaultBackend = name;
+        p.defaultBackendLine = line.number();
+    }
+
+    private void balance(ProxyDraft p, Line line) {
+        String algo = line.word(1);
+        if (algo == null) {
+            diag.error(line.number(), "balance", "expects an algorithm: roundrobin or leastconn");
+            return;
+        }
+        Balance b = switch (algo) {
+            case "roundrobin" -> Balance.ROUNDROBIN;
+            case "leastconn" -> Balance.LEASTCONN;
+            default -> null;
+        };
+        if (b == null) {
+            diag.error(line.number(), "balance", (Keywords.BALANCE_UNSUPPORTED.contains(algo)
+                    ? "'" + algo + "' is not supported by forwarder" : "unknown algorithm '" + algo + "'")
+                    + ": supported are roundrobin and leastconn");
+            return;
+        }
+        if (single(line, 1, "roundrobin or leastconn") != null) p.balance = b;
+    }
+
+    private void timeout(ProxyDraft p, Line line) {
+        String which = line.word(1);
+        Timeouts.Kind kind = which == null ? null : Timeouts.Kind.fromKeyword(which);
+        if (kind == null) {
+            String kw = line.keyword(2);
+            if (which != null && Keywords.TIMEOUT_UNSUPPORTED.contains(which)) {
+                diag.error(line.number(), kw, Keywords.notSupported(kw));
+            } else {
+                diag.error(line.number(), kw, (which == null ? "expects" : "is unknown: expected")
+                        + " one of connect, client, server, queue, tunnel, client-fin, server-fin");
+            }
+            return;
+        }
+        String value = single(line, 2, "a duration such as 5s (units: us, ms, s, m, h, d)");
+        if (value == null) return;
+        try {
+            p.timeouts = p.timeouts.with(kind, Values.timeMs(value));
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), line.keyword(2), e.getMessage());
+            return;
+        }
+        // As HAProxy does: say so when a timeout sits on the side that never uses it.
+        if (p.kind == Kind.FRONTEND && !kind.frontendSide()) {
+            diag.warn(line.number(), "'" + line.keyword(2) + "' is ignored in " + p.label()
+                    + ": it applies to backends (set it in the backend or in defaults)");
+        } else if (p.kind == Kind.BACKEND && kind.frontendSide()) {
+            diag.warn(line.number(), "'" + line.keyword(2) + "' is ignored in " + p.label()
+                    + ": it applies to frontends (set it in the frontend or in defaults)");
+        }
+    }
+
+    /** {@code option NAME} (at word {@code at}), setting it to {@code on}. */
+    private void option(ProxyDraft p, Line line, int at, boolean on) {
+        String kw = line.keyword(at + 1);
+        String name = line.word(at);
+        if (name == null) {
+            diag.error(line.number(), kw, "expects an option name such as splice-request, splice-response or splice-auto");
+            return;
+        }
+        switch (name) {
+            case "splice-request" -> p.splice = p.splice.withRequest(on);
+            case "splice-response" -> p.splice = p.splice.withResponse(on);
+            case "splice-auto" -> p.splice = p.splice.withAuto(on);
+            default -> {
+                diag.error(line.number(), kw, Keywords.OPTION_UNSUPPORTED.contains(name)
+                        ? Keywords.notSupported("option " + name)
+                        : "is an unknown option (supported: splice-request, splice-response, splice-auto)");
+                return;
+            }
+        }
+        if (line.words().size() > at + 1) {
+            diag.error(line.number(), kw, "takes no argument, got '" + line.word(at + 1) + "'");
+        }
+    }
+
+    /** {@code no option NAME}: turns off an option, typically one inherited from defaults. */
+    private void negated(ProxyDraft p, Line line) {
+        String what = line.word(1);
+        if ("option".equals(what)) {
+            option(p, line, 2, false);
+        } else if (what == null) {
+            diag.error(line.number(), "no", "expects 'option NAME'");
+        } else {
+            diag.error(line.number(), line.keyword(2), Keywords.PROXY_UNSUPPORTED.contains(what) || handles(what)
+                    ? Keywords.notSupported(line.keyword(2)) : "is unknown: only 'no option NAME' exists");
+        }
+    }
+
+    /** The one argument after a keyword of {@code kwWords} words, or null after reporting why not. */
+    private String single(Line line, int kwWords, String expected) {
+        List<String> args = line.args(kwWords);
+        if (args.size() == 1) return args.getFirst();
+        String kw = line.keyword(kwWords);
+        diag.error(line.number(), kw, args.isEmpty() ? "expects " + expected
+                : "takes exactly one argument (" + expected + "), got " + args.size());
+        return null;
+    }
+
+    private Integer oneNumber(Line line, int min, String expected) {
+        String value = single(line, 1, expected);
+        if (value == null) return null;
+        try {
+            return Values.integer(value, min, Integer.MAX_VALUE);
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), line.first(), e.getMessage());
+            return null;
+        }
+    }
+
+    /** Proxy and server names use HAProxy's character set, so that they can appear in logs and commands unquoted. */
+    boolean checkName(Line line, String kw, String name) {
+        String bad = nameProblem(name);
+        if (bad == null) return true;
+        diag.error(line.number(), kw, "name '" + name + "' " + bad);
+        return false;
+    }
+
+    static String nameProblem(String name) {
+        if (name.isEmpty()) return "is empty";
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (!(Character.isLetterOrDigit(c) && c < 128) && c != '-' && c != '_' && c != '.' && c != ':') {
+                return "contains '" + c + "': use letters, digits, '-', '_', '.' and ':'";
+            }
+        }
+        return null;
+    }
+}

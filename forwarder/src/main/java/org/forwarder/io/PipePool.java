@@ -1,0 +1,103 @@
+package org.forwarder.io;
+
+import org.forwarder.linux.Linux;
+import org.forwarder.sys.Errno;
+import org.forwarder.sys.Syscalls;
+
+/**
+ * Kernel pipes for splice, made on demand with pipe2(O_NONBLOCK|O_CLOEXEC) and never more than
+ * {@code maxpipes} at once (each costs two fds). An empty pipe returned to the pool is reused; a
+ * pipe returned with data in it (its stream died mid-transfer) is closed, as its bytes belong to
+ * nobody. When the pool is exhausted, callers fall back to copying.
+ *
+ * <p>Pipes are not created ahead of time: a pre-filled cache is fds taken from connections.
+ */
+public final class PipePool {
+    private static final int PIPE_FLAGS = Linux.O_NONBLOCK() | Linux.O_CLOEXEC();
+
+    private final Syscalls sys;
+    private final int maxPipes;
+    private final int pipeSize;
+    private long[] free = new long[16];
+    private int freeCount;
+    private int inUse;
+    private int capacity = -1;
+    private long exhausted;
+    private long createFailures;
+
+    public PipePool(Syscalls sys, int maxPipes, int pipeSize) {
+        this.sys = sys;
+        this.maxPipes = maxPipes;
+        this.pipeSize = pipeSize;
+    }
+
+    /** Pipes handed out now. */
+    public int inUse() { return inUse; }
+    /** Empty pipes kept for reuse. */
+    public int free() { return freeCount; }
+    public int max() { return maxPipes; }
+    /** Times a stream wanted a pipe and got none. */
+    public long exhausted() { return exhausted; }
+    public long createFailures() { return createFailures; }
+
+    /** Bytes one pipe holds, as the kernel reports (valid once a pipe was made). */
+    public int capacity() {
+        return capacity;
+    }
+
+    /** A pipe as {@code readFd | (long) writeFd << 32}, or -1 when none can be had. */
+    public long acquire() {
+        if (freeCount > 0) {
+            inUse++;
+            return free[--freeCount];
+        }
+        if (inUse + freeCount >= maxPipes) {
+            exhausted++;
+            return -1;
+        }
+        long p = sys.pipe2(PIPE_FLAGS);
+        if (p < 0) {
+            createFailures++;
+            exhausted++;
+            return -1;
+        }
+        int w = (int) (p >>> 32);
+        if (pipeSize > 0) {
+            sys.fcntl(w, Linux.F_SETPIPE_SZ(), pipeSize); // best effort: the kernel may cap it
+        }
+        if (capacity < 0) {
+            int c = sys.fcntl(w, Linux.F_GETPIPE_SZ(), 0);
+            capacity = c > 0 ? c : 65536;
+        }
+        inUse++;
+        return p;
+    }
+
+    /** Returns a pipe; {@code empty} says whether it still holds bytes. */
+    public void release(long pipe, boolean empty) {
+        inUse--;
+        if (!empty) {
+            closePipe(pipe);
+            return;
+        }
+        if (freeCount == free.length) {
+            free = java.util.Arrays.copyOf(free, free.length * 2);
+        }
+        free[freeCount++] = pipe;
+    }
+
+    private void closePipe(long pipe) {
+        sys.close((int) pipe);
+        sys.close((int) (pipe >>> 32));
+    }
+
+    /** Closes the pooled pipes (at shutdown). */
+    public void close() {
+        while (freeCount > 0) closePipe(free[--freeCount]);
+    }
+
+    public static int readFd(long pipe) { return (int) pipe; }
+    public static int writeFd(long pipe) { return (int) (pipe >>> 32); }
+
+    static String describe(int errno) { return Errno.describe(errno); }
+}

@@ -1,0 +1,109 @@
+package org.forwarder.io;
+
+import org.forwarder.linux.Linux;
+import org.forwarder.poll.FdTab;
+import org.forwarder.sys.Errno;
+import org.forwarder.sys.Syscalls;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * recv/send/splice with the rules learned the hard way, applied to the fd's polling state:
+ * <ul>
+ * <li>a short read or write means the socket is drained or full: mark it not ready instead of
+ *     calling again just to collect EAGAIN;</li>
+ * <li>EAGAIN (and ENOTCONN before a connect completes) means wait: mark not ready, poll;</li>
+ * <li>recv() == 0 is a read shutdown;</li>
+ * <li>MSG_NOSIGNAL on every send: a closed peer is an EPIPE, not a signal.</li>
+ * </ul>
+ * Results: bytes moved (&gt; 0), {@link #AGAIN}, {@link #SHUT} or {@link #ERROR} with
+ * {@link #lastErrno()}. Nothing allocates, nothing throws.
+ */
+public final class RawSock {
+    public static final long AGAIN = 0;
+    public static final long SHUT = -1;
+    public static final long ERROR = -2;
+
+    private static final int SEND_FLAGS = Linux.MSG_NOSIGNAL() | Linux.MSG_DONTWAIT();
+    private static final int SPLICE_FLAGS = Linux.SPLICE_F_MOVE() | Linux.SPLICE_F_NONBLOCK();
+
+    private final Syscalls sys;
+    private final FdTab fdTab;
+    private int lastErrno;
+
+    public RawSock(Syscalls sys, FdTab fdTab) {
+        this.sys = sys;
+        this.fdTab = fdTab;
+    }
+
+    public int lastErrno() {
+        return lastErrno;
+    }
+
+    public long recv(int fd, MemorySegment buf, long offset, long len) {
+        long n = sys.recv(fd, buf, offset, len, 0);
+        if (n > 0) {
+            if (n < len) fdTab.cantRecv(fd);
+            return n;
+        }
+        if (n == 0) return SHUT;
+        return readFailure(fd, (int) -n);
+    }
+
+    public long send(int fd, MemorySegment buf, long offset, long len) {
+        long n = sys.send(fd, buf, offset, len, SEND_FLAGS);
+        if (n >= 0) {
+            if (n < len) fdTab.cantSend(fd);
+            return n;
+        }
+        return writeFailure(fd, (int) -n);
+    }
+
+    /** socket -> pipe. 0 bytes from splice is a read shutdown, as for recv. */
+    public long spliceIn(int fd, int pipeWrite, long len) {
+        long n = sys.splice(fd, pipeWrite, len, SPLICE_FLAGS);
+        if (n > 0) return n;
+        if (n == 0) return SHUT;
+        int e = (int) -n;
+        if (e == Errno.EAGAIN) {
+            // ambiguous: no data, or no room in the pipe; the caller knows which from the pipe
+            return AGAIN;
+        }
+        lastErrno = e;
+        return e == Errno.EINTR ? AGAIN : ERROR;
+    }
+
+    /** pipe -> socket. A partial write marks the socket not ready. */
+    public long spliceOut(int pipeRead, int fd, long len) {
+        long n = sys.splice(pipeRead, fd, len, SPLICE_FLAGS);
+        if (n > 0) {
+            if (n < len) fdTab.cantSend(fd);
+            return n;
+        }
+        if (n == 0) {
+            fdTab.cantSend(fd);
+            return AGAIN;
+        }
+        return writeFailure(fd, (int) -n);
+    }
+
+    private long readFailure(int fd, int e) {
+        if (e == Errno.EAGAIN || e == Errno.ENOTCONN) {
+            fdTab.cantRecv(fd);
+            return AGAIN;
+        }
+        if (e == Errno.EINTR) return AGAIN;
+        lastErrno = e;
+        return ERROR;
+    }
+
+    private long writeFailure(int fd, int e) {
+        if (e == Errno.EAGAIN || e == Errno.ENOTCONN) {
+            fdTab.cantSend(fd);
+            return AGAIN;
+        }
+        if (e == Errno.EINTR) return AGAIN;
+        lastErrno = e;
+        return ERROR;
+    }
+}

@@ -1,0 +1,70 @@
+package org.forwarder.poll;
+
+import java.util.Arrays;
+
+/**
+ * The fds that have work to do without waiting for epoll, in two arrays: {@code current}, being
+ * processed, and {@code next}, collecting everything that becomes ready-and-active meanwhile.
+ *
+ * <p>Why two arrays: with one shared array, fds that are removed and re-added while it is being
+ * walked swap places and can be skipped forever (the splice livelock HAProxy fixed in 1.5). Here an
+ * fd queued during a pass always lands in {@code next}, each fd appears once per pass (a per-fd
+ * pass stamp dedups), and every pass handles every fd that was queued before it began.
+ */
+public final class FdCache {
+    private int[] current;
+    private int[] next;
+    private int nextCount;
+    /** Per fd: the pass number in which it is queued to run, 0 when not queued. */
+    private final int[] queuedFor;
+    private int pass = 1;
+
+    public FdCache(int maxFds) {
+        queuedFor = new int[maxFds];
+        current = new int[64];
+        next = new int[64];
+    }
+
+    /** Queue {@code fd} for the next pass (no-op when it is already queued there). */
+    public void add(int fd) {
+        int target = pass + 1;
+        if (queuedFor[fd] == target) {
+            return;
+        }
+        queuedFor[fd] = target;
+        if (nextCount == next.length) {
+            next = Arrays.copyOf(next, Math.min(next.length * 2, Math.max(queuedFor.length, 64)));
+        }
+        next[nextCount++] = fd;
+    }
+
+    /** Forget {@code fd} (closed): any stale entry for it is skipped. */
+    public void remove(int fd) {
+        queuedFor[fd] = 0;
+    }
+
+    public boolean hasPending() {
+        return nextCount > 0;
+    }
+
+    /**
+     * Swaps the arrays and runs {@code tab.dispatch(fd)} once for each fd queued before this call.
+     * Anything queued during the pass waits for the following one.
+     */
+    public void runPass(FdTab tab) {
+        int[] work = next;
+        int count = nextCount;
+        next = current;
+        current = work;
+        nextCount = 0;
+        int me = ++pass;
+        for (int i = 0; i < count; i++) {
+            int fd = work[i];
+            if (queuedFor[fd] != me) {
+                continue; // closed since, or a stale duplicate
+            }
+            queuedFor[fd] = 0;
+            tab.dispatch(fd);
+        }
+    }
+}

@@ -1,0 +1,287 @@
+package org.forwarder.poll;
+
+import org.forwarder.linux.Linux;
+import org.forwarder.sys.Syscalls;
+
+/**
+ * Per-fd polling state for one poller: for each direction, ACTIVE (we want I/O) and READY (no
+ * EAGAIN since the last event), plus what epoll currently holds for it.
+ *
+ * <p>Rules, per direction:
+ * <ul>
+ * <li>not active: epoll need not report it;</li>
+ * <li>active and not ready: epoll must report it;</li>
+ * <li>active and ready: the fd is in the {@link FdCache}; epoll keeps whatever it had, so an fd
+ *     that flips between ready and not ready while streaming costs no epoll_ctl.</li>
+ * </ul>
+ * Changes are queued and applied in one batch right before epoll_wait; an fd whose wanted state
+ * ends where it started costs nothing. New fds start ready, so their first I/O is tried before
+ * any epoll_ctl. A generation number in epoll's data drops events for a closed, reused fd number.
+ */
+public final class FdTab {
+    public static final int ACTIVE_R = 1;
+    public static final int READY_R = 2;
+    public static final int ACTIVE_W = 4;
+    public static final int READY_W = 8;
+    private static final int POLLED_R = 16;
+    private static final int POLLED_W = 32;
+    private static final int REGISTERED = 64;
+    private static final int IN_UPDATE = 128;
+    /** epoll reported an error: the owner must close the fd. */
+    public static final int EV_ERR = 256;
+    /** epoll reported a hang-up (both directions closed, or reset). */
+    public static final int EV_HUP = 512;
+    /** The peer shut its write side: once the socket is drained, the next recv would return 0. */
+    public static final int EV_RDHUP = 1024;
+
+    static final int EPOLLIN = Linux.EPOLLIN();
+    static final int EPOLLOUT = Linux.EPOLLOUT();
+    static final int EPOLLERR = Linux.EPOLLERR();
+    static final int EPOLLHUP = Linux.EPOLLHUP();
+    static final int EPOLLRDHUP = Linux.EPOLLRDHUP();
+    private static final int CTL_ADD = Linux.EPOLL_CTL_ADD();
+    private static final int CTL_MOD = Linux.EPOLL_CTL_MOD();
+    private static final int CTL_DEL = Linux.EPOLL_CTL_DEL();
+
+    private final int[] state;
+    private final int[] gen;
+    private final FdHandler[] owner;
+    private final int[] updates;
+    private int updateCount;
+    private final FdCache cache;
+    private final Syscalls sys;
+    private final int epfd;
+    private long epollCtlCalls;
+
+    public FdTab(int maxFds, int epfd, Syscalls sys) {
+        this.state = new int[maxFds];
+        this.gen = new int[maxFds];
+        this.owner = new FdHandler[maxFds];
+        this.updates = new int[maxFds];
+        this.cache = new FdCache(maxFds);
+        this.epfd = epfd;
+        this.sys = sys;
+    }
+
+    public int capacity() {
+        return state.length;
+    }
+
+    public FdCache cache() {
+        return cache;
+    }
+
+    public long epollCtlCalls() {
+        return epollCtlCalls;
+    }
+
+    /** Takes ownership of {@code fd}. Both directions start ready unless told otherwise. */
+    public void register(int fd, FdHandler handler, boolean readyRecv, boolean readySend) {
+        if (fd >= state.length) {
+            throw new IllegalStateException("fd " + fd + " is beyond the fd table (" + state.length + ")");
+        }
+        owner[fd] = handler;
+        gen[fd]++;
+        state[fd] = (readyRecv ? READY_R : 0) | (readySend ? READY_W : 0);
+        cache.remove(fd);
+    }
+
+    /** Forgets {@code fd}; call right before close(), which also removes it from epoll. */
+    public void unregister(int fd) {
+        owner[fd] = null;
+        state[fd] = 0;
+        gen[fd]++;
+        cache.remove(fd);
+    }
+
+    public boolean isOwned(int fd) {
+        return owner[fd] != null;
+    }
+
+    public int state(int fd) {
+        return state[fd];
+    }
+
+    public boolean recvReady(int fd) {
+        return (state[fd] & READY_R) != 0;
+    }
+
+    public boolean sendReady(int fd) {
+        return (state[fd] & READY_W) != 0;
+    }
+
+    public boolean hasError(int fd) {
+        return (state[fd] & EV_ERR) != 0;
+    }
+
+    public boolean peerShutWrite(int fd) {
+        return (state[fd] & EV_RDHUP) != 0;
+    }
+
+    // ---- what the owner wants ------------------------------------------------------------
+
+    public void wantRecv(int fd) {
+        int s = state[fd];
+        if ((s & ACTIVE_R) != 0) return;
+        s |= ACTIVE_R;
+        state[fd] = s;
+        queueUpdate(fd);
+        if ((s & READY_R) != 0) cache.add(fd);
+    }
+
+    public void stopRecv(int fd) {
+        int s = state[fd];
+        if ((s & ACTIVE_R) == 0) return;
+        state[fd] = s & ~ACTIVE_R;
+        queueUpdate(fd);
+    }
+
+    public void wantSend(int fd) {
+        int s = state[fd];
+        if ((s & ACTIVE_W) != 0) return;
+        s |= ACTIVE_W;
+        state[fd] = s;
+        queueUpdate(fd);
+        if ((s & READY_W) != 0) cache.add(fd);
+    }
+
+    public void stopSend(int fd) {
+        int s = state[fd];
+        if ((s & ACTIVE_W) == 0) return;
+        state[fd] = s & ~ACTIVE_W;
+        queueUpdate(fd);
+    }
+
+    // ---- what the socket told us ---------------------------------------------------------
+
+    /** EAGAIN or a short read: nothing more to read until epoll says so. */
+    public void cantRecv(int fd) {
+        int s = state[fd] & ~READY_R;
+        state[fd] = s;
+        if ((s & (ACTIVE_R | POLLED_R)) == ACTIVE_R) queueUpdate(fd);
+    }
+
+    /** EAGAIN or a short write: no room until epoll says so. */
+    public void cantSend(int fd) {
+        int s = state[fd] & ~READY_W;
+        state[fd] = s;
+        if ((s & (ACTIVE_W | POLLED_W)) == ACTIVE_W) queueUpdate(fd);
+    }
+
+    /** The fd can be read without polling first (e.g. a connect just completed). */
+    public void mayRecv(int fd) {
+        int s = state[fd] | READY_R;
+        state[fd] = s;
+        if ((s & ACTIVE_R) != 0) cache.add(fd);
+    }
+
+    /** The fd can be written without polling first. */
+    public void maySend(int fd) {
+        int s = state[fd] | READY_W;
+        state[fd] = s;
+        if ((s & ACTIVE_W) != 0) cache.add(fd);
+    }
+
+    /** Clears the sticky error/hang-up marks (e.g. a new connect attempt on a fresh fd). */
+    public void clearEvents(int fd) {
+        state[fd] &= ~(EV_ERR | EV_HUP | EV_RDHUP);
+    }
+
+    private void queueUpdate(int fd) {
+        int s = state[fd];
+        if ((s & IN_UPDATE) == 0) {
+            state[fd] = s | IN_UPDATE;
+            updates[updateCount++] = fd;
+        }
+    }
+
+    // ---- the poller's side ---------------------------------------------------------------
+
+    /** Applies the queued polling changes: one epoll_ctl per fd whose polled set really changed. */
+    public void flushUpdates() {
+        int n = updateCount;
+        updateCount = 0;
+        for (int i = 0; i < n; i++) {
+            int fd = updates[i];
+            int s = state[fd];
+            if ((s & IN_UPDATE) == 0) continue; // unregistered since
+            s &= ~IN_UPDATE;
+            if (owner[fd] == null) {
+                state[fd] = s;
+                continue;
+            }
+            boolean pollR = wantsPoll(s, ACTIVE_R, READY_R, POLLED_R);
+            boolean pollW = wantsPoll(s, ACTIVE_W, READY_W, POLLED_W);
+            int next = (s & ~(POLLED_R | POLLED_W)) | (pollR ? POLLED_R : 0) | (pollW ? POLLED_W : 0);
+            if (!pollR && !pollW && (s & (REGISTERED | EV_HUP)) == (REGISTERED | EV_HUP)) {
+                // a hang-up is reported whatever the mask: stop hearing it until we act on it;
+                // READY stays set, so the owner finds it when it wants I/O again
+                ctl(CTL_DEL, fd, 0);
+                next &= ~REGISTERED;
+            } else if (next != s) {
+                int events = (pollR ? EPOLLIN | EPOLLRDHUP : 0) | (pollW ? EPOLLOUT : 0);
+                if ((s & REGISTERED) == 0) {
+                    if (events != 0) {
+                        ctl(CTL_ADD, fd, events);
+                        next |= REGISTERED;
+                    }
+                } else {
+                    // with an empty mask epoll still reports errors, which the owner must see
+                    ctl(CTL_MOD, fd, events);
+                }
+            }
+            state[fd] = next;
+        }
+    }
+
+    private static boolean wantsPoll(int s, int active, int ready, int polled) {
+        if ((s & active) == 0) return false;
+        if ((s & ready) == 0) return true;
+        return (s & polled) != 0; // active and ready: keep what epoll has
+    }
+
+    private void ctl(int op, int fd, int events) {
+        epollCtlCalls++;
+        int r = sys.epollCtl(epfd, op, fd, events, ((long) gen[fd] << 32) | fd);
+        if (r < 0) {
+            throw new IllegalStateException("epoll_ctl(" + op + ", fd " + fd + "): " + org.forwarder.sys.Errno.describe(r));
+        }
+    }
+
+    /** Records one epoll event; queues the fd when it now has work. */
+    public void onEvent(long data, int events) {
+        int fd = (int) data;
+        if (fd < 0 || fd >= state.length || gen[fd] != (int) (data >>> 32) || owner[fd] == null) {
+            return; // an fd closed (and maybe reused) since it was armed
+        }
+        int s = state[fd];
+        if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0) s |= READY_R;
+        if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) s |= READY_W;
+        if ((events & EPOLLRDHUP) != 0) s |= EV_RDHUP;
+        if ((events & EPOLLHUP) != 0) s |= EV_HUP;
+        if ((events & EPOLLERR) != 0) s |= EV_ERR;
+        state[fd] = s;
+        if ((s & EV_ERR) != 0 || hasWork(s)) {
+            cache.add(fd);
+        } else if ((events & EPOLLHUP) != 0 && (s & REGISTERED) != 0) {
+            // a hang-up on an fd nobody is waiting on would be reported on every epoll_wait:
+            // drop it from epoll; the owner finds READY set when it wants to read again
+            queueUpdate(fd);
+        }
+    }
+
+    private static boolean hasWork(int s) {
+        return (s & (ACTIVE_R | READY_R)) == (ACTIVE_R | READY_R)
+                || (s & (ACTIVE_W | READY_W)) == (ACTIVE_W | READY_W);
+    }
+
+    /** Runs the owner of {@code fd}; if it leaves work behind, offers the fd again next pass. */
+    void dispatch(int fd) {
+        FdHandler h = owner[fd];
+        if (h == null) return;
+        h.onIo(fd);
+        if (owner[fd] == h && hasWork(state[fd])) {
+            cache.add(fd);
+        }
+    }
+}

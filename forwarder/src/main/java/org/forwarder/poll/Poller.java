@@ -1,0 +1,155 @@
+package org.forwarder.poll;
+
+import org.forwarder.linux.Linux;
+import org.forwarder.sys.Errno;
+import org.forwarder.sys.Syscalls;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * One event loop: one epoll set, one fd table and cache, one timer heap, one run queue, all owned
+ * by the thread that calls {@link #run()}. Nothing here is global, so N pollers can run side by
+ * side. Other threads talk to it only through {@link #execute(Runnable)}.
+ *
+ * <p>A pass: apply queued polling changes; epoll_wait (timeout 0 while work is pending, else until
+ * the nearest timer); mark readiness from the events; run the fd cache once; fire expired timers;
+ * run woken tasks.
+ */
+public final class Poller {
+    private static final int MAX_EVENTS = 200;
+    private static final int MAX_SLEEP_MS = 1000;
+
+    private final Syscalls sys;
+    private final int epfd;
+    private final int wakeFd;
+    private final FdTab fdTab;
+    private final Timers timers = new Timers();
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment events;
+    private final MemorySegment wakeBuf;
+    private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
+    private final long startNanos = System.nanoTime();
+    private Task runHead;
+    private Task runTail;
+    private long now;
+    private volatile boolean running = true;
+    private volatile Thread thread;
+    private long passes;
+
+    public Poller(int maxFds) {
+        this.sys = Syscalls.newInstance();
+        this.epfd = check(sys.epollCreate1(Linux.EPOLL_CLOEXEC()), "epoll_create1");
+        this.wakeFd = check(sys.eventfd(0, Linux.EFD_NONBLOCK() | Linux.EFD_CLOEXEC()), "eventfd");
+        this.fdTab = new FdTab(maxFds, epfd, sys);
+        this.events = arena.allocate(Syscalls.EPOLL_EVENT_SIZE * MAX_EVENTS, 8);
+        this.wakeBuf = arena.allocate(8, 8);
+        fdTab.register(wakeFd, this::onWake, true, false);
+        fdTab.wantRecv(wakeFd);
+        this.now = clock();
+    }
+
+    private static int check(int r, String what) {
+        if (r < 0) throw new IllegalStateException(what + ": " + Errno.describe(r));
+        return r;
+    }
+
+    public Syscalls sys() { return sys; }
+    public FdTab fdTab() { return fdTab; }
+    public Timers timers() { return timers; }
+    /** The loop's clock in milliseconds, read once per pass. */
+    public long now() { return now; }
+    public long passes() { return passes; }
+    public Thread thread() { return thread; }
+
+    private long clock() {
+        return (System.nanoTime() - startNanos) / 1_000_000L;
+    }
+
+    /** Queues {@code t} to run at the end of this pass (poller thread only). */
+    public void wake(Task t) {
+        if (t.inRunQueue) return;
+        t.inRunQueue = true;
+        t.nextInQueue = null;
+        if (runTail == null) runHead = t;
+        else runTail.nextInQueue = t;
+        runTail = t;
+    }
+
+    /** Runs {@code r} on the poller thread soon; callable from any thread. */
+    public void execute(Runnable r) {
+        commands.add(r);
+        wakeUp();
+    }
+
+    private void wakeUp() {
+        Syscalls caller = Syscalls.get();
+        MemorySegment one = ONE.get();
+        caller.write(wakeFd, one, 0, 8);
+    }
+
+    private static final ThreadLocal<MemorySegment> ONE = ThreadLocal.withInitial(() -> {
+        MemorySegment s = Arena.ofAuto().allocate(8, 8);
+        s.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, 1L);
+        return s;
+    });
+
+    private void onWake(int fd) {
+        long r = sys.read(fd, wakeBuf, 0, 8);
+        if (r < 0) fdTab.cantRecv(fd);
+        // commands run at the end of the pass
+    }
+
+    /** Asks the loop to return from {@link #run()} after the current pass. */
+    public void stop() {
+        running = false;
+        if (Thread.currentThread() != thread) wakeUp();
+    }
+
+    public boolean isRunning() { return running; }
+
+    /** Runs the loop on the calling thread until {@link #stop()}. */
+    public void run() {
+        thread = Thread.currentThread();
+        try {
+            while (running) {
+                fdTab.flushUpdates();
+                int timeout = (fdTab.cache().hasPending() || runHead != null || !commands.isEmpty())
+                        ? 0 : timers.timeoutMs(now, MAX_SLEEP_MS);
+                int n = sys.epollWait(epfd, events, MAX_EVENTS, timeout);
+                now = clock();
+                if (n < 0 && n != -Errno.EINTR) {
+                    throw new IllegalStateException("epoll_wait: " + Errno.describe(n));
+                }
+                for (int i = 0; i < n; i++) {
+                    fdTab.onEvent(Syscalls.eventData(events, i), Syscalls.eventMask(events, i));
+                }
+                fdTab.cache().runPass(fdTab);
+                timers.runExpired(now);
+                runTasks();
+                Runnable c;
+                while ((c = commands.poll()) != null) {
+                    c.run();
+                }
+                passes++;
+            }
+        } finally {
+            sys.close(wakeFd);
+            sys.close(epfd);
+            arena.close();
+        }
+    }
+
+    private void runTasks() {
+        Task t = runHead;
+        runHead = runTail = null; // tasks woken while running go to the next pass
+        while (t != null) {
+            Task next = t.nextInQueue;
+            t.nextInQueue = null;
+            t.inRunQueue = false;
+            t.run();
+            t = next;
+        }
+    }
+}

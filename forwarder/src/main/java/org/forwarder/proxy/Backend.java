@@ -1,0 +1,121 @@
+package org.forwarder.proxy;
+
+import org.forwarder.config.Balance;
+import org.forwarder.config.BackendConfig;
+import org.forwarder.stream.Stream;
+
+import java.util.List;
+
+/**
+ * A backend at run time: picks a server (smooth weighted round-robin, or least connections per
+ * weight) and keeps the FIFO of streams waiting for a server slot when every server is at its
+ * {@code maxconn}. A freed slot goes to the oldest waiter.
+ */
+public final class Backend {
+    private final BackendConfig config;
+    private final Server[] servers;
+    private final Balance balance;
+    private Stream queueHead;
+    private Stream queueTail;
+    private int queued;
+    private int rrStart;
+
+    public Backend(BackendConfig config) {
+        this.config = config;
+        List<Server> list = config.servers().stream()
+                .map(s -> new Server(s.name(), s.address(), s.weight(), s.maxconn()))
+                .toList();
+        this.servers = list.toArray(new Server[0]);
+        this.balance = config.balance();
+    }
+
+    public BackendConfig config() { return config; }
+    public String name() { return config.name(); }
+    public Server[] servers() { return servers; }
+    public int queued() { return queued; }
+
+    /** True when some server can take traffic at all (weight > 0). */
+    public boolean hasUsableServer() {
+        for (Server s : servers) if (s.weight > 0) return true;
+        return false;
+    }
+
+    /** A server with a free slot, or null when all are full (or none is usable). */
+    public Server pick() {
+        return balance == Balance.LEASTCONN ? pickLeastConn() : pickRoundRobin();
+    }
+
+    private Server pickRoundRobin() {
+        // smooth weighted round-robin: every candidate gains its weight, the richest is chosen
+        // and pays the total back; it interleaves servers in proportion to their weights
+        Server best = null;
+        int total = 0;
+        for (Server s : servers) {
+            if (!s.hasSlot()) continue;
+            s.rrCurrent += s.weight;
+            total += s.weight;
+            if (best == null || s.rrCurrent > best.rrCurrent) best = s;
+        }
+        if (best != null) best.rrCurrent -= total;
+        return best;
+    }
+
+    private Server pickLeastConn() {
+        Server best = null;
+        int n = servers.length;
+        // start after the last choice so ties rotate instead of piling on the first server
+        for (int k = 0; k < n; k++) {
+            Server s = servers[(rrStart + k) % n];
+            if (!s.hasSlot()) continue;
+            if (best == null || (long) s.current * best.weight < (long) best.current * s.weight) best = s;
+        }
+        if (best != null) {
+            for (int i = 0; i < n; i++) if (servers[i] == best) rrStart = i + 1;
+        }
+        return best;
+    }
+
+    // ---- the queue of streams waiting for a slot -------------------------------------------
+
+    public void enqueue(Stream s) {
+        s.queuePrev = queueTail;
+        s.queueNext = null;
+        if (queueTail == null) queueHead = s; else queueTail.queueNext = s;
+        queueTail = s;
+        s.inQueue = true;
+        queued++;
+    }
+
+    /** Puts {@code s} back at the head (it was woken but lost the slot). */
+    public void enqueueFirst(Stream s) {
+        s.queuePrev = null;
+        s.queueNext = queueHead;
+        if (queueHead == null) queueTail = s; else queueHead.queuePrev = s;
+        queueHead = s;
+        s.inQueue = true;
+        queued++;
+    }
+
+    public void dequeue(Stream s) {
+        if (!s.inQueue) return;
+        if (s.queuePrev != null) s.queuePrev.queueNext = s.queueNext; else queueHead = s.queueNext;
+        if (s.queueNext != null) s.queueNext.queuePrev = s.queuePrev; else queueTail = s.queuePrev;
+        s.queuePrev = s.queueNext = null;
+        s.inQueue = false;
+        queued--;
+    }
+
+    /** A server slot was freed: the oldest waiter gets a chance to take it. */
+    public void slotFreed() {
+        Stream s = queueHead;
+        if (s != null && pickable()) {
+            dequeue(s);
+            s.wakeFromQueue();
+        }
+    }
+
+    private boolean pickable() {
+        for (Server sv : servers) if (sv.hasSlot()) return true;
+        return false;
+    }
+}

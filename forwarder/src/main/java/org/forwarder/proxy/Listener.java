@@ -1,0 +1,116 @@
+package org.forwarder.proxy;
+
+import org.forwarder.linux.Linux;
+import org.forwarder.poll.FdHandler;
+import org.forwarder.poll.FdTab;
+import org.forwarder.sys.Errno;
+import org.forwarder.sys.SockAddr;
+import org.forwarder.sys.Syscalls;
+
+/**
+ * A listening socket of a frontend. Accepts in bounded batches per pass (accept4 with
+ * SOCK_NONBLOCK|SOCK_CLOEXEC); pauses instead of spinning when maxconn is reached or the process
+ * runs out of fds, and resumes when a connection closes.
+ */
+public final class Listener implements FdHandler {
+    private static final int ACCEPT_BATCH = 64;
+    private static final int ACCEPT_FLAGS = Linux.SOCK_NONBLOCK() | Linux.SOCK_CLOEXEC();
+
+    private final Worker worker;
+    private final Frontend frontend;
+    private final SockAddr requested;
+    private final String where;
+    private int fd = -1;
+    private SockAddr bound;
+    private boolean paused;
+
+    Listener(Worker worker, Frontend frontend, SockAddr requested, String where) {
+        this.worker = worker;
+        this.frontend = frontend;
+        this.requested = requested;
+        this.where = where;
+    }
+
+    /** Binds and listens; throws with the address, the config line and the errno on failure. */
+    void open(int backlog) {
+        Syscalls sys = worker.sys();
+        int s = sys.socket(requested.family(), Linux.SOCK_STREAM() | ACCEPT_FLAGS, 0);
+        if (s < 0) throw failure("socket", s);
+        sys.setIntOption(s, Linux.SOL_SOCKET(), Linux.SO_REUSEADDR(), 1);
+        int r = sys.bind(s, requested);
+        if (r < 0) {
+            sys.close(s);
+            throw failure("bind", r);
+        }
+        r = sys.listen(s, backlog);
+        if (r < 0) {
+            sys.close(s);
+            throw failure("listen", r);
+        }
+        fd = s;
+        bound = sys.getsockname(s);
+        worker.fdTab().register(fd, this, true, false);
+        worker.fdTab().wantRecv(fd);
+    }
+
+    private IllegalStateException failure(String call, int r) {
+        return new IllegalStateException(where + ": cannot listen on " + requested + " for '"
+                + frontend.name() + "': " + call + ": " + Errno.describe(r));
+    }
+
+    public SockAddr boundAddress() { return bound; }
+    public Frontend frontend() { return frontend; }
+    boolean isPaused() { return paused; }
+
+    @Override
+    public void onIo(int lfd) {
+        FdTab fdt = worker.fdTab();
+        fdt.clearEvents(lfd); // a listener has no error to act on: accept() reports it
+        for (int i = 0; i < ACCEPT_BATCH; i++) {
+            if (frontend.atLimit() || worker.atGlobalLimit()) {
+                pause();
+                return;
+            }
+            int c = worker.sys().accept4(lfd, ACCEPT_FLAGS);
+            if (c >= 0) {
+                if (c >= fdt.capacity()) {
+                    worker.sys().close(c); // cannot happen while the fd budget holds
+                    continue;
+                }
+                worker.accepted(this, c);
+                continue;
+            }
+            int e = -c;
+            if (e == Errno.EAGAIN) {
+                fdt.cantRecv(lfd);
+                return;
+            }
+            if (e == Errno.EMFILE || e == Errno.ENFILE || e == Errno.ENOBUFS || e == Errno.ENOMEM) {
+                worker.outOfFds(this, e);
+                return;
+            }
+            // ECONNABORTED, EINTR, EPROTO...: that connection is gone, the next one may be fine
+        }
+        // batch used up: the fd stays ready and active, so the next pass continues
+    }
+
+    void pause() {
+        if (paused) return;
+        paused = true;
+        worker.stats().acceptPauses++;
+        worker.fdTab().stopRecv(fd);
+    }
+
+    void resume() {
+        if (!paused || fd < 0) return;
+        paused = false;
+        worker.fdTab().wantRecv(fd);
+    }
+
+    void close() {
+        if (fd < 0) return;
+        worker.fdTab().unregister(fd);
+        worker.sys().close(fd);
+        fd = -1;
+    }
+}
