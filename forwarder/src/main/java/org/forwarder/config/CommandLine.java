@@ -90,7 +90,7 @@ public final class CommandLine {
         if (file != null && !quickFlags.isEmpty()) {
             errors.add("'" + quickFlags.getFirst() + "' cannot be combined with -f: use either a configuration file "
                     + "or the quick-mode flags (set it in the file instead)");
-        } else if (file == null && (action == Action.RUN || action == Action.CHECK)) {
+        } else if (file == null && errors.isEmpty() && (action == Action.RUN || action == Action.CHECK)) {
             quickConfig = quick.build();
         }
         if (!errors.isEmpty()) throw new ConfigException(errors);

@@ -24,6 +24,10 @@ final class ConfigAssembler {
 
     /** The Config for these drafts, or null if any error was found (the errors are in the Diagnostics). */
     Config assemble(GlobalConfig global, List<ProxyDraft> proxies) {
+        if (proxies.stream().noneMatch(p -> p.kind.frontend)) {
+            // Like HAProxy, refuse to start a process that would not listen anywhere.
+            diag.errorAt(0, "no 'listen' or 'frontend' section: there is nothing to forward");
+        }
         Map<String, ProxyDraft> frontends = unique(proxies, true);
         Map<String, ProxyDraft> backends = unique(proxies, false);
         Map<String, String> backendOf = new LinkedHashMap<>();
@@ -107,6 +111,7 @@ final class ConfigAssembler {
         Map<SockAddr, String> seen = new HashMap<>();
         for (ProxyDraft fe : frontends) {
             for (BindConfig b : fe.binds) {
+                if (b.address().port() == 0) continue; // the kernel picks a distinct port for each
                 String first = seen.putIfAbsent(b.address(), b.where());
                 if (first != null) {
                     diag.errorAt(lineOf(b.where()), "'bind' address " + b.address() + " is already bound at " + first);

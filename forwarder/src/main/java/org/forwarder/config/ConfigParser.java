@@ -73,6 +73,11 @@ public final class ConfigParser {
                 words = tokenizer.split(lines[i]);
             } catch (IllegalArgumentException e) {
                 String kw = plainFirstWord(lines[i]);
+                if (proxy != null) {
+                    // The unreadable line may have been a bind or server: don't also report their absence.
+                    proxy.brokenBind = true;
+                    proxy.brokenServer = true;
+                }
                 if (kw != null) {
                     diag.error(i + 1, kw, e.getMessage());
                 } else {
@@ -141,7 +146,9 @@ public final class ConfigParser {
         // "defaults from X" has no name: "from" then shifts.
         int fromAt = name != null && name.equals("from") && kind == Kind.DEFAULTS ? 0 : 1;
         if (fromAt == 0) name = null;
-        ProxyDraft parent = defaults;
+        // A proxy copies the defaults in effect; a new defaults section starts afresh from the
+        // built-in values (HAProxy resets them), unless it names a parent with "from".
+        ProxyDraft parent = kind == Kind.DEFAULTS ? new ProxyDraft() : defaults;
         if (args.size() > fromAt) {
             String word = args.get(fromAt);
             String parentName = args.size() > fromAt + 1 ? args.get(fromAt + 1) : null;

@@ -85,10 +85,15 @@ final class GlobalSection {
     /** The final settings, with defaults filled in; reports cross-setting problems. */
     GlobalConfig resolve() {
         if (buffersLimit != 0 && buffersReserve >= buffersLimit) {
-            int at = Math.max(buffersLimitLine, buffersReserveLine);
-            String kw = at == buffersReserveLine ? "tune.buffers.reserve" : "tune.buffers.limit";
-            diag.error(at, kw, "tune.buffers.reserve (" + buffersReserve + ") must be lower than tune.buffers.limit ("
-                    + buffersLimit + "), or the reserve would take every buffer");
+            // Report it on whichever of the two lines came last: that is the one that broke the rule.
+            String why = ", or the reserve would take every buffer";
+            if (buffersReserveLine > buffersLimitLine) {
+                diag.error(buffersReserveLine, "tune.buffers.reserve", buffersReserve
+                        + " must be lower than tune.buffers.limit (" + buffersLimit + ")" + why);
+            } else {
+                diag.error(buffersLimitLine, "tune.buffers.limit", buffersLimit
+                        + " must be greater than tune.buffers.reserve (" + buffersReserve + ")" + why);
+            }
         }
         int conns = maxconn == 0 ? GlobalConfig.DEFAULT_MAXCONN : maxconn;
         int pipes = maxpipes < 0 ? GlobalConfig.defaultMaxpipes(conns) : maxpipes;

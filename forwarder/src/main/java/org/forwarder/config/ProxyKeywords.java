@@ -93,7 +93,9 @@ final class ProxyKeywords {
             diag.error(line.number(), "bind", "expects an address such as 127.0.0.1:8080 or :8080");
             return;
         }
-        for (String option : args.subList(1, args.size())) {
+        if (args.size() > 1) {
+            // Only the first option: the words after it may be its values, not options.
+            String option = args.get(1);
             p.brokenBind = true;
             diag.error(line.number(), "bind", Keywords.BIND_OPTION_UNSUPPORTED.contains(option)
                     ? "option '" + option + "' is not supported by forwarder"
@@ -144,6 +146,7 @@ final class ProxyKeywords {
                 diag.error(line.number(), "server", Keywords.SERVER_OPTION_UNSUPPORTED.contains(option)
                         ? "option '" + option + "' " + Keywords.notSupported(option)
                         : "unknown option '" + option + "' (supported: weight N, maxconn N)");
+                break;   // the next words may be this option's values; reporting them would mislead
             }
         }
         SockAddr address = null;
@@ -232,19 +235,22 @@ final class ProxyKeywords {
             diag.error(line.number(), kw, "expects an option name such as splice-request, splice-response or splice-auto");
             return;
         }
-        switch (name) {
-            case "splice-request" -> p.splice = p.splice.withRequest(on);
-            case "splice-response" -> p.splice = p.splice.withResponse(on);
-            case "splice-auto" -> p.splice = p.splice.withAuto(on);
-            default -> {
-                diag.error(line.number(), kw, Keywords.OPTION_UNSUPPORTED.contains(name)
-                        ? Keywords.notSupported("option " + name)
-                        : "is an unknown option (supported: splice-request, splice-response, splice-auto)");
-                return;
-            }
-        }
-        if (line.words().size() > at + 1) {
+        boolean known = switch (name) {
+            case "splice-request", "splice-response", "splice-auto" -> true;
+            default -> false;
+        };
+        if (!known) {
+            diag.error(line.number(), kw, Keywords.OPTION_UNSUPPORTED.contains(name)
+                    ? Keywords.notSupported("option " + name)
+                    : "is an unknown option (supported: splice-request, splice-response, splice-auto)");
+        } else if (line.words().size() > at + 1) {
             diag.error(line.number(), kw, "takes no argument, got '" + line.word(at + 1) + "'");
+        } else {
+            switch (name) {
+                case "splice-request" -> p.splice = p.splice.withRequest(on);
+                case "splice-response" -> p.splice = p.splice.withResponse(on);
+                default -> p.splice = p.splice.withAuto(on);
+            }
         }
     }
 

@@ -25,13 +25,17 @@ public final class FdCache {
         next = new int[64];
     }
 
-    /** Queue {@code fd} for the next pass (no-op when it is already queued there). */
+    /**
+     * Queue {@code fd} for the next pass. No-op when it is already queued there, or when it is
+     * still waiting its turn in the pass under way: it runs then, and if it still has work after
+     * that it is queued again.
+     */
     public void add(int fd) {
-        int target = pass + 1;
-        if (queuedFor[fd] == target) {
+        int q = queuedFor[fd];
+        if (q == pass || q == pass + 1) {
             return;
         }
-        queuedFor[fd] = target;
+        queuedFor[fd] = pass + 1;
         if (nextCount == next.length) {
             next = Arrays.copyOf(next, Math.min(next.length * 2, Math.max(queuedFor.length, 64)));
         }

@@ -279,6 +279,8 @@ public final class FdTab {
     void dispatch(int fd) {
         FdHandler h = owner[fd];
         if (h == null) return;
+        int s = state[fd];
+        if ((s & EV_ERR) == 0 && !hasWork(s)) return; // stopped or drained since it was queued
         h.onIo(fd);
         if (owner[fd] == h && hasWork(state[fd])) {
             cache.add(fd);

@@ -80,7 +80,7 @@ public final class Errno {
         else if (e == ECONNREFUSED) what = "connection refused";
         else if (e == EACCES) what = "permission denied";
         else if (e == EADDRNOTAVAIL) what = "address not available on this host";
-        else if (e == EMFILE) what = "too many open files (ulimit -n)";
+        else if (e == EMFILE) what = "too many open files for this process: see ulimit -n";
         else if (e == ENFILE) what = "too many open files in the system";
         else if (e == ECONNRESET) what = "connection reset by peer";
         else if (e == ETIMEDOUT) what = "timed out";

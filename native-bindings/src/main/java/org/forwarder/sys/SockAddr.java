@@ -74,7 +74,8 @@ public final class SockAddr {
         }
         String host;
         String portText;
-        if (s.startsWith("[")) {
+        boolean bracketed = s.startsWith("[");
+        if (bracketed) {
             int close = s.indexOf(']');
             if (close < 0 || close + 1 >= s.length() || s.charAt(close + 1) != ':') {
                 throw new IllegalArgumentException("'" + text + "' is not an address: expected [ipv6]:port");
@@ -102,12 +103,23 @@ public final class SockAddr {
             } else {
                 address = InetAddress.getByName(host);
             }
+            if ((forceV6 || bracketed) && address instanceof Inet4Address v4) {
+                address = mapped(v4); // [::ffff:a.b.c.d] stays an IPv6 address
+            }
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("'" + text + "': '" + host + "' is not a valid IP address");
         } catch (UnknownHostException e) {
             throw new IllegalArgumentException("'" + text + "': cannot resolve host '" + host + "'");
         }
         return new SockAddr(address, port);
+    }
+
+    private static InetAddress mapped(Inet4Address v4) throws UnknownHostException {
+        byte[] a = new byte[16];
+        a[10] = (byte) 0xff;
+        a[11] = (byte) 0xff;
+        System.arraycopy(v4.getAddress(), 0, a, 12, 4);
+        return Inet6Address.getByAddress(null, a, -1);
     }
 
     private static boolean looksLiteral(String host) {
@@ -151,7 +163,9 @@ public final class SockAddr {
                 byte[] a = new byte[16];
                 MemorySegment.copy(sockaddr, ValueLayout.JAVA_BYTE, sockaddr_in6.sin6_addr$offset(), a, 0, 16);
                 int p = Short.toUnsignedInt(Short.reverseBytes(sockaddr_in6.sin6_port(sockaddr)));
-                return new SockAddr(InetAddress.getByAddress(a), p);
+                int scope = sockaddr_in6.sin6_scope_id(sockaddr);
+                // Inet6Address.getByAddress keeps ::ffff:a.b.c.d as IPv6 (getByAddress would not)
+                return new SockAddr(Inet6Address.getByAddress(null, a, scope == 0 ? -1 : scope), p);
             }
         } catch (UnknownHostException e) {
             throw new IllegalStateException(e);

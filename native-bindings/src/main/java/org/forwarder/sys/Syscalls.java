@@ -15,6 +15,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.UnionLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.ref.Reference;
 import java.util.Objects;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
@@ -173,6 +174,8 @@ public final class Syscalls {
             return err((int) EPOLL_WAIT.invokeExact(capture, epfd, addr, maxEvents, timeoutMs));
         } catch (Throwable t) {
             throw fail(t);
+        } finally {
+            Reference.reachabilityFence(events);
         }
     }
 
@@ -194,6 +197,8 @@ public final class Syscalls {
             return err((long) RECV.invokeExact(capture, fd, addr, len, flags));
         } catch (Throwable t) {
             throw fail(t);
+        } finally {
+            Reference.reachabilityFence(buf);
         }
     }
 
@@ -203,6 +208,8 @@ public final class Syscalls {
             return err((long) SEND.invokeExact(capture, fd, addr, len, flags));
         } catch (Throwable t) {
             throw fail(t);
+        } finally {
+            Reference.reachabilityFence(buf);
         }
     }
 
@@ -212,6 +219,8 @@ public final class Syscalls {
             return err((long) READ.invokeExact(capture, fd, addr, len));
         } catch (Throwable t) {
             throw fail(t);
+        } finally {
+            Reference.reachabilityFence(buf);
         }
     }
 
@@ -221,6 +230,8 @@ public final class Syscalls {
             return err((long) WRITE.invokeExact(capture, fd, addr, len));
         } catch (Throwable t) {
             throw fail(t);
+        } finally {
+            Reference.reachabilityFence(buf);
         }
     }
 
@@ -312,6 +323,8 @@ public final class Syscalls {
             return err((int) BIND.invokeExact(capture, fd, addr.segment().address(), addr.length()));
         } catch (Throwable t) {
             throw fail(t);
+        } finally {
+            Reference.reachabilityFence(addr); // only its raw address travels: keep its memory alive
         }
     }
 
@@ -337,6 +350,8 @@ public final class Syscalls {
             return err((int) CONNECT.invokeExact(capture, fd, addr.segment().address(), addr.length()));
         } catch (Throwable t) {
             throw fail(t);
+        } finally {
+            Reference.reachabilityFence(addr);
         }
     }
 

@@ -75,6 +75,9 @@ class AbiTest {
         Run r = run();
         List<String> mismatches = new ArrayList<>(r.problems());
         mismatches.addAll(compare(r.java(), r.javaIntConstants(), r.c()));
+        System.out.println("ABI: compared " + r.java().size() + " values (" + r.args().constants().size()
+                + " constants, " + r.args().groups().size() + " structs/unions/typedefs, "
+                + r.args().functions().size() + " functions declared) with the C compiler");
         assertTrue(mismatches.isEmpty(), () -> mismatches.size() + " ABI mismatch(es) between the bindings and "
                 + "the C compiler:\n  " + String.join("\n  ", mismatches));
         // Make sure the check really covered what the brief names, and everything in the args.

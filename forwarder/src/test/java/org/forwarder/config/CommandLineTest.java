@@ -1,0 +1,188 @@
+package org.forwarder.config;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CommandLineTest {
+
+    private static CommandLine cl(String... args) throws ConfigException {
+        return CommandLine.parse(args);
+    }
+
+    private static Config quick(String... args) throws ConfigException {
+        return cl(args).config();
+    }
+
+    private static String error(String... args) {
+        return assertThrows(ConfigException.class, () -> CommandLine.parse(args)).getMessage();
+    }
+
+    @Test
+    void configFile() throws ConfigException {
+        Path seed = TestFiles.etc().resolve("examples/seed000.cfg");
+        CommandLine c = cl("-f", seed.toString());
+        assertEquals(CommandLine.Action.RUN, c.action());
+        assertEquals(seed, c.configFile());
+        assertEquals(10000, c.config().global().maxconn());
+    }
+
+    @Test
+    void configFileErrorsSurfaceFromConfig() throws ConfigException {
+        CommandLine c = cl("-f", "/nonexistent/forwarder.cfg");
+        ConfigException e = assertThrows(ConfigException.class, c::config);
+        assertTrue(e.getMessage().startsWith("/nonexistent/forwarder.cfg: cannot read"), e.getMessage());
+    }
+
+    @Test
+    void checkHelpVersion() throws ConfigException {
+        assertEquals(CommandLine.Action.CHECK, cl("-c", "-f", "x.cfg").action());
+        assertEquals(CommandLine.Action.HELP, cl("-h").action());
+        assertEquals(CommandLine.Action.HELP, cl("--help").action());
+        assertEquals(CommandLine.Action.VERSION, cl("-v").action());
+        assertEquals(CommandLine.Action.VERSION, cl("--version").action());
+        assertEquals(CommandLine.Action.HELP, cl("-v", "-h", "-c", "-f", "x.cfg").action());
+        assertNull(cl("-h").configFile());
+        assertThrows(IllegalStateException.class, () -> cl("-h").config());
+        assertFalse(CommandLine.version().isBlank());
+    }
+
+    @Test
+    void quickModeMinimal() throws ConfigException {
+        CommandLine c = cl("--listen", "127.0.0.1:8080", "--server", "127.0.0.1:8081");
+        assertEquals(CommandLine.Action.RUN, c.action());
+        assertNull(c.configFile());
+        Config cfg = c.config();
+        assertEquals(GlobalConfig.defaults(), cfg.global());
+        FrontendConfig fe = cfg.frontend("quick");
+        assertEquals("quick", fe.defaultBackend());
+        assertEquals("127.0.0.1:8080", fe.binds().getFirst().address().toString());
+        assertEquals(4096, fe.maxconn());
+        BackendConfig be = cfg.backend("quick");
+        assertEquals(List.of("s1"), be.servers().stream().map(ServerConfig::name).toList());
+        assertEquals(new Timeouts(5000, 0, 0, 0, 0, 0, 0), Timeouts.effective(fe, be));
+        assertEquals(Balance.ROUNDROBIN, be.balance());
+        assertEquals(3, be.retries());
+        assertEquals(SpliceOptions.NONE, SpliceOptions.effective(fe, be));
+        assertEquals(List.of(
+                "command line: proxy 'quick' has no 'timeout client': connections may stay open forever",
+                "command line: proxy 'quick' has no 'timeout server': connections may stay open forever"), cfg.warnings());
+    }
+
+    @Test
+    void quickModeEveryFlag() throws ConfigException {
+        Config cfg = quick("-c", "--listen", "127.0.0.1:8080", "--listen=[::1]:8080",
+                "--server", "127.0.0.1:9001", "--server=127.0.0.1:9002", "--server", "127.0.0.1:9003",
+                "--balance", "leastconn", "--splice-request", "--splice-response", "--splice-auto", "--no-splice",
+                "--maxconn", "100", "--maxpipes=7", "--bufsize", "32k",
+                "--timeout-connect", "2s", "--timeout-client=3m", "--timeout-server", "4h", "--timeout-tunnel", "1d",
+                "--retries", "0");
+        assertEquals(new GlobalConfig(100, 7, 1, 32768, 0, 2, 0, true), cfg.global());
+        FrontendConfig fe = cfg.frontend("quick");
+        assertEquals(List.of("127.0.0.1:8080", "[0:0:0:0:0:0:0:1]:8080"),
+                fe.binds().stream().map(b -> b.address().toString()).toList());
+        assertEquals(100, fe.maxconn());
+        BackendConfig be = cfg.backend("quick");
+        assertEquals(List.of("s1", "s2", "s3"), be.servers().stream().map(ServerConfig::name).toList());
+        assertEquals(9003, be.server("s3").address().port());
+        assertEquals(Balance.LEASTCONN, be.balance());
+        assertEquals(0, be.retries());
+        assertEquals(new SpliceOptions(true, true, true), be.splice());
+        assertEquals(new Timeouts(2000, 180_000, 14_400_000, 0, 86_400_000, 0, 0), Timeouts.effective(fe, be));
+        assertEquals(List.of("command line: global 'nosplice' is set: the 'option splice-*' lines have no effect"),
+                cfg.warnings());
+        assertEquals(CommandLine.Action.CHECK, cl("-c", "--listen", ":1", "--server", "127.0.0.1:2").action());
+    }
+
+    @Test
+    void quickModeDefaultMaxpipesFollowsMaxconn() throws ConfigException {
+        assertEquals(25, quick("--listen", ":1", "--server", "127.0.0.1:2", "--maxconn", "100").global().maxpipes());
+    }
+
+    @Test
+    void missingValues() {
+        assertEquals("'--listen' needs a value: ADDR:PORT", error("--listen"));
+        assertEquals("'--maxconn' needs a value: a number", error("--listen", ":1", "--server", "127.0.0.1:2", "--maxconn"));
+        assertTrue(error("--server", "--listen", ":1").startsWith("'--server' needs a value"));
+        assertEquals("'-f' needs a value: the configuration file", error("-f"));
+        for (String flag : List.of("--balance", "--maxpipes", "--bufsize", "--timeout-connect", "--timeout-client",
+                "--timeout-server", "--timeout-tunnel", "--retries")) {
+            assertTrue(error("--listen", ":1", "--server", "127.0.0.1:2", flag).startsWith("'" + flag + "' needs a value"), flag);
+        }
+    }
+
+    @Test
+    void badValuesNameTheFlag() {
+        String[] base = {"--listen", ":1", "--server", "127.0.0.1:2"};
+        assertEquals("'--maxconn' 'many' is not a valid number", error(with(base, "--maxconn", "many")));
+        assertEquals("'--maxconn' '0' is out of range: expected at least 1", error(with(base, "--maxconn", "0")));
+        assertEquals("'--maxpipes' '-3' is not a valid number", error(with(base, "--maxpipes=-3")));
+        assertEquals("'--bufsize' '10' is out of range: expected 1024 to 16777216", error(with(base, "--bufsize", "10")));
+        assertEquals("'--retries' 'x' is not a valid number", error(with(base, "--retries", "x")));
+        assertEquals("'--balance' 'source' is not supported: use roundrobin or leastconn", error(with(base, "--balance", "source")));
+        assertTrue(error(with(base, "--timeout-connect", "5x")).startsWith("'--timeout-connect' '5x' has an unknown time unit"));
+        assertTrue(error(with(base, "--timeout-client", "abc")).startsWith("'--timeout-client' 'abc' is not a duration"));
+        assertTrue(error(with(base, "--timeout-server", "99d")).startsWith("'--timeout-server' '99d' is too long"));
+        assertTrue(error(with(base, "--timeout-tunnel", "1y")).startsWith("'--timeout-tunnel' '1y' has an unknown time unit"));
+        assertEquals("'--listen' '300.0.0.1:80': '300.0.0.1' is not a valid IP address", error("--listen", "300.0.0.1:80", "--server", "127.0.0.1:2"));
+        assertEquals("'--server' '127.0.0.1' has no port: expected host:port", error("--listen", ":1", "--server", "127.0.0.1"));
+        assertEquals("'--listen' address 127.0.0.1:1 is given twice", error("--listen", "127.0.0.1:1", "--listen", "127.0.0.1:1", "--server", "127.0.0.1:2"));
+        assertEquals("'--splice-auto' takes no value, got 'yes'", error(with(base, "--splice-auto=yes")));
+    }
+
+    @Test
+    void unknownAndUnexpectedArguments() {
+        assertEquals("unknown option '--frobnicate' (see --help)", error("--frobnicate"));
+        assertEquals("unknown option '--frobnicate' (see --help)", error("--frobnicate=3"));
+        assertEquals("unknown option '-x' (see --help)", error("-x"));
+        assertEquals("unexpected argument 'stray' (see --help)", error("-f", "a.cfg", "stray"));
+    }
+
+    @Test
+    void mixingFileAndQuickModeIsAnError() {
+        assertTrue(error("-f", "a.cfg", "--listen", ":1").startsWith("'--listen' cannot be combined with -f"));
+        assertTrue(error("--server", "127.0.0.1:2", "-f", "a.cfg").startsWith("'--server' cannot be combined with -f"));
+        assertTrue(error("-f", "a.cfg", "--maxconn", "5").startsWith("'--maxconn' cannot be combined with -f"));
+        assertTrue(error("-f", "a.cfg", "-f", "b.cfg").startsWith("'-f' given twice"));
+    }
+
+    @Test
+    void incompleteQuickMode() {
+        assertEquals("no configuration: give -f FILE, or --listen ADDR:PORT and --server ADDR:PORT (see --help)", error());
+        assertEquals("no configuration: give -f FILE, or --listen ADDR:PORT and --server ADDR:PORT (see --help)", error("-c"));
+        assertEquals("'--server' is missing: quick mode needs at least one server", error("--listen", ":1"));
+        assertEquals("'--listen' is missing: quick mode needs at least one address to listen on", error("--server", "127.0.0.1:1"));
+    }
+
+    @Test
+    void allErrorsAreReported() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> CommandLine.parse(new String[] {"--maxconn", "x", "--bogus", "--listen", ":1", "--server", "127.0.0.1:2"}));
+        assertEquals(List.of("'--maxconn' 'x' is not a valid number", "unknown option '--bogus' (see --help)"), e.errors());
+    }
+
+    @Test
+    void usageListsEveryFlagAndTheLaunchLine() {
+        String usage = CommandLine.usage();
+        assertTrue(usage.contains("java --enable-native-access=ALL-UNNAMED -jar forwarder/target/forwarder.jar -f etc/forwarder.cfg"));
+        for (String flag : List.of("-f FILE", "-c ", "-h, --help", "-v, --version", "--listen", "--server", "--balance",
+                "--splice-request", "--splice-response", "--splice-auto", "--no-splice", "--maxconn", "--maxpipes",
+                "--bufsize", "--timeout-connect", "--timeout-client", "--timeout-server", "--timeout-tunnel", "--retries")) {
+            assertTrue(usage.contains("  " + flag), flag);
+        }
+    }
+
+    private static String[] with(String[] base, String... more) {
+        String[] all = new String[base.length + more.length];
+        System.arraycopy(base, 0, all, 0, base.length);
+        System.arraycopy(more, 0, all, base.length, more.length);
+        return all;
+    }
+}

@@ -1,0 +1,531 @@
+package org.forwarder.it;
+
+import org.forwarder.Forwarder;
+import org.forwarder.config.CommandLine;
+import org.forwarder.config.Config;
+import org.forwarder.config.ConfigException;
+import org.forwarder.config.ConfigParser;
+import org.forwarder.stats.StatsSnapshot;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+/**
+ * Shared helpers of the integration tests: real sockets on 127.0.0.1, peers in plain blocking
+ * Java, nothing mocked. Everything a test opens goes into its {@link Cleanup}, which the test
+ * closes in {@code @AfterEach}, so a failed test leaks neither threads nor sockets.
+ */
+final class Peers {
+    static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+    /** Upper bound for any single blocking read in a test peer: a hang fails instead of blocking forever. */
+    static final int SO_TIMEOUT_MS = 30_000;
+
+    private Peers() {}
+
+    // ---- clean-up ----------------------------------------------------------------------------
+
+    /** Closes what was registered, newest first; remembers every failure and rethrows the first. */
+    static final class Cleanup implements AutoCloseable {
+        private final Deque<AutoCloseable> items = new ArrayDeque<>();
+
+        synchronized <T extends AutoCloseable> T add(T item) {
+            items.push(item);
+            return item;
+        }
+
+        @Override
+        public void close() throws Exception {
+            Exception first = null;
+            while (true) {
+                AutoCloseable c;
+                synchronized (this) {
+                    c = items.poll();
+                }
+                if (c == null) break;
+                try {
+                    c.close();
+                } catch (Exception | AssertionError e) {
+                    if (first == null) first = e instanceof Exception ex ? ex : new Exception(e);
+                    else first.addSuppressed(e);
+                }
+            }
+            if (first != null) throw first;
+        }
+    }
+
+    // ---- forwarder ---------------------------------------------------------------------------
+
+    /** A forwarder started in-process, with its log kept for failure messages. */
+    static final class Fw implements AutoCloseable {
+        final Forwarder fw;
+        final List<String> log;
+        final int port;
+
+        Fw(Forwarder fw, List<String> log) {
+            this.fw = fw;
+            this.log = log;
+            this.port = fw.boundAddresses().getFirst().port();
+        }
+
+        StatsSnapshot stats() {
+            return fw.stats();
+        }
+
+        InetSocketAddress address() {
+            return new InetSocketAddress(LOOPBACK, port);
+        }
+
+        /** Polls until no stream is open (every close path ran), or fails. */
+        StatsSnapshot awaitIdle(Duration max) {
+            waitUntil("forwarder has no open stream", max, () -> fw.stats().active() == 0);
+            return fw.stats();
+        }
+
+        @Override
+        public void close() {
+            fw.close();
+            if (fw.failure() != null) {
+                throw new AssertionError("the forwarder's event loop died: " + fw.failure(), fw.failure());
+            }
+            if (fw.isRunning()) throw new AssertionError("the forwarder's event loop did not stop");
+        }
+    }
+
+    static Fw startQuick(Cleanup cleanup, String... args) throws ConfigException {
+        Config config = CommandLine.parse(args).config();
+        return start(cleanup, config);
+    }
+
+    static Fw startText(Cleanup cleanup, String text) throws ConfigException {
+        return start(cleanup, ConfigParser.parse(text, "it.cfg"));
+    }
+
+    private static Fw start(Cleanup cleanup, Config config) {
+        List<String> log = new CopyOnWriteArrayList<>();
+        Forwarder f = Forwarder.start(config, msg -> {
+            log.add(msg);
+            System.out.println("[forwarder] " + msg);
+        });
+        return cleanup.add(new Fw(f, log));
+    }
+
+    // ---- test servers ------------------------------------------------------------------------
+
+    @FunctionalInterface
+    interface Behaviour {
+        /** Serves one accepted connection; the socket is closed after it returns. */
+        void serve(Socket s, int index) throws Exception;
+    }
+
+    /**
+     * A server on 127.0.0.1:0: one platform thread accepts, each connection is served by
+     * {@code behaviour} on its own virtual thread. Errors of behaviours are collected (a peer
+     * reset by the forwarder is not an error of the server: tests look at them when it matters).
+     */
+    static final class TestServer implements AutoCloseable {
+        final String name;
+        final ServerSocket listener;
+        final AtomicInteger accepted = new AtomicInteger();
+        final AtomicInteger finished = new AtomicInteger();
+        final List<Throwable> errors = new CopyOnWriteArrayList<>();
+        private final Behaviour behaviour;
+        private final Map<Socket, Boolean> open = new ConcurrentHashMap<>();
+        private final List<Thread> threads = new CopyOnWriteArrayList<>();
+        private final Thread acceptor;
+        private volatile boolean closing;
+
+        TestServer(String name, int backlog, Behaviour behaviour) throws IOException {
+            this.name = name;
+            this.behaviour = behaviour;
+            this.listener = new ServerSocket();
+            listener.setReuseAddress(true);
+            listener.bind(new InetSocketAddress(LOOPBACK, 0), backlog);
+            this.acceptor = Thread.ofPlatform().name("it-accept-" + name).daemon().start(this::acceptLoop);
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        private void acceptLoop() {
+            while (!closing) {
+                Socket s;
+                try {
+                    s = listener.accept();
+                } catch (IOException e) {
+                    if (!closing) errors.add(e);
+                    return;
+                }
+                int index = accepted.getAndIncrement();
+                open.put(s, Boolean.TRUE);
+                if (closing) {
+                    closeQuietly(s);
+                    open.remove(s);
+                    return;
+                }
+                Thread t = Thread.ofVirtual().name("it-serve-" + name + "-" + index).unstarted(() -> {
+                    try {
+                        s.setSoTimeout(SO_TIMEOUT_MS);
+                        behaviour.serve(s, index);
+                    } catch (Throwable e) {
+                        if (!closing) errors.add(e);
+                    } finally {
+                        closeQuietly(s);
+                        open.remove(s);
+                        finished.incrementAndGet();
+                    }
+                });
+                threads.add(t);
+                t.start();
+            }
+        }
+
+        /** Sockets accepted and not yet closed by their behaviour. */
+        int openCount() {
+            return open.size();
+        }
+
+        /** Closes every accepted socket now (their behaviours end with an exception, ignored). */
+        void closeAccepted() {
+            for (Socket s : open.keySet()) closeQuietly(s);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            closing = true;
+            closeQuietly(listener);
+            closeAccepted();
+            acceptor.join(5_000);
+            for (Thread t : threads) {
+                if (!t.join(Duration.ofSeconds(5))) {
+                    throw new AssertionError("server thread " + t.getName() + " did not end after its socket closed");
+                }
+            }
+        }
+    }
+
+    /** Echoes every byte until the peer's FIN, then closes. */
+    static final Behaviour ECHO = (s, i) -> {
+        InputStream in = s.getInputStream();
+        OutputStream out = s.getOutputStream();
+        byte[] b = new byte[65536];
+        int n;
+        while ((n = in.read(b)) > 0) out.write(b, 0, n);
+    };
+
+    /** Echo that first says which server it is: "name\n". */
+    static Behaviour taggedEcho(String tag) {
+        return (s, i) -> {
+            s.getOutputStream().write((tag + "\n").getBytes());
+            ECHO.serve(s, i);
+        };
+    }
+
+    /** A port that nothing listens on (bound, then closed: the kernel just gave it out, nobody else holds it). */
+    static int deadPort() throws IOException {
+        try (ServerSocket ss = new ServerSocket()) {
+            ss.setReuseAddress(false);
+            ss.bind(new InetSocketAddress(LOOPBACK, 0), 1);
+            return ss.getLocalPort();
+        }
+    }
+
+    static Socket connect(Cleanup cleanup, int port) throws IOException {
+        Socket s = new Socket();
+        cleanup.add(s);
+        s.connect(new InetSocketAddress(LOOPBACK, port), 5_000);
+        s.setSoTimeout(SO_TIMEOUT_MS);
+        return s;
+    }
+
+    /** Writes {@code msg}, reads exactly as many bytes back, and returns them. */
+    static byte[] exchange(Socket s, byte[] msg) throws IOException {
+        s.getOutputStream().write(msg);
+        return readExactly(s.getInputStream(), msg.length);
+    }
+
+    static byte[] readExactly(InputStream in, int n) throws IOException {
+        byte[] b = in.readNBytes(n);
+        if (b.length != n) {
+            throw new IOException("EOF after " + b.length + " of " + n + " bytes");
+        }
+        return b;
+    }
+
+    /** Reads one '\n'-terminated line (a server tag). */
+    static String readLine(InputStream in) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 200; i++) {
+            int c = in.read();
+            if (c < 0) throw new IOException("EOF while reading a line, got '" + sb + "'");
+            if (c == '\n') return sb.toString();
+            sb.append((char) c);
+        }
+        throw new IOException("line too long: '" + sb + "'");
+    }
+
+    static void closeQuietly(AutoCloseable c) {
+        try {
+            if (c != null) c.close();
+        } catch (Exception ignored) {
+            // closing is best effort here
+        }
+    }
+
+    /** Closes {@code s} so that the peer gets a reset (SO_LINGER 0). */
+    static void reset(Socket s) throws IOException {
+        s.setSoLinger(true, 0);
+        s.close();
+    }
+
+    /** What a read shows at the end of a connection. */
+    enum End { EOF, RESET, TIMEOUT, DATA }
+
+    /**
+     * Reads and discards until EOF, a reset or {@code max} elapses; returns how it ended and
+     * how many bytes came before.
+     */
+    static End drainToEnd(Socket s, Duration max, long[] bytesOut) throws IOException {
+        long deadline = System.nanoTime() + max.toNanos();
+        byte[] b = new byte[65536];
+        long total = 0;
+        try {
+            while (true) {
+                long left = (deadline - System.nanoTime()) / 1_000_000;
+                if (left <= 0) return End.TIMEOUT;
+                s.setSoTimeout((int) Math.max(1, left));
+                int n;
+                try {
+                    n = s.getInputStream().read(b);
+                } catch (java.net.SocketTimeoutException e) {
+                    return End.TIMEOUT;
+                } catch (SocketException e) {
+                    if (isReset(e)) return End.RESET;
+                    throw e;
+                }
+                if (n < 0) return End.EOF;
+                total += n;
+            }
+        } finally {
+            if (bytesOut != null) bytesOut[0] = total;
+        }
+    }
+
+    static boolean isReset(Throwable e) {
+        String m = String.valueOf(e.getMessage()).toLowerCase();
+        return m.contains("connection reset") || m.contains("broken pipe");
+    }
+
+    // ---- waiting -----------------------------------------------------------------------------
+
+    static void waitUntil(String what, Duration max, BooleanSupplier cond) {
+        waitUntil(what, max, cond, () -> "");
+    }
+
+    static void waitUntil(String what, Duration max, BooleanSupplier cond, Supplier<String> detail) {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + max.toMillis() + " ms waiting until " + what + " " + detail.get());
+            }
+            sleep(10);
+        }
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
+    }
+
+    // ---- file descriptors --------------------------------------------------------------------
+
+    /** Open fds of this process, by kind ("socket", "pipe", "anon_inode:[eventpoll]", "file"...). */
+    static Map<String, Integer> fdKinds() {
+        Map<String, Integer> kinds = new TreeMap<>();
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path p : (Iterable<Path>) fds::iterator) {
+                String kind;
+                try {
+                    String target = Files.readSymbolicLink(p).toString();
+                    if (target.startsWith("socket:")) kind = "socket";
+                    else if (target.startsWith("pipe:")) kind = "pipe";
+                    else if (target.startsWith("anon_inode:")) kind = target;
+                    else kind = "file";
+                } catch (IOException e) {
+                    continue; // closed while listing (the listing's own fd, or another thread's)
+                }
+                kinds.merge(kind, 1, Integer::sum);
+            }
+        } catch (IOException e) {
+            throw new AssertionError("cannot list /proc/self/fd", e);
+        }
+        return kinds;
+    }
+
+    static int fdCount() {
+        return fdKinds().values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    static int socketFds() {
+        return fdKinds().getOrDefault("socket", 0);
+    }
+
+    /**
+     * Waits (up to {@code max}) until the sockets and pipes of the process are back to
+     * {@code baseline}'s and the total is within {@code slack} of it (the JVM may open a file or an
+     * epoll instance of its own meanwhile, never a socket or a pipe).
+     */
+    static void awaitFdsBackTo(Map<String, Integer> baseline, int slack, Duration max) {
+        int base = baseline.values().stream().mapToInt(Integer::intValue).sum();
+        Map<String, Integer>[] last = new Map[1];
+        waitUntil("the process's fds are back to the baseline " + baseline, max, () -> {
+            Map<String, Integer> now = fdKinds();
+            last[0] = now;
+            int total = now.values().stream().mapToInt(Integer::intValue).sum();
+            return now.getOrDefault("socket", 0) <= baseline.getOrDefault("socket", 0)
+                    && now.getOrDefault("pipe", 0) <= baseline.getOrDefault("pipe", 0)
+                    && total <= base + slack;
+        }, () -> "; now " + last[0]);
+    }
+
+    // ---- deterministic data ------------------------------------------------------------------
+
+    /**
+     * An endless deterministic byte stream per seed: byte {@code p} is byte {@code p % 8} of
+     * SplitMix64(seed, p / 8). Stateless, so any position can be checked directly.
+     */
+    static final class Pattern {
+        private Pattern() {}
+
+        static long word(long seed, long index) {
+            long z = seed + (index + 1) * 0x9E3779B97F4A7C15L;
+            z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+            z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+            return z ^ (z >>> 31);
+        }
+
+        /** Fills {@code b[off, off+len)} with the stream's bytes from position {@code pos}. */
+        static void fill(long seed, long pos, byte[] b, int off, int len) {
+            int i = 0;
+            while (i < len) {
+                long p = pos + i;
+                long w = word(seed, p >>> 3);
+                int shift = (int) (p & 7);
+                int take = Math.min(8 - shift, len - i);
+                for (int k = 0; k < take; k++) {
+                    b[off + i + k] = (byte) (w >>> ((shift + k) * 8));
+                }
+                i += take;
+            }
+        }
+
+        /** SHA-256 of the first {@code len} bytes of the stream. */
+        static String sha(long seed, long len) {
+            MessageDigest md = sha256();
+            byte[] b = new byte[65536];
+            long pos = 0;
+            while (pos < len) {
+                int n = (int) Math.min(b.length, len - pos);
+                fill(seed, pos, b, 0, n);
+                md.update(b, 0, n);
+                pos += n;
+            }
+            return hex(md);
+        }
+    }
+
+    /** Hashes and checks incoming bytes against a {@link Pattern}. */
+    static final class Checker {
+        private final long seed;
+        private final MessageDigest md = sha256();
+        private byte[] expected = new byte[0];
+        long count;
+        /** Position of the first byte that differs from the pattern, or -1. */
+        long firstMismatch = -1;
+
+        Checker(long seed) {
+            this.seed = seed;
+        }
+
+        void update(byte[] b, int off, int len) {
+            md.update(b, off, len);
+            if (firstMismatch < 0) {
+                if (expected.length < len) expected = new byte[len];
+                Pattern.fill(seed, count, expected, 0, len);
+                int m = java.util.Arrays.mismatch(b, off, off + len, expected, 0, len);
+                if (m >= 0) firstMismatch = count + m;
+            }
+            count += len;
+        }
+
+        /** Reads {@code in} to EOF; a reset or timeout is thrown. */
+        void readAll(InputStream in) throws IOException {
+            byte[] b = new byte[65536];
+            int n;
+            while ((n = in.read(b)) >= 0) update(b, 0, n);
+        }
+
+        String sha() {
+            return hex(md);
+        }
+    }
+
+    /** Writes {@code len} bytes of the pattern of {@code seed}; returns nothing, the receiver checks. */
+    static void writePattern(OutputStream out, long seed, long len) throws IOException {
+        byte[] b = new byte[65536];
+        long pos = 0;
+        while (pos < len) {
+            int n = (int) Math.min(b.length, len - pos);
+            Pattern.fill(seed, pos, b, 0, n);
+            out.write(b, 0, n);
+            pos += n;
+        }
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static String hex(MessageDigest md) {
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    static List<String> sorted(java.util.Collection<String> c) {
+        List<String> l = new ArrayList<>(c);
+        Collections.sort(l);
+        return l;
+    }
+}
