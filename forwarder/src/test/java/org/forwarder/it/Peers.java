@@ -368,6 +368,34 @@ final class Peers {
 
     // ---- file descriptors --------------------------------------------------------------------
 
+    private static boolean jdkIoWarm;
+
+    /**
+     * Makes the JDK open the fds it opens lazily, once per JVM: the epoll instances behind
+     * virtual-thread socket I/O appear the first time a virtual thread parks on a socket. Call
+     * before taking an fd baseline, so they are not mistaken for a leak.
+     */
+    static synchronized void warmUpJdkIo() throws Exception {
+        if (jdkIoWarm) return;
+        try (ServerSocket ss = new ServerSocket(0, 1, LOOPBACK)) {
+            Thread t = Thread.ofVirtual().start(() -> {
+                try (Socket a = ss.accept()) { // parks: no connection yet
+                    a.setSoTimeout(5_000);
+                    a.getInputStream().read(); // parks: no byte yet
+                } catch (IOException ignored) {
+                    // the fds are open either way
+                }
+            });
+            Thread.sleep(100);
+            try (Socket c = new Socket(LOOPBACK, ss.getLocalPort())) {
+                Thread.sleep(100);
+                c.getOutputStream().write(1);
+            }
+            t.join(5_000);
+        }
+        jdkIoWarm = true;
+    }
+
     /** Open fds of this process, by kind ("socket", "pipe", "anon_inode:[eventpoll]", "file"...). */
     static Map<String, Integer> fdKinds() {
         Map<String, Integer> kinds = new TreeMap<>();

@@ -121,6 +121,11 @@ final class SinkSource implements AutoCloseable {
     }
 
     static Transfer transfer(int port, long id, long reqLen, long respLen) throws Exception {
+        return transfer(port, id, reqLen, respLen, 0);
+    }
+
+    /** As {@link #transfer(int, long, long, long)}, sleeping {@code pauseMs} after each 64 KiB of request. */
+    static Transfer transfer(int port, long id, long reqLen, long respLen, long pauseMs) throws Exception {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress(Peers.LOOPBACK, port), 5_000);
             s.setSoTimeout(Peers.SO_TIMEOUT_MS);
@@ -131,7 +136,17 @@ final class SinkSource implements AutoCloseable {
                     ByteBuffer h = ByteBuffer.allocate(HEADER);
                     h.putLong(id).putLong(requestSeed(id)).putLong(respLen).putLong(responseSeed(id));
                     out.write(h.array());
-                    Peers.writePattern(out, requestSeed(id), reqLen);
+                    if (pauseMs <= 0) {
+                        Peers.writePattern(out, requestSeed(id), reqLen);
+                    } else {
+                        byte[] b = new byte[65536];
+                        for (long pos = 0; pos < reqLen; pos += b.length) {
+                            int n = (int) Math.min(b.length, reqLen - pos);
+                            Peers.Pattern.fill(requestSeed(id), pos, b, 0, n);
+                            out.write(b, 0, n);
+                            Thread.sleep(pauseMs);
+                        }
+                    }
                     s.shutdownOutput();
                 } catch (Throwable e) {
                     writeError.set(e);
