@@ -25,6 +25,7 @@ public final class RawSock {
     public static final long ERROR = -2;
 
     private static final int SEND_FLAGS = Linux.MSG_NOSIGNAL() | Linux.MSG_DONTWAIT();
+    private static final int SEND_MORE_FLAGS = SEND_FLAGS | Linux.MSG_MORE();
     private static final int SPLICE_FLAGS = Linux.SPLICE_F_MOVE() | Linux.SPLICE_F_NONBLOCK();
 
     private final Syscalls sys;
@@ -54,12 +55,26 @@ public final class RawSock {
     }
 
     public long send(int fd, MemorySegment buf, long offset, long len) {
-        long n = sys.send(fd, buf, offset, len, SEND_FLAGS);
+        return send(fd, buf, offset, len, false);
+    }
+
+    /**
+     * send(); with {@code more}, MSG_MORE tells the kernel more bytes follow at once, so it may
+     * hold a partial segment to merge them. Whoever says {@code more} must {@link #push} when the
+     * bytes do not come after all.
+     */
+    public long send(int fd, MemorySegment buf, long offset, long len, boolean more) {
+        long n = sys.send(fd, buf, offset, len, more ? SEND_MORE_FLAGS : SEND_FLAGS);
         if (n >= 0) {
             if (n < len) fdTab.cantSend(fd);
             return n;
         }
         return writeFailure(fd, (int) -n);
+    }
+
+    /** Sends what MSG_MORE held back: setting TCP_NODELAY pushes pending segments out. */
+    public void push(int fd) {
+        sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
     }
 
     /** socket -> pipe. 0 bytes from splice is a read shutdown, as for recv. */

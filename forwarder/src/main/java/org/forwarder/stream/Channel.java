@@ -56,6 +56,10 @@ final class Channel extends BufferWaiter {
     boolean dstShut;
     /** Reading paused until the writer makes room. */
     private boolean roomWait;
+    /** The last read filled the whole buffer: more bytes are probably waiting right behind. */
+    private boolean lastReadFull;
+    /** A send said MSG_MORE: dst may hold a partial segment until we push. */
+    private boolean corked;
 
     Channel(Stream s, Conn src, Conn dst, int dir, boolean splice, boolean spliceAuto) {
         this.s = s;
@@ -135,6 +139,7 @@ final class Channel extends BufferWaiter {
             tail += (int) n;
             stats.bytesCopied[dir] += n;
             src.lastIo = s.now();
+            lastReadFull = n == room;
             if (n == room && room == buf.byteSize()) {
                 if (++fullReads >= STREAMER_READS && spliceAuto) spliceWanted = true;
             } else {
@@ -146,6 +151,8 @@ final class Channel extends BufferWaiter {
             return n;
         }
         if (n == RawSock.AGAIN) {
+            lastReadFull = false;
+            uncork();
             releaseBufferIfEmpty();
             return 0;
         }
@@ -155,6 +162,14 @@ final class Channel extends BufferWaiter {
         }
         s.abort(src, raw.lastErrno());
         return 0;
+    }
+
+    /** The bytes MSG_MORE promised are not coming now: let the kernel send what it holds. */
+    private void uncork() {
+        if (corked && s.established) {
+            corked = false;
+            raw.push(dst.fd);
+        }
     }
 
     private long spliceIn() {
@@ -236,8 +251,13 @@ final class Channel extends BufferWaiter {
             fdt.wantSend(dst.fd);
             return;
         }
-        long n = raw.send(dst.fd, buf, head, tail - head);
+        // after a full read more is coming: let the kernel merge our 16 KiB sends into full
+        // segments (fewer packets, acks and peer wake-ups per byte); a short read sends plainly,
+        // which also pushes anything held before
+        boolean more = lastReadFull && !srcShut;
+        long n = raw.send(dst.fd, buf, head, tail - head, more);
         if (n > 0) {
+            corked = more;
             head += (int) n;
             dst.lastIo = s.now();
             if (head == tail) {
@@ -304,6 +324,7 @@ final class Channel extends BufferWaiter {
         if (id < 0) {
             pool.await(this, urgent);
             fdt.stopRecv(src.fd);
+            uncork(); // the wait may be long
             return false;
         }
         bufId = id;

@@ -104,7 +104,7 @@ class LimitsTest {
                 global
                     tune.buffers.limit 6
                     tune.buffers.reserve 2
-                """, 4);
+                """, 5);
     }
 
     /**
