@@ -164,5 +164,6 @@ public final class Worker {
     public void closeResources() {
         listeners.forEach(Listener::close);
         pipes.close();
+        buffers.close();
     }
 }

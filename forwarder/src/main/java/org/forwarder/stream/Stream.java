@@ -171,6 +171,11 @@ public final class Stream extends Task {
             connectFailed(-fd);
             return;
         }
+        if (fd >= fdt.capacity()) {
+            sys.close(fd); // the fd limit was raised behind our back: treat it as EMFILE
+            connectFailed(Errno.EMFILE);
+            return;
+        }
         sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
         server.fd = fd;
         // not ready either way: no recv before the connection is confirmed

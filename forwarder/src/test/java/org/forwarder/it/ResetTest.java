@@ -65,6 +65,7 @@ class ResetTest {
         assertEquals(End.RESET, end, "after the server's reset the client must see a reset, not " + end
                 + " (it got " + got[0] + " bytes)");
         StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
+        assertEquals(0, st.buffersInUse() + st.pipesInUse(), "an aborted stream must give back its buffers and pipes\n" + st.render());
         assertEquals(1, st.aborts(), "the stream must be counted as aborted\n" + st.render());
     }
 
@@ -104,6 +105,7 @@ class ResetTest {
                 + " (it got " + got[0] + " bytes of 256 MiB)");
         assertTrue(got[0] < 256 * MiB);
         StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
+        assertEquals(0, st.buffersInUse() + st.pipesInUse(), "an aborted stream must give back its buffers and pipes\n" + st.render());
         assertEquals(1, st.aborts(), st.render());
     }
 
@@ -138,6 +140,7 @@ class ResetTest {
         String end = serverEnd.get(10, TimeUnit.SECONDS);
         assertTrue(end.startsWith("RESET"), "after the client's reset the server must see a reset, saw " + end);
         StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
+        assertEquals(0, st.buffersInUse() + st.pipesInUse(), "an aborted stream must give back its buffers and pipes\n" + st.render());
         assertEquals(1, st.aborts(), st.render());
     }
 
@@ -165,6 +168,7 @@ class ResetTest {
         Throwable e = serverEnd.get(10, TimeUnit.SECONDS);
         assertTrue(e != null && Peers.isReset(e), "the server's writes must fail with a reset or broken pipe, got " + e);
         StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
+        assertEquals(0, st.buffersInUse() + st.pipesInUse(), "an aborted stream must give back its buffers and pipes\n" + st.render());
         assertEquals(1, st.aborts(), st.render());
     }
 }
