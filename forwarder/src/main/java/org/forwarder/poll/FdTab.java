@@ -27,6 +27,8 @@ public final class FdTab {
     private static final int POLLED_W = 32;
     private static final int REGISTERED = 64;
     private static final int IN_UPDATE = 128;
+    /** Keep the fd in epoll even with nothing wanted, to hear of errors. */
+    private static final int WATCH_ERRORS = 2048;
     /** epoll reported an error: the owner must close the fd. */
     public static final int EV_ERR = 256;
     /** epoll reported a hang-up (both directions closed, or reset). */
@@ -152,6 +154,15 @@ public final class FdTab {
         queueUpdate(fd);
     }
 
+    /**
+     * Have epoll report errors on {@code fd} even while no I/O is wanted (an empty event mask
+     * still reports EPOLLERR/EPOLLHUP): e.g. a client waiting in a queue that resets.
+     */
+    public void watchErrors(int fd) {
+        state[fd] |= WATCH_ERRORS;
+        queueUpdate(fd);
+    }
+
     // ---- what the socket told us ---------------------------------------------------------
 
     /** EAGAIN or a short read: nothing more to read until epoll says so. */
@@ -218,6 +229,9 @@ public final class FdTab {
                 // READY stays set, so the owner finds it when it wants I/O again
                 ctl(CTL_DEL, fd, 0);
                 next &= ~REGISTERED;
+            } else if (!pollR && !pollW && (s & (REGISTERED | WATCH_ERRORS | EV_HUP)) == WATCH_ERRORS) {
+                ctl(CTL_ADD, fd, 0);
+                next |= REGISTERED;
             } else if (next != s) {
                 int events = (pollR ? EPOLLIN | EPOLLRDHUP : 0) | (pollW ? EPOLLOUT : 0);
                 if ((s & REGISTERED) == 0) {

@@ -41,6 +41,8 @@ public final class Stream extends Task {
     boolean established;
     boolean closed;
     private boolean connecting;
+    /** The client is read from the first server assignment on. */
+    private boolean clientReading;
     private long connectStart;
     private long queuedAt;
 
@@ -76,7 +78,6 @@ public final class Stream extends Task {
         sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
         // ready from the start: the first recv is tried before any epoll_ctl
         fdt.register(fd, client, true, true);
-        fdt.wantRecv(fd);
         client.lastIo = now();
         assignServer();
         if (!closed) armTimer();
@@ -152,6 +153,7 @@ public final class Stream extends Task {
                 return;
             }
             backend.enqueue(this);
+            fdt.watchErrors(client.fd); // not read while queued, but a reset must end the wait
             queuedAt = now();
             worker.stats().queuedTotal++;
             armTimer();
@@ -166,6 +168,12 @@ public final class Stream extends Task {
         connecting = true;
         connectStart = now();
         armTimer();
+        if (!clientReading) {
+            // read the client only once a server slot is ours: a stream waiting in the queue
+            // must not pin a buffer the streams holding the slots need to finish (seed 003)
+            clientReading = true;
+            fdt.wantRecv(client.fd);
+        }
         int fd = sys.socket(sv.address().family(), SOCK_FLAGS, 0);
         if (fd < 0) {
             connectFailed(-fd);

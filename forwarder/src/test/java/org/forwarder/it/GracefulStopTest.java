@@ -4,6 +4,7 @@ import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.End;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
+import org.forwarder.stats.StatsSnapshot;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -89,10 +90,13 @@ class GracefulStopTest {
         Peers.waitUntil("warm-up done", Duration.ofSeconds(5), () -> echo.openCount() == 0);
         Peers.warmUpJdkIo();
         Map<String, Integer> before = Peers.fdKinds();
+        // with splicing, so that the stop must also close the pipes the pool keeps
         Fw fw = Peers.startQuick(cleanup, "--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + echo.port(),
-                "--timeout-client", "20s", "--timeout-server", "20s");
+                "--timeout-client", "20s", "--timeout-server", "20s", "--splice-request", "--splice-response");
         Socket idle = Peers.connect(cleanup, fw.port);
         assertArrayEquals("hi".getBytes(), Peers.exchange(idle, "hi".getBytes()));
+        StatsSnapshot st = fw.stats();
+        assertTrue(st.pipesInUse() + st.pipesFree() > 0, "the exchange went through no pipe\n" + st.render());
 
         long t0 = System.nanoTime();
         fw.fw.shutdown(Duration.ofMillis(500));

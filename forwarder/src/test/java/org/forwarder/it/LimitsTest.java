@@ -75,6 +75,46 @@ class LimitsTest {
         fw.awaitIdle(Duration.ofSeconds(5));
     }
 
+    /** A client that resets while queued leaves the queue; the one behind it is served next. */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void queuedClientThatResetsLeavesTheQueue() throws Exception {
+        TestServer echo = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
+        Fw fw = Peers.startText(cleanup, """
+                defaults
+                    mode tcp
+                    timeout connect 2s
+                    timeout client 20s
+                    timeout server 20s
+                    timeout queue 20s
+                listen q
+                    bind 127.0.0.1:0
+                    server s1 127.0.0.1:%d maxconn 1
+                """.formatted(echo.port()));
+        Socket a = Peers.connect(cleanup, fw.port);
+        assertArrayEquals("a".getBytes(), Peers.exchange(a, "a".getBytes()));
+        Socket b = Peers.connect(cleanup, fw.port);
+        b.getOutputStream().write("b".getBytes());
+        Peers.waitUntil("b is queued", Duration.ofSeconds(5), () -> fw.stats().queuedTotal() == 1);
+        Socket c = Peers.connect(cleanup, fw.port);
+        c.getOutputStream().write("c".getBytes());
+        Peers.waitUntil("c is queued", Duration.ofSeconds(5), () -> fw.stats().queuedTotal() == 2);
+
+        Peers.reset(b);
+        Peers.waitUntil("b's stream is gone", Duration.ofSeconds(5), () -> fw.stats().active() == 2);
+        assertEquals(1, (int) fw.fw.call(w -> w.frontends().getFirst().backend().queued()), "only c is left in the queue");
+
+        a.close();
+        c.setSoTimeout(5_000);
+        assertArrayEquals("c".getBytes(), Peers.readExactly(c.getInputStream(), 1), "c must be served once a leaves");
+        assertArrayEquals("c2".getBytes(), Peers.exchange(c, "c2".getBytes()));
+        assertEquals(2, echo.accepted.get(), "the reset client must never reach the server");
+        c.close();
+        StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
+        assertEquals(1, st.aborts(), st.render());
+        assertEquals(0, st.buffersInUse(), st.render());
+    }
+
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void serverMaxconnQueuesAndServesInTurn() throws Exception {
@@ -126,7 +166,7 @@ class LimitsTest {
                     server s1 127.0.0.1:%d maxconn 1
                 """.formatted(peers.port()));
         // the first client paces its request (64 KiB every 30 ms, about 0.5 s) so that the others
-        // arrive, queue and read their first bytes while it still has request bytes to forward
+        // arrive one by one, queue and read their first bytes while it still has request bytes to forward
         List<CompletableFuture<SinkSource.Transfer>> transfers = new ArrayList<>();
         for (int i = 1; i <= clients; i++) {
             long id = i;
@@ -141,6 +181,10 @@ class LimitsTest {
             if (i == 1) {
                 Peers.waitUntil("the first client is connected to the server", Duration.ofSeconds(5),
                         () -> peers.server.accepted.get() == 1);
+            } else {
+                // one after the other into the queue, so the order of service is known
+                long queued = i - 1;
+                Peers.waitUntil("client " + i + " is queued", Duration.ofSeconds(5), () -> fw.stats().queuedTotal() == queued);
             }
         }
         CompletableFuture<Void> all = CompletableFuture.allOf(transfers.toArray(CompletableFuture[]::new));
@@ -184,6 +228,9 @@ class LimitsTest {
         StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
         assertTrue(maxOnServer <= 1, "the server had " + maxOnServer + " connections with maxconn 1");
         assertEquals(clients, peers.server.accepted.get(), "every client reached the server");
+        List<Long> fifo = new ArrayList<>();
+        for (long i = 1; i <= clients; i++) fifo.add(i);
+        assertEquals(fifo, peers.order, "queued clients must reach the server in their order of arrival");
         assertEquals(clients - 1, st.queuedTotal(), "every client after the first must have queued\n" + st.render());
         assertEquals(0, st.timeouts() + st.aborts(), st.render());
         assertEquals(0, st.buffersInUse(), st.render());

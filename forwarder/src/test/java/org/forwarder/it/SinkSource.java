@@ -12,9 +12,11 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -44,6 +46,8 @@ final class SinkSource implements AutoCloseable {
 
     final TestServer server;
     final AtomicInteger emptyConnections = new AtomicInteger();
+    /** Connection ids in the order their headers reached the server. */
+    final List<Long> order = new CopyOnWriteArrayList<>();
     private final Map<Long, CompletableFuture<Received>> results = new ConcurrentHashMap<>();
 
     SinkSource(Cleanup cleanup) throws IOException {
@@ -81,6 +85,7 @@ final class SinkSource implements AutoCloseable {
         long reqSeed = bb.getLong();
         long respLen = bb.getLong();
         long respSeed = bb.getLong();
+        order.add(id);
         AtomicReference<Throwable> writeError = new AtomicReference<>();
         Thread writer = Thread.ofVirtual().name("it-sinksource-writer-" + id).start(() -> {
             try {
