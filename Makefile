@@ -21,6 +21,8 @@ JAVA := $(JDK)/bin/java
 # Maven's own libraries touch sun.misc.Unsafe; keep the build log about our code.
 export MAVEN_OPTS ?= --sun-misc-unsafe-memory-access=allow
 MVN := mvn -B -q -e
+# tests print Surefire's per-class and closing "Tests run:" lines (CI reads them)
+MVN_TEST := mvn -B -ntp -e
 CFG ?= etc/forwarder.cfg
 JAR := forwarder/target/forwarder.jar
 
@@ -32,7 +34,7 @@ build:
 	$(MVN) -DskipTests install
 
 test:
-	$(MVN) install
+	$(MVN_TEST) install
 
 run: build
 	$(JAVA) --enable-native-access=ALL-UNNAMED -jar $(JAR) -f $(CFG)

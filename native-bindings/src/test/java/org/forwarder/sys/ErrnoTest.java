@@ -59,7 +59,7 @@ class ErrnoTest {
         assertEquals("errno 9999", Errno.name(-9999));
         assertEquals("errno 9999", Errno.describe(-9999));
         assertEquals("EADDRINUSE (address already in use)", Errno.describe(-Errno.EADDRINUSE));
-        assertEquals("EMFILE (too many open files (ulimit -n))", Errno.describe(Errno.EMFILE));
+        assertEquals("EMFILE (too many open files for this process: see ulimit -n)", Errno.describe(Errno.EMFILE));
         assertEquals("EAGAIN", Errno.describe(-Errno.EAGAIN));
     }
 }
