@@ -247,10 +247,7 @@ final class Channel extends BufferWaiter {
     }
 
     private void copyOut() {
-        if (!fdt.sendReady(dst.fd)) {
-            fdt.wantSend(dst.fd);
-            return;
-        }
+        if (!dstReady()) return;
         // after a full read more is coming: let the kernel merge our 16 KiB sends into full
         // segments (fewer packets, acks and peer wake-ups per byte); a short read sends plainly,
         // which also pushes anything held before
@@ -259,20 +256,10 @@ final class Channel extends BufferWaiter {
         if (n > 0) {
             corked = more;
             head += (int) n;
-            dst.lastIo = s.now();
-            if (head == tail) {
-                releaseBufferIfEmpty();
-                fdt.stopSend(dst.fd);
-            } else {
-                compactIfWorthIt();
-                fdt.wantSend(dst.fd);
-            }
-            resumeRecv();
-        } else if (n == RawSock.AGAIN) {
-            fdt.wantSend(dst.fd);
-        } else {
-            s.abort(dst, raw.lastErrno());
+            if (head == tail) releaseBufferIfEmpty();
+            else compactIfWorthIt();
         }
+        afterSend(n);
     }
 
     private void compactIfWorthIt() {
@@ -287,20 +274,31 @@ final class Channel extends BufferWaiter {
     }
 
     private void spliceOut() {
-        if (!fdt.sendReady(dst.fd)) {
-            fdt.wantSend(dst.fd);
-            return;
-        }
+        if (!dstReady()) return;
         long n = raw.spliceOut(PipePool.readFd(pipe), dst.fd, pipeLen);
         if (n > 0) {
             pipeLen -= (int) n;
+            if (pipeLen == 0) releasePipe();
+        }
+        afterSend(n);
+    }
+
+    /** Whether dst may be written now; if not, poll it for room. */
+    private boolean dstReady() {
+        if (fdt.sendReady(dst.fd)) return true;
+        fdt.wantSend(dst.fd);
+        return false;
+    }
+
+    /**
+     * After a send or splice-out of {@code n}: poll for room while bytes remain, and wake the
+     * reader only when bytes actually moved (a failed or empty send never re-arms it).
+     */
+    private void afterSend(long n) {
+        if (n > 0) {
             dst.lastIo = s.now();
-            if (pipeLen == 0) {
-                releasePipe();
-                fdt.stopSend(dst.fd);
-            } else {
-                fdt.wantSend(dst.fd);
-            }
+            if (isEmpty()) fdt.stopSend(dst.fd);
+            else fdt.wantSend(dst.fd);
             resumeRecv();
         } else if (n == RawSock.AGAIN) {
             fdt.wantSend(dst.fd);
