@@ -280,6 +280,23 @@ class SpliceTest {
         assertTrue(st.requestBytesSpliced() > 0, "a 32 MiB upload becomes a fast streamer: " + st);
     }
 
+    @Test
+    @Timeout(60)
+    void globalNospliceTurnsEverySpliceOptionOff() throws Exception {
+        int size = 4 << 20;
+        List<String> serverSaw = new java.util.concurrent.CopyOnWriteArrayList<>();
+        TestServer srv = keep(sinkAndSource(size, 4, serverSaw));
+        Forwarder fw = start(spliceCfg(srv.port(), "    nosplice",
+                "    option splice-request\n    option splice-response\n    option splice-auto"));
+        assertEquals(size + ":" + sha256(data(4, size)), exchange(fw.boundAddresses().get(0).port(), size, 6, 8 << 20));
+        waitFor(() -> serverSaw.size() == 1, 10_000);
+        assertEquals(size + ":" + sha256(data(6, size)), serverSaw.get(0));
+        StatsSnapshot st = waitForIdle(fw);
+        assertEquals(0, st.requestBytesSpliced() + st.responseBytesSpliced(), "nosplice: " + st);
+        assertEquals(0, st.pipesInUse() + st.pipesFree(), "no pipe was ever made");
+        assertEquals(2L * size, st.requestBytesCopied() + st.responseBytesCopied());
+    }
+
     /**
      * Seed 000: splice both ways, 20 connections where each side sends 1,000,000 bytes the other
      * does not read. Everything stalls by design; the loop must then sleep, and still serve others.

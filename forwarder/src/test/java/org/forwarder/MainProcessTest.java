@@ -1,0 +1,148 @@
+package org.forwarder;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The forwarder as a user runs it: a separate JVM, its exit codes, its signals. */
+class MainProcessTest {
+    private static Process launch(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-Dforwarder.grace.ms=5000",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    }
+
+    private static String output(Process p) throws Exception {
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        return out;
+    }
+
+    @Test
+    @Timeout(60)
+    void helpVersionAndCheck(@TempDir Path dir) throws Exception {
+        Process help = launch("--help");
+        String text = output(help);
+        assertEquals(0, help.exitValue());
+        assertTrue(text.contains("--listen") && text.contains("-f FILE"), text);
+        assertTrue(!text.contains("WARNING"), "no JVM warning: " + text);
+
+        Path bad = dir.resolve("bad.cfg");
+        Files.writeString(bad, "listen x\n    bind 127.0.0.1:0\n    balance source\n    server s 127.0.0.1:1\n");
+        Process check = launch("-c", "-f", bad.toString());
+        text = output(check);
+        assertEquals(1, check.exitValue(), text);
+        assertTrue(text.contains("bad.cfg:3"), text);
+
+        Path good = dir.resolve("good.cfg");
+        Files.writeString(good, "listen x\n    bind 127.0.0.1:0\n    timeout connect 1s\n    timeout client 1s\n"
+                + "    timeout server 1s\n    server s 127.0.0.1:1\n");
+        check = launch("-c", "-f", good.toString());
+        text = output(check);
+        assertEquals(0, check.exitValue(), text);
+
+        Process noArgs = launch("--listen", "127.0.0.1:0");
+        text = output(noArgs);
+        assertEquals(1, noArgs.exitValue(), text);
+    }
+
+    /** SIGTERM: no new connections, the open one finishes its transfer, exit status 0. */
+    @Test
+    @Timeout(60)
+    void sigtermLetsOpenStreamsFinishThenExitsZero() throws Exception {
+        try (ServerSocket echo = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
+            Thread server = Thread.ofPlatform().daemon().start(() -> {
+                try (Socket s = echo.accept()) {
+                    s.getInputStream().transferTo(s.getOutputStream());
+                } catch (IOException e) {
+                    // the test's end
+                }
+            });
+            Process fw = launch("--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + echo.getLocalPort(),
+                    "--timeout-client", "30s", "--timeout-server", "30s");
+            try {
+                int port = listeningPort(fw.getInputStream());
+                try (Socket c = new Socket()) {
+                    c.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 5000);
+                    c.setSoTimeout(10_000);
+                    OutputStream out = c.getOutputStream();
+                    InputStream in = c.getInputStream();
+                    byte[] first = "before the signal".getBytes(StandardCharsets.UTF_8);
+                    out.write(first);
+                    assertArrayEquals(first, in.readNBytes(first.length));
+
+                    fw.destroy(); // SIGTERM
+                    Thread.sleep(500);
+                    assertTrue(fw.isAlive(), "the open stream gets its grace period");
+                    try (Socket late = new Socket()) {
+                        late.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 2000);
+                        throw new AssertionError("a new connection was accepted after SIGTERM");
+                    } catch (IOException expected) {
+                        // refused: the listener is closed
+                    }
+                    byte[] second = "after the signal".getBytes(StandardCharsets.UTF_8);
+                    out.write(second);
+                    assertArrayEquals(second, in.readNBytes(second.length), "the open stream still works");
+                }
+                assertTrue(fw.waitFor(15, TimeUnit.SECONDS), "exits once the stream is done");
+                assertEquals(0, fw.exitValue());
+            } finally {
+                fw.destroyForcibly();
+                server.join(5000);
+            }
+        }
+    }
+
+    /** Reads the start-up lines until the "listening on ADDR:PORT" one and returns the port. */
+    private static int listeningPort(InputStream out) throws IOException {
+        Pattern p = Pattern.compile("listening on 127\\.0\\.0\\.1:(\\d+)");
+        StringBuilder seen = new StringBuilder();
+        StringBuilder line = new StringBuilder();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        int ch;
+        while (System.nanoTime() < deadline && (ch = out.read()) >= 0) {
+            if (ch != '\n') {
+                line.append((char) ch);
+                continue;
+            }
+            seen.append(line).append('\n');
+            Matcher m = p.matcher(line);
+            if (m.find()) {
+                // keep draining the pipe so the process never blocks on a full stdout
+                Thread.ofPlatform().daemon().start(() -> {
+                    try {
+                        out.transferTo(OutputStream.nullOutputStream());
+                    } catch (IOException e) {
+                        // process ended
+                    }
+                });
+                return Integer.parseInt(m.group(1));
+            }
+            line.setLength(0);
+        }
+        throw new AssertionError("the forwarder did not say where it listens:\n" + seen);
+    }
+}
