@@ -23,6 +23,9 @@ public final class Listener implements FdHandler {
     private int fd = -1;
     private SockAddr bound;
     private boolean paused;
+    /** Fault injection for tests: the next {@code injectCount} accepts fail with this errno. */
+    private int injectErrno;
+    private int injectCount;
 
     Listener(Worker worker, Frontend frontend, SockAddr requested, String where) {
         this.worker = worker;
@@ -71,7 +74,13 @@ public final class Listener implements FdHandler {
                 pause();
                 return;
             }
-            int c = worker.sys().accept4(lfd, ACCEPT_FLAGS);
+            int c;
+            if (injectCount > 0) {
+                injectCount--;
+                c = -injectErrno;
+            } else {
+                c = worker.sys().accept4(lfd, ACCEPT_FLAGS);
+            }
             if (c >= 0) {
                 if (c >= fdt.capacity()) {
                     worker.sys().close(c); // cannot happen while the fd budget holds
@@ -92,6 +101,12 @@ public final class Listener implements FdHandler {
             // ECONNABORTED, EINTR, EPROTO...: that connection is gone, the next one may be fine
         }
         // batch used up: the fd stays ready and active, so the next pass continues
+    }
+
+    /** Makes the next {@code count} accepts fail with {@code errno} (tests only). */
+    public void injectAcceptFailure(int errno, int count) {
+        injectErrno = errno;
+        injectCount = count;
     }
 
     void pause() {

@@ -43,7 +43,8 @@ public final class Worker {
     /** Every open stream, so a stop can close what the grace period did not. */
     private Stream liveHead;
     private boolean draining;
-    private long lastFdWarning = Long.MIN_VALUE;
+    /** Loop time before which another fd-shortage warning would only repeat the last one. */
+    private long nextFdWarning;
 
     /** Resumes listeners paused for lack of fds, in case no connection closes to do it. */
     private final Task fdRetry = new Task() {
@@ -133,8 +134,8 @@ public final class Worker {
 
     void outOfFds(Listener l, int errno) {
         long now = now();
-        if (now - lastFdWarning > 10_000) {
-            lastFdWarning = now;
+        if (now >= nextFdWarning) {
+            nextFdWarning = now + 10_000;
             log.accept("warning: accept on " + l.boundAddress() + ": " + Errno.describe(errno)
                     + "; pausing accepts until a connection closes");
         }
