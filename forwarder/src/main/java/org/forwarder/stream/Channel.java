@@ -202,10 +202,9 @@ final class Channel extends BufferWaiter {
             }
             int e = raw.lastErrno();
             if (e == Errno.EBADF || e == Errno.EINVAL || e == Errno.ENOSYS) {
-                // the kernel refuses splice here: carry on with recv/send, losing nothing
-                spliceDisabled = true;
-                stats.spliceFallbacks++;
-                if (pipeLen == 0) releasePipe();
+                // the kernel refuses splice on this stream: both directions carry on with
+                // recv/send; bytes already in a pipe are sent first, so nothing is lost
+                s.spliceFailed();
                 return total > 0 ? total : (pipeLen == 0 ? copyIn() : 0);
             }
             s.abort(src, e);
@@ -213,6 +212,12 @@ final class Channel extends BufferWaiter {
         }
         if (pipeLen == 0) releasePipe();
         return total;
+    }
+
+    /** No more splicing in this direction; a pipe still holding bytes drains first. */
+    void disableSplice() {
+        spliceDisabled = true;
+        if (pipeLen == 0) releasePipe();
     }
 
     private void readShut() {

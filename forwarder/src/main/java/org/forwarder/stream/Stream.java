@@ -110,6 +110,13 @@ public final class Stream extends Task {
         }
     }
 
+    /** splice failed with EBADF, EINVAL or ENOSYS: the whole stream goes on copying. */
+    void spliceFailed() {
+        worker.stats().spliceFallbacks++;
+        request.disableSplice();
+        response.disableSplice();
+    }
+
     /** A direction read or sent its FIN: maybe the end, maybe a shorter (fin) timeout. */
     void halfClosed() {
         if (request.dstShut && response.dstShut) {
