@@ -1,15 +1,17 @@
 package org.forwarder;
 
+import org.forwarder.it.Peers;
+import org.forwarder.it.Peers.Cleanup;
+import org.forwarder.it.Peers.TestServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,6 +28,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The forwarder as a user runs it: a separate JVM, its exit codes, its signals. */
 class MainProcessTest {
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
+
     private static Process launch(String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -73,46 +78,32 @@ class MainProcessTest {
     @Test
     @Timeout(60)
     void sigtermLetsOpenStreamsFinishThenExitsZero() throws Exception {
-        try (ServerSocket echo = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
-            Thread server = Thread.ofPlatform().daemon().start(() -> {
-                try (Socket s = echo.accept()) {
-                    s.getInputStream().transferTo(s.getOutputStream());
-                } catch (IOException e) {
-                    // the test's end
-                }
-            });
-            Process fw = launch("--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + echo.getLocalPort(),
-                    "--timeout-client", "30s", "--timeout-server", "30s");
-            try {
-                int port = listeningPort(fw.getInputStream());
-                try (Socket c = new Socket()) {
-                    c.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 5000);
-                    c.setSoTimeout(10_000);
-                    OutputStream out = c.getOutputStream();
-                    InputStream in = c.getInputStream();
-                    byte[] first = "before the signal".getBytes(StandardCharsets.UTF_8);
-                    out.write(first);
-                    assertArrayEquals(first, in.readNBytes(first.length));
+        TestServer echo = cleanup.add(new TestServer("echo", 10, Peers.ECHO));
+        Process fw = launch("--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + echo.port(),
+                "--timeout-client", "30s", "--timeout-server", "30s");
+        try {
+            int port = listeningPort(fw.getInputStream());
+            try (Socket c = Peers.connect(cleanup, port)) {
+                c.setSoTimeout(10_000);
+                byte[] first = "before the signal".getBytes(StandardCharsets.UTF_8);
+                assertArrayEquals(first, Peers.exchange(c, first));
 
-                    fw.destroy(); // SIGTERM
-                    Thread.sleep(500);
-                    assertTrue(fw.isAlive(), "the open stream gets its grace period");
-                    try (Socket late = new Socket()) {
-                        late.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 2000);
-                        throw new AssertionError("a new connection was accepted after SIGTERM");
-                    } catch (IOException expected) {
-                        // refused: the listener is closed
-                    }
-                    byte[] second = "after the signal".getBytes(StandardCharsets.UTF_8);
-                    out.write(second);
-                    assertArrayEquals(second, in.readNBytes(second.length), "the open stream still works");
+                fw.destroy(); // SIGTERM
+                Thread.sleep(500);
+                assertTrue(fw.isAlive(), "the open stream gets its grace period");
+                try (Socket late = new Socket()) {
+                    late.connect(new InetSocketAddress(Peers.LOOPBACK, port), 2000);
+                    throw new AssertionError("a new connection was accepted after SIGTERM");
+                } catch (IOException expected) {
+                    // refused: the listener is closed
                 }
-                assertTrue(fw.waitFor(15, TimeUnit.SECONDS), "exits once the stream is done");
-                assertEquals(0, fw.exitValue());
-            } finally {
-                fw.destroyForcibly();
-                server.join(5000);
+                byte[] second = "after the signal".getBytes(StandardCharsets.UTF_8);
+                assertArrayEquals(second, Peers.exchange(c, second), "the open stream still works");
             }
+            assertTrue(fw.waitFor(15, TimeUnit.SECONDS), "exits once the stream is done");
+            assertEquals(0, fw.exitValue());
+        } finally {
+            fw.destroyForcibly();
         }
     }
 

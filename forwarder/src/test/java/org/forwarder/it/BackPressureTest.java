@@ -4,8 +4,8 @@ import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
 import org.forwarder.stats.StatsSnapshot;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -14,9 +14,7 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -35,12 +33,8 @@ class BackPressureTest {
     private static final int STREAMS = 4;
     private static final long TRY = 512 * MiB;
 
-    private final Cleanup cleanup = new Cleanup();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
 
     @ParameterizedTest(name = "[{0}]")
     @ValueSource(strings = {"", "--splice-request --splice-response", "--splice-auto"})
@@ -55,10 +49,7 @@ class BackPressureTest {
             }
         }));
         cleanup.add(stop::countDown);
-        List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + deaf.port(),
-                "--timeout-client", "60s", "--timeout-server", "60s"));
-        if (!mode.isEmpty()) args.addAll(List.of(mode.split(" ")));
-        Fw fw = Peers.startQuick(cleanup, args.toArray(String[]::new));
+        Fw fw = Peers.startQuick(cleanup, deaf.port(), "60s", mode);
 
         try (Socket warm = new Socket()) {
             warm.connect(new InetSocketAddress(Peers.LOOPBACK, fw.port));

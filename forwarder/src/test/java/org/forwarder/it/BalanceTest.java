@@ -3,9 +3,9 @@ package org.forwarder.it;
 import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.Socket;
 import java.time.Duration;
@@ -20,13 +20,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Several servers: round-robin (plain and weighted) and leastconn. */
 class BalanceTest {
-    private final Cleanup cleanup = new Cleanup();
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
     private final List<TestServer> servers = new ArrayList<>();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
 
     /** Three tagged echo servers and a forwarder over them with {@code balance} and per-server {@code options}. */
     private Fw start(String balance, String... options) throws Exception {
@@ -37,12 +33,7 @@ class BalanceTest {
             lines.append("    server s").append(i).append(" 127.0.0.1:").append(s.port())
                     .append(options.length > 0 ? " " + options[i - 1] : "").append('\n');
         }
-        return Peers.startText(cleanup, """
-                defaults
-                    mode tcp
-                    timeout connect 2s
-                    timeout client 20s
-                    timeout server 20s
+        return Peers.startText(cleanup, Peers.defaults("20s") + """
                 listen lb
                     bind 127.0.0.1:0
                     balance %s

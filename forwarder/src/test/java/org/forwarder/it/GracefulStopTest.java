@@ -5,9 +5,9 @@ import org.forwarder.it.Peers.End;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
 import org.forwarder.stats.StatsSnapshot;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.net.ConnectException;
@@ -27,12 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GracefulStopTest {
     private static final long MiB = 1 << 20;
 
-    private final Cleanup cleanup = new Cleanup();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
 
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -44,8 +40,7 @@ class GracefulStopTest {
         Peers.warmUpJdkIo();
         Map<String, Integer> before = Peers.fdKinds();
 
-        Fw fw = Peers.startQuick(cleanup, "--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + peers.port(),
-                "--timeout-client", "20s", "--timeout-server", "20s");
+        Fw fw = Peers.startQuick(cleanup, peers.port(), "20s", "");
         int port = fw.port;
         // 8 MiB each way; the request is paced over about 1.5 s so the stop lands mid-transfer
         CompletableFuture<SinkSource.Transfer> transfer = CompletableFuture.supplyAsync(() -> {
@@ -91,8 +86,7 @@ class GracefulStopTest {
         Peers.warmUpJdkIo();
         Map<String, Integer> before = Peers.fdKinds();
         // with splicing, so that the stop must also close the pipes the pool keeps
-        Fw fw = Peers.startQuick(cleanup, "--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + echo.port(),
-                "--timeout-client", "20s", "--timeout-server", "20s", "--splice-request", "--splice-response");
+        Fw fw = Peers.startQuick(cleanup, echo.port(), "20s", "--splice-request --splice-response");
         Socket idle = Peers.connect(cleanup, fw.port);
         assertArrayEquals("hi".getBytes(), Peers.exchange(idle, "hi".getBytes()));
         StatsSnapshot st = fw.stats();
@@ -103,7 +97,7 @@ class GracefulStopTest {
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertTrue(ms >= 400 && ms < 5_000, "shutdown with an idle stream and 500 ms of grace took " + ms + " ms");
         assertFalse(fw.fw.isRunning());
-        End end = Peers.drainToEnd(idle, Duration.ofSeconds(3), null);
+        End end = Peers.drainToEnd(idle, Duration.ofSeconds(3)).end();
         assertNotEquals(End.TIMEOUT, end, "the stream left at the end of the grace must be closed");
         idle.close();
         Peers.waitUntil("the server saw its connection end", Duration.ofSeconds(5), () -> echo.openCount() == 0);

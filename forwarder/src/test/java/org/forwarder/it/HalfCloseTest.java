@@ -5,15 +5,13 @@ import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
 import org.forwarder.stats.StatsSnapshot;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.net.Socket;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -28,18 +26,14 @@ class HalfCloseTest {
     private static final long SMALL = 100_000;
     private static final long LARGE = 24 * MiB;
 
-    private final Cleanup cleanup = new Cleanup();
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
 
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
-
-    private Fw forwarder(int serverPort, String mode) throws Exception {
-        List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + serverPort,
-                "--timeout-client", "20s", "--timeout-server", "20s"));
-        if (!mode.isEmpty()) args.addAll(List.of(mode.split(" ")));
-        return Peers.startQuick(cleanup, args.toArray(String[]::new));
+    /** Both directions ended with a FIN: nothing was aborted or timed out. */
+    private static void assertEndedCleanly(Fw fw) {
+        StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
+        assertEquals(0, st.aborts(), st.render());
+        assertEquals(0, st.timeouts(), st.render());
     }
 
     /** Client: request, FIN; server: reads to EOF, pauses, then sends a large response after it. */
@@ -58,7 +52,7 @@ class HalfCloseTest {
             // keep the socket until the client is done, so the FIN is the only end it sees
             if (s.getInputStream().read() != -1) throw new AssertionError("data after EOF");
         }));
-        Fw fw = forwarder(server.port(), mode);
+        Fw fw = Peers.startQuick(cleanup, server.port(), "20s", mode);
 
         Socket s = Peers.connect(cleanup, fw.port);
         Peers.writePattern(s.getOutputStream(), 1, SMALL);
@@ -73,9 +67,7 @@ class HalfCloseTest {
         assertEquals(LARGE, got.count, "response bytes the client got after its own FIN");
         assertEquals(-1, got.firstMismatch, "first corrupted response byte");
         assertEquals(Peers.Pattern.sha(2, LARGE), got.sha());
-        StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
-        assertEquals(0, st.aborts(), st.render());
-        assertEquals(0, st.timeouts(), st.render());
+        assertEndedCleanly(fw);
     }
 
     /** Server: a greeting, FIN; client: reads it to EOF, pauses, then sends a large request. */
@@ -94,7 +86,7 @@ class HalfCloseTest {
                 serverGot.complete(c);
             }
         }));
-        Fw fw = forwarder(server.port(), mode);
+        Fw fw = Peers.startQuick(cleanup, server.port(), "20s", mode);
 
         Socket s = Peers.connect(cleanup, fw.port);
         Checker greeting = new Checker(3);
@@ -111,8 +103,6 @@ class HalfCloseTest {
         assertEquals(LARGE, atServer.count, "request bytes the server got after its own FIN");
         assertEquals(-1, atServer.firstMismatch, "first corrupted request byte");
         assertEquals(Peers.Pattern.sha(4, LARGE), atServer.sha());
-        StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
-        assertEquals(0, st.aborts(), st.render());
-        assertEquals(0, st.timeouts(), st.render());
+        assertEndedCleanly(fw);
     }
 }

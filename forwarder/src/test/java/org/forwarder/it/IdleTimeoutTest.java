@@ -1,13 +1,14 @@
 package org.forwarder.it;
 
 import org.forwarder.it.Peers.Cleanup;
+import org.forwarder.it.Peers.Drained;
 import org.forwarder.it.Peers.End;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
 import org.forwarder.stats.StatsSnapshot;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.InputStream;
 import java.net.Socket;
@@ -20,16 +21,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** timeout client / timeout server: idle streams are closed, busy ones are not. */
 class IdleTimeoutTest {
-    private final Cleanup cleanup = new Cleanup();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
 
     private Fw forwarder(int port) throws Exception {
-        return Peers.startQuick(cleanup, "--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + port,
-                "--timeout-client", "300ms", "--timeout-server", "300ms");
+        return Peers.startQuick(cleanup, port, "300ms", "");
+    }
+
+    /**
+     * The stream with {@code traffic} has not timed out and is still open; once it falls silent,
+     * it times out.
+     */
+    private static void assertOpenThenTimedOut(Fw fw, Socket c, String traffic) throws Exception {
+        StatsSnapshot st = fw.stats();
+        assertEquals(0, st.timeouts(), traffic + " timed out\n" + st.render());
+        assertEquals(1, st.active(), st.render());
+        Drained end = Peers.drainToEnd(c, Duration.ofSeconds(6));
+        assertNotEquals(End.TIMEOUT, end.end());
+        assertEquals(1, fw.awaitIdle(Duration.ofSeconds(5)).timeouts());
     }
 
     @Test
@@ -39,14 +48,11 @@ class IdleTimeoutTest {
         Fw fw = forwarder(echo.port());
         Socket c = Peers.connect(cleanup, fw.port);
         assertArrayEquals("ping".getBytes(), Peers.exchange(c, "ping".getBytes()));
-        long t0 = System.nanoTime();
-        long[] got = new long[1];
-        End end = Peers.drainToEnd(c, Duration.ofSeconds(6), got);
-        long ms = (System.nanoTime() - t0) / 1_000_000;
-        assertNotEquals(End.TIMEOUT, end, "an idle stream must be closed by 'timeout client/server 300ms'");
-        assertTrue(ms >= 200, "closed after " + ms + " ms of idleness, before the 300 ms timeout");
-        assertTrue(ms <= 5_000, "closed after " + ms + " ms");
-        assertEquals(0, got[0]);
+        Drained end = Peers.drainToEnd(c, Duration.ofSeconds(6));
+        assertNotEquals(End.TIMEOUT, end.end(), "an idle stream must be closed by 'timeout client/server 300ms'");
+        assertTrue(end.ms() >= 200, "closed after " + end.ms() + " ms of idleness, before the 300 ms timeout");
+        assertTrue(end.ms() <= 5_000, "closed after " + end.ms() + " ms");
+        assertEquals(0, end.bytes());
         StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
         assertEquals(1, st.timeouts(), st.render());
         // the server side was closed too
@@ -68,13 +74,8 @@ class IdleTimeoutTest {
             Thread.sleep(100);
         }
         assertTrue(exchanges >= 8, "only " + exchanges + " exchanges in 1.2 s");
-        StatsSnapshot st = fw.stats();
-        assertEquals(0, st.timeouts(), "a stream with traffic every 100 ms timed out\n" + st.render());
-        assertEquals(1, st.active(), st.render());
         // and once it falls silent it goes
-        End end = Peers.drainToEnd(c, Duration.ofSeconds(6), null);
-        assertNotEquals(End.TIMEOUT, end);
-        assertEquals(1, fw.awaitIdle(Duration.ofSeconds(5)).timeouts());
+        assertOpenThenTimedOut(fw, c, "a stream with traffic every 100 ms");
     }
 
     /**
@@ -97,11 +98,6 @@ class IdleTimeoutTest {
             c.getOutputStream().write(("tick " + i + "\n").getBytes());
             Thread.sleep(100);
         }
-        StatsSnapshot st = fw.stats();
-        assertEquals(0, st.timeouts(), "one-way traffic every 100 ms timed out\n" + st.render());
-        assertEquals(1, st.active(), st.render());
-        End end = Peers.drainToEnd(c, Duration.ofSeconds(6), null);
-        assertNotEquals(End.TIMEOUT, end);
-        assertEquals(1, fw.awaitIdle(Duration.ofSeconds(5)).timeouts());
+        assertOpenThenTimedOut(fw, c, "one-way traffic every 100 ms");
     }
 }

@@ -3,9 +3,9 @@ package org.forwarder.it;
 import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.stats.StatsSnapshot;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.Socket;
 import java.time.Duration;
@@ -30,19 +30,15 @@ class IntegrityTest {
     private static final long[] SIZES = {0, 1, 1000, 16384, 16385, MiB + 7};
     private static final long BIG = 64 * MiB;
 
-    private final Cleanup cleanup = new Cleanup();
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
     private final AtomicLong requestBytes = new AtomicLong();
     private final AtomicLong responseBytes = new AtomicLong();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
 
     @Test
     @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void copyMode() throws Exception {
-        StatsSnapshot s = run();
+        StatsSnapshot s = run("");
         assertEquals(0, s.requestBytesSpliced() + s.responseBytesSpliced(), "nothing may be spliced without a splice option");
         assertEquals(0, s.pipesInUse() + s.pipesFree(), "no pipe may be created without a splice option");
     }
@@ -51,14 +47,14 @@ class IntegrityTest {
     @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void copyModeWithSmallBuffers() throws Exception {
         // 1 KiB buffers: many partial sends and buffer compactions per stream
-        StatsSnapshot s = run("--bufsize", "1k");
+        StatsSnapshot s = run("--bufsize 1k");
         assertEquals(0, s.requestBytesSpliced() + s.responseBytesSpliced());
     }
 
     @Test
     @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void spliceBothDirections() throws Exception {
-        run("--splice-request", "--splice-response");
+        run("--splice-request --splice-response");
     }
 
     @Test
@@ -67,24 +63,20 @@ class IntegrityTest {
         run("--splice-auto");
     }
 
-    /** The whole scenario through a forwarder started with {@code extra} flags; returns its final stats. */
-    private StatsSnapshot run(String... extra) throws Exception {
+    /** The whole scenario through a forwarder started with {@code flags}; returns its final stats. */
+    private StatsSnapshot run(String flags) throws Exception {
         SinkSource peers = new SinkSource(cleanup);
-        List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + peers.port(),
-                "--timeout-client", "30s", "--timeout-server", "30s"));
-        args.addAll(List.of(extra));
-        boolean spliceAsked = args.contains("--splice-request");
-        boolean spliceAuto = args.contains("--splice-auto");
-        Fw fw = Peers.startQuick(cleanup, args.toArray(String[]::new));
+        boolean spliceAsked = flags.contains("--splice-request");
+        boolean spliceAuto = flags.contains("--splice-auto");
+        Fw fw = Peers.startQuick(cleanup, peers.port(), "30s", flags);
         long id = 0;
 
         // 1. a connection that carries nothing either way: FIN for FIN
         try (Socket s = Peers.connect(cleanup, fw.port)) {
             s.shutdownOutput();
-            long[] got = new long[1];
-            Peers.End end = Peers.drainToEnd(s, Duration.ofSeconds(10), got);
-            assertEquals(Peers.End.EOF, end, "an empty connection must end with a clean EOF");
-            assertEquals(0, got[0]);
+            Peers.Drained end = Peers.drainToEnd(s, Duration.ofSeconds(10));
+            assertEquals(Peers.End.EOF, end.end(), "an empty connection must end with a clean EOF");
+            assertEquals(0, end.bytes());
         }
         Peers.waitUntil("the server saw the empty connection", Duration.ofSeconds(5),
                 () -> peers.emptyConnections.get() == 1);
@@ -116,8 +108,8 @@ class IntegrityTest {
         StatsSnapshot after = fw.awaitIdle(Duration.ofSeconds(5));
         long reqSpliced = after.requestBytesSpliced() - before.requestBytesSpliced();
         long respSpliced = after.responseBytesSpliced() - before.responseBytesSpliced();
-        System.out.printf("64 MiB stream %s: request spliced %d, response spliced %d, fallbacks %d%n",
-                args, reqSpliced, respSpliced, after.spliceFallbacks());
+        System.out.printf("64 MiB stream [%s]: request spliced %d, response spliced %d, fallbacks %d%n",
+                flags, reqSpliced, respSpliced, after.spliceFallbacks());
         if (spliceAsked) {
             assertTrue(reqSpliced > BIG / 2, "with --splice-request most of 64 MiB must go through a pipe, spliced " + reqSpliced);
             assertTrue(respSpliced > BIG / 2, "with --splice-response most of 64 MiB must go through a pipe, spliced " + respSpliced);

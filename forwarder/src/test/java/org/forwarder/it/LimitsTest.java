@@ -5,9 +5,9 @@ import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
 import org.forwarder.proxy.Server;
 import org.forwarder.stats.StatsSnapshot;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.Socket;
 import java.net.SocketTimeoutException;
@@ -27,23 +27,14 @@ import static org.junit.jupiter.api.Assertions.fail;
 class LimitsTest {
     private static final long MiB = 1 << 20;
 
-    private final Cleanup cleanup = new Cleanup();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
 
     @Test
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void frontendMaxconnHoldsTheThirdClientBack() throws Exception {
         TestServer echo = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
-        Fw fw = Peers.startText(cleanup, """
-                defaults
-                    mode tcp
-                    timeout connect 2s
-                    timeout client 20s
-                    timeout server 20s
+        Fw fw = Peers.startText(cleanup, Peers.defaults("20s") + """
                 listen fe
                     bind 127.0.0.1:0
                     maxconn 2
@@ -80,17 +71,7 @@ class LimitsTest {
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void queuedClientThatResetsLeavesTheQueue() throws Exception {
         TestServer echo = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
-        Fw fw = Peers.startText(cleanup, """
-                defaults
-                    mode tcp
-                    timeout connect 2s
-                    timeout client 20s
-                    timeout server 20s
-                    timeout queue 20s
-                listen q
-                    bind 127.0.0.1:0
-                    server s1 127.0.0.1:%d maxconn 1
-                """.formatted(echo.port()));
+        Fw fw = Peers.startText(cleanup, Peers.oneSlotQueue(echo.port(), "20s", "20s"));
         Socket a = Peers.connect(cleanup, fw.port);
         assertArrayEquals("a".getBytes(), Peers.exchange(a, "a".getBytes()));
         Socket b = Peers.connect(cleanup, fw.port);
@@ -154,17 +135,7 @@ class LimitsTest {
      */
     private void queueScenario(String global, int clients) throws Exception {
         SinkSource peers = new SinkSource(cleanup);
-        Fw fw = Peers.startText(cleanup, global + """
-                defaults
-                    mode tcp
-                    timeout connect 2s
-                    timeout client 30s
-                    timeout server 30s
-                    timeout queue 30s
-                listen q
-                    bind 127.0.0.1:0
-                    server s1 127.0.0.1:%d maxconn 1
-                """.formatted(peers.port()));
+        Fw fw = Peers.startText(cleanup, global + Peers.oneSlotQueue(peers.port(), "30s", "30s"));
         // the first client paces its request (64 KiB every 30 ms, about 0.5 s) so that the others
         // arrive one by one, queue and read their first bytes while it still has request bytes to forward
         List<CompletableFuture<SinkSource.Transfer>> transfers = new ArrayList<>();

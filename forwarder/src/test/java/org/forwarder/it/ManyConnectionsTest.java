@@ -4,9 +4,9 @@ import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
 import org.forwarder.stats.StatsSnapshot;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -36,19 +36,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ManyConnectionsTest {
     private static final int N = 2_000;
 
-    private final Cleanup cleanup = new Cleanup();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
 
     @Test
     @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void twoThousandConcurrentStreamsLeaveNothingBehind() throws Exception {
         TestServer echo = cleanup.add(new TestServer("echo", 4096, Peers.ECHO));
-        Fw fw = Peers.startQuick(cleanup, "--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + echo.port(),
-                "--maxconn", "4096", "--timeout-client", "60s", "--timeout-server", "60s");
+        Fw fw = Peers.startQuick(cleanup, echo.port(), "60s", "--maxconn 4096");
 
         // warm up what the JVM opens lazily (virtual-thread pollers, classes), then take the baseline
         Peers.warmUpJdkIo();
@@ -97,8 +92,7 @@ class ManyConnectionsTest {
                     try {
                         s.connect(new InetSocketAddress(Peers.LOOPBACK, fw.port), 10_000);
                         s.setSoTimeout(20_000);
-                        byte[] msg = new byte[100];
-                        Peers.Pattern.fill(id, 0, msg, 0, msg.length);
+                        byte[] msg = Peers.Pattern.bytes(id, 100);
                         byte[] back = Peers.exchange(s, msg);
                         if (!Arrays.equals(msg, back)) failures.add(id + ": wrong echo");
                         else ok.incrementAndGet();

@@ -6,6 +6,8 @@ import org.forwarder.config.Config;
 import org.forwarder.config.ConfigException;
 import org.forwarder.config.ConfigParser;
 import org.forwarder.stats.StatsSnapshot;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,6 +23,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HexFormat;
 import java.util.List;
@@ -34,12 +37,13 @@ import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
- * Shared helpers of the integration tests: real sockets on 127.0.0.1, peers in plain blocking
- * Java, nothing mocked. Everything a test opens goes into its {@link Cleanup}, which the test
- * closes in {@code @AfterEach}, so a failed test leaks neither threads nor sockets.
+ * Shared helpers of the tests that run real traffic (this package's and the splice tests): real
+ * sockets on 127.0.0.1, peers in plain blocking Java, nothing mocked. Everything a test opens goes
+ * into its {@link Cleanup}, which is closed after each test, so a failed test leaks neither
+ * threads nor sockets.
  */
-final class Peers {
-    static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+public final class Peers {
+    public static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
     /** Upper bound for any single blocking read in a test peer: a hang fails instead of blocking forever. */
     static final int SO_TIMEOUT_MS = 30_000;
 
@@ -47,13 +51,22 @@ final class Peers {
 
     // ---- clean-up ----------------------------------------------------------------------------
 
-    /** Closes what was registered, newest first; remembers every failure and rethrows the first. */
-    static final class Cleanup implements AutoCloseable {
+    /**
+     * Closes what was registered, newest first; remembers every failure and rethrows the first.
+     * A test class declares one as {@code @RegisterExtension final Cleanup cleanup = new Cleanup();}
+     * and it is closed after each test; a test may also close one of its own earlier (per round).
+     */
+    public static final class Cleanup implements AutoCloseable, AfterEachCallback {
         private final Deque<AutoCloseable> items = new ArrayDeque<>();
 
-        synchronized <T extends AutoCloseable> T add(T item) {
+        public synchronized <T extends AutoCloseable> T add(T item) {
             items.push(item);
             return item;
+        }
+
+        @Override
+        public void afterEach(ExtensionContext context) throws Exception {
+            close();
         }
 
         @Override
@@ -79,10 +92,11 @@ final class Peers {
     // ---- forwarder ---------------------------------------------------------------------------
 
     /** A forwarder started in-process, with its log kept for failure messages. */
-    static final class Fw implements AutoCloseable {
-        final Forwarder fw;
-        final List<String> log;
-        final int port;
+    public static final class Fw implements AutoCloseable {
+        public final Forwarder fw;
+        /** What the forwarder logged. */
+        public final List<String> log;
+        public final int port;
 
         Fw(Forwarder fw, List<String> log) {
             this.fw = fw;
@@ -90,7 +104,7 @@ final class Peers {
             this.port = fw.boundAddresses().getFirst().port();
         }
 
-        StatsSnapshot stats() {
+        public StatsSnapshot stats() {
             return fw.stats();
         }
 
@@ -114,13 +128,48 @@ final class Peers {
         }
     }
 
-    static Fw startQuick(Cleanup cleanup, String... args) throws ConfigException {
-        Config config = CommandLine.parse(args).config();
-        return start(cleanup, config);
+    /**
+     * Starts a forwarder from the command line: it listens on 127.0.0.1:0 and forwards to
+     * 127.0.0.1:{@code serverPort} with client and server timeouts {@code timeout}, plus
+     * {@code flags} (options separated by spaces, or "").
+     */
+    public static Fw startQuick(Cleanup cleanup, int serverPort, String timeout, String flags) throws ConfigException {
+        List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + serverPort,
+                "--timeout-client", timeout, "--timeout-server", timeout));
+        if (!flags.isEmpty()) args.addAll(List.of(flags.split(" ")));
+        return start(cleanup, CommandLine.parse(args.toArray(String[]::new)).config());
     }
 
-    static Fw startText(Cleanup cleanup, String text) throws ConfigException {
+    public static Fw startText(Cleanup cleanup, String text) throws ConfigException {
         return start(cleanup, ConfigParser.parse(text, "it.cfg"));
+    }
+
+    /**
+     * A defaults section: mode tcp, timeout connect 2s, client and server timeouts {@code timeout},
+     * then {@code more} (one setting each).
+     */
+    static String defaults(String timeout, String... more) {
+        StringBuilder text = new StringBuilder("""
+                defaults
+                    mode tcp
+                    timeout connect 2s
+                    timeout client %s
+                    timeout server %s
+                """.formatted(timeout, timeout));
+        for (String setting : more) text.append("    ").append(setting).append('\n');
+        return text.toString();
+    }
+
+    /**
+     * The configuration of a listener "q" in front of one server with maxconn 1: a second client
+     * waits in the backend's queue, for up to {@code queueTimeout}.
+     */
+    static String oneSlotQueue(int serverPort, String timeout, String queueTimeout) {
+        return defaults(timeout, "timeout queue " + queueTimeout) + """
+                listen q
+                    bind 127.0.0.1:0
+                    server s1 127.0.0.1:%d maxconn 1
+                """.formatted(serverPort);
     }
 
     private static Fw start(Cleanup cleanup, Config config) {
@@ -135,7 +184,7 @@ final class Peers {
     // ---- test servers ------------------------------------------------------------------------
 
     @FunctionalInterface
-    interface Behaviour {
+    public interface Behaviour {
         /** Serves one accepted connection; the socket is closed after it returns. */
         void serve(Socket s, int index) throws Exception;
     }
@@ -145,11 +194,12 @@ final class Peers {
      * {@code behaviour} on its own virtual thread. Errors of behaviours are collected (a peer
      * reset by the forwarder is not an error of the server: tests look at them when it matters).
      */
-    static final class TestServer implements AutoCloseable {
+    public static final class TestServer implements AutoCloseable {
         final String name;
         final ServerSocket listener;
-        final AtomicInteger accepted = new AtomicInteger();
-        final AtomicInteger finished = new AtomicInteger();
+        public final AtomicInteger accepted = new AtomicInteger();
+        /** Connections whose behaviour returned and whose socket is closed. */
+        public final AtomicInteger finished = new AtomicInteger();
         final List<Throwable> errors = new CopyOnWriteArrayList<>();
         private final Behaviour behaviour;
         private final Map<Socket, Boolean> open = new ConcurrentHashMap<>();
@@ -157,7 +207,7 @@ final class Peers {
         private final Thread acceptor;
         private volatile boolean closing;
 
-        TestServer(String name, int backlog, Behaviour behaviour) throws IOException {
+        public TestServer(String name, int backlog, Behaviour behaviour) throws IOException {
             this.name = name;
             this.behaviour = behaviour;
             this.listener = new ServerSocket();
@@ -166,7 +216,7 @@ final class Peers {
             this.acceptor = Thread.ofPlatform().name("it-accept-" + name).daemon().start(this::acceptLoop);
         }
 
-        int port() {
+        public int port() {
             return listener.getLocalPort();
         }
 
@@ -228,7 +278,7 @@ final class Peers {
     }
 
     /** Echoes every byte until the peer's FIN, then closes. */
-    static final Behaviour ECHO = (s, i) -> {
+    public static final Behaviour ECHO = (s, i) -> {
         InputStream in = s.getInputStream();
         OutputStream out = s.getOutputStream();
         byte[] b = new byte[65536];
@@ -253,21 +303,26 @@ final class Peers {
         }
     }
 
-    static Socket connect(Cleanup cleanup, int port) throws IOException {
+    public static Socket connect(Cleanup cleanup, int port) throws IOException {
         Socket s = new Socket();
         cleanup.add(s);
-        s.connect(new InetSocketAddress(LOOPBACK, port), 5_000);
-        s.setSoTimeout(SO_TIMEOUT_MS);
+        connect(s, port);
         return s;
     }
 
+    /** Connects {@code s} to 127.0.0.1:{@code port}, with reads bounded by {@link #SO_TIMEOUT_MS}. */
+    static void connect(Socket s, int port) throws IOException {
+        s.connect(new InetSocketAddress(LOOPBACK, port), 5_000);
+        s.setSoTimeout(SO_TIMEOUT_MS);
+    }
+
     /** Writes {@code msg}, reads exactly as many bytes back, and returns them. */
-    static byte[] exchange(Socket s, byte[] msg) throws IOException {
+    public static byte[] exchange(Socket s, byte[] msg) throws IOException {
         s.getOutputStream().write(msg);
         return readExactly(s.getInputStream(), msg.length);
     }
 
-    static byte[] readExactly(InputStream in, int n) throws IOException {
+    public static byte[] readExactly(InputStream in, int n) throws IOException {
         byte[] b = in.readNBytes(n);
         if (b.length != n) {
             throw new IOException("EOF after " + b.length + " of " + n + " bytes");
@@ -296,7 +351,7 @@ final class Peers {
     }
 
     /** Closes {@code s} so that the peer gets a reset (SO_LINGER 0). */
-    static void reset(Socket s) throws IOException {
+    public static void reset(Socket s) throws IOException {
         s.setSoLinger(true, 0);
         s.close();
     }
@@ -304,34 +359,35 @@ final class Peers {
     /** What a read shows at the end of a connection. */
     enum End { EOF, RESET, TIMEOUT, DATA }
 
-    /**
-     * Reads and discards until EOF, a reset or {@code max} elapses; returns how it ended and
-     * how many bytes came before.
-     */
-    static End drainToEnd(Socket s, Duration max, long[] bytesOut) throws IOException {
-        long deadline = System.nanoTime() + max.toNanos();
+    /** How a connection ended, how many bytes came before, and how long after the call (ms). */
+    record Drained(End end, long bytes, long ms) {}
+
+    /** Reads and discards until EOF, a reset or {@code max} elapses. */
+    static Drained drainToEnd(Socket s, Duration max) throws IOException {
+        long t0 = System.nanoTime();
+        long deadline = t0 + max.toNanos();
         byte[] b = new byte[65536];
         long total = 0;
-        try {
-            while (true) {
-                long left = (deadline - System.nanoTime()) / 1_000_000;
-                if (left <= 0) return End.TIMEOUT;
-                s.setSoTimeout((int) Math.max(1, left));
-                int n;
-                try {
-                    n = s.getInputStream().read(b);
-                } catch (java.net.SocketTimeoutException e) {
-                    return End.TIMEOUT;
-                } catch (SocketException e) {
-                    if (isReset(e)) return End.RESET;
-                    throw e;
-                }
-                if (n < 0) return End.EOF;
-                total += n;
+        while (true) {
+            long left = (deadline - System.nanoTime()) / 1_000_000;
+            if (left <= 0) return drained(End.TIMEOUT, total, t0);
+            s.setSoTimeout((int) Math.max(1, left));
+            int n;
+            try {
+                n = s.getInputStream().read(b);
+            } catch (java.net.SocketTimeoutException e) {
+                return drained(End.TIMEOUT, total, t0);
+            } catch (SocketException e) {
+                if (isReset(e)) return drained(End.RESET, total, t0);
+                throw e;
             }
-        } finally {
-            if (bytesOut != null) bytesOut[0] = total;
+            if (n < 0) return drained(End.EOF, total, t0);
+            total += n;
         }
+    }
+
+    private static Drained drained(End end, long bytes, long t0) {
+        return new Drained(end, bytes, (System.nanoTime() - t0) / 1_000_000);
     }
 
     static boolean isReset(Throwable e) {
@@ -341,18 +397,27 @@ final class Peers {
 
     // ---- waiting -----------------------------------------------------------------------------
 
-    static void waitUntil(String what, Duration max, BooleanSupplier cond) {
+    public static void waitUntil(String what, Duration max, BooleanSupplier cond) {
         waitUntil(what, max, cond, () -> "");
     }
 
     static void waitUntil(String what, Duration max, BooleanSupplier cond, Supplier<String> detail) {
+        if (!await(max, cond)) {
+            throw new AssertionError("timed out after " + max.toMillis() + " ms waiting until " + what + " " + detail.get());
+        }
+    }
+
+    /**
+     * Polls {@code cond} every 10 ms until it holds or {@code max} has passed; returns whether it
+     * holds. Fails nothing by itself: {@link #waitUntil} does, or the caller's assertions.
+     */
+    public static boolean await(Duration max, BooleanSupplier cond) {
         long deadline = System.nanoTime() + max.toNanos();
         while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + max.toMillis() + " ms waiting until " + what + " " + detail.get());
-            }
+            if (System.nanoTime() > deadline) return false;
             sleep(10);
         }
+        return true;
     }
 
     static void sleep(long ms) {
@@ -373,7 +438,7 @@ final class Peers {
      * virtual-thread socket I/O appear the first time a virtual thread parks on a socket. Call
      * before taking an fd baseline, so they are not mistaken for a leak.
      */
-    static synchronized void warmUpJdkIo() throws Exception {
+    public static synchronized void warmUpJdkIo() throws Exception {
         if (jdkIoWarm) return;
         try (ServerSocket ss = new ServerSocket(0, 1, LOOPBACK)) {
             Thread t = Thread.ofVirtual().start(() -> {
@@ -417,7 +482,7 @@ final class Peers {
         return kinds;
     }
 
-    static int fdCount() {
+    public static int fdCount() {
         return fdKinds().values().stream().mapToInt(Integer::intValue).sum();
     }
 
@@ -445,7 +510,7 @@ final class Peers {
      * An endless deterministic byte stream per seed: byte {@code p} is byte {@code p % 8} of
      * SplitMix64(seed, p / 8). Stateless, so any position can be checked directly.
      */
-    static final class Pattern {
+    public static final class Pattern {
         private Pattern() {}
 
         static long word(long seed, long index) {
@@ -470,8 +535,15 @@ final class Peers {
             }
         }
 
+        /** The first {@code len} bytes of the stream. */
+        public static byte[] bytes(long seed, int len) {
+            byte[] b = new byte[len];
+            fill(seed, 0, b, 0, len);
+            return b;
+        }
+
         /** SHA-256 of the first {@code len} bytes of the stream. */
-        static String sha(long seed, long len) {
+        public static String sha(long seed, long len) {
             MessageDigest md = sha256();
             byte[] b = new byte[65536];
             long pos = 0;
@@ -543,5 +615,12 @@ final class Peers {
 
     static String hex(MessageDigest md) {
         return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** SHA-256 of {@code b}, in hex like {@link Pattern#sha} and {@link Checker#sha}. */
+    public static String sha(byte[] b) {
+        MessageDigest md = sha256();
+        md.update(b);
+        return hex(md);
     }
 }

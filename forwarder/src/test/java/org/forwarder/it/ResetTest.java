@@ -1,12 +1,13 @@
 package org.forwarder.it;
 
 import org.forwarder.it.Peers.Cleanup;
+import org.forwarder.it.Peers.Drained;
 import org.forwarder.it.Peers.End;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
 import org.forwarder.stats.StatsSnapshot;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -15,8 +16,6 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.net.SocketException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -30,18 +29,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ResetTest {
     private static final long MiB = 1 << 20;
 
-    private final Cleanup cleanup = new Cleanup();
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
 
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
-
-    private Fw forwarder(int serverPort, String mode) throws Exception {
-        List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + serverPort,
-                "--timeout-client", "20s", "--timeout-server", "20s"));
-        if (!mode.isEmpty()) args.addAll(List.of(mode.split(" ")));
-        return Peers.startQuick(cleanup, args.toArray(String[]::new));
+    /** The stream was counted as aborted and gave back what it held. */
+    private static void assertAbortedAndReleased(Fw fw) {
+        StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
+        assertEquals(0, st.buffersInUse() + st.pipesInUse(), "an aborted stream must give back its buffers and pipes\n" + st.render());
+        assertEquals(1, st.aborts(), "the stream must be counted as aborted\n" + st.render());
     }
 
     /**
@@ -57,16 +52,13 @@ class ResetTest {
             Peers.writePattern(s.getOutputStream(), 7, MiB);
             Peers.reset(s);
         }));
-        Fw fw = forwarder(server.port(), mode);
+        Fw fw = Peers.startQuick(cleanup, server.port(), "20s", mode);
         Socket c = Peers.connect(cleanup, fw.port);
         c.getOutputStream().write("hello".getBytes());
-        long[] got = new long[1];
-        End end = Peers.drainToEnd(c, Duration.ofSeconds(10), got);
-        assertEquals(End.RESET, end, "after the server's reset the client must see a reset, not " + end
-                + " (it got " + got[0] + " bytes)");
-        StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
-        assertEquals(0, st.buffersInUse() + st.pipesInUse(), "an aborted stream must give back its buffers and pipes\n" + st.render());
-        assertEquals(1, st.aborts(), "the stream must be counted as aborted\n" + st.render());
+        Drained end = Peers.drainToEnd(c, Duration.ofSeconds(10));
+        assertEquals(End.RESET, end.end(), "after the server's reset the client must see a reset, not " + end.end()
+                + " (it got " + end.bytes() + " bytes)");
+        assertAbortedAndReleased(fw);
     }
 
     /**
@@ -94,19 +86,16 @@ class ResetTest {
             writer.join(5_000);
             resetDone.complete(null);
         }));
-        Fw fw = forwarder(server.port(), mode);
+        Fw fw = Peers.startQuick(cleanup, server.port(), "20s", mode);
         Socket c = Peers.connect(cleanup, fw.port);
         c.getOutputStream().write("hello".getBytes());
         resetDone.get(10, TimeUnit.SECONDS);
         Thread.sleep(200);
-        long[] got = new long[1];
-        End end = Peers.drainToEnd(c, Duration.ofSeconds(10), got);
-        assertEquals(End.RESET, end, "after the server's reset the client must see a reset, not " + end
-                + " (it got " + got[0] + " bytes of 256 MiB)");
-        assertTrue(got[0] < 256 * MiB);
-        StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
-        assertEquals(0, st.buffersInUse() + st.pipesInUse(), "an aborted stream must give back its buffers and pipes\n" + st.render());
-        assertEquals(1, st.aborts(), st.render());
+        Drained end = Peers.drainToEnd(c, Duration.ofSeconds(10));
+        assertEquals(End.RESET, end.end(), "after the server's reset the client must see a reset, not " + end.end()
+                + " (it got " + end.bytes() + " bytes of 256 MiB)");
+        assertTrue(end.bytes() < 256 * MiB);
+        assertAbortedAndReleased(fw);
     }
 
     /**
@@ -132,16 +121,14 @@ class ResetTest {
                 serverEnd.complete(e + " after " + total + " bytes");
             }
         }));
-        Fw fw = forwarder(server.port(), mode);
+        Fw fw = Peers.startQuick(cleanup, server.port(), "20s", mode);
         Socket c = Peers.connect(cleanup, fw.port);
         Peers.writePattern(c.getOutputStream(), 9, MiB);
         Thread.sleep(200); // the bytes are on their way or through
         Peers.reset(c);
         String end = serverEnd.get(10, TimeUnit.SECONDS);
         assertTrue(end.startsWith("RESET"), "after the client's reset the server must see a reset, saw " + end);
-        StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
-        assertEquals(0, st.buffersInUse() + st.pipesInUse(), "an aborted stream must give back its buffers and pipes\n" + st.render());
-        assertEquals(1, st.aborts(), st.render());
+        assertAbortedAndReleased(fw);
     }
 
     /**
@@ -161,14 +148,12 @@ class ResetTest {
                 serverEnd.complete(e);
             }
         }));
-        Fw fw = forwarder(server.port(), mode);
+        Fw fw = Peers.startQuick(cleanup, server.port(), "20s", mode);
         Socket c = Peers.connect(cleanup, fw.port);
         Peers.readExactly(c.getInputStream(), (int) MiB);
         Peers.reset(c);
         Throwable e = serverEnd.get(10, TimeUnit.SECONDS);
         assertTrue(e != null && Peers.isReset(e), "the server's writes must fail with a reset or broken pipe, got " + e);
-        StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
-        assertEquals(0, st.buffersInUse() + st.pipesInUse(), "an aborted stream must give back its buffers and pipes\n" + st.render());
-        assertEquals(1, st.aborts(), st.render());
+        assertAbortedAndReleased(fw);
     }
 }

@@ -1,14 +1,15 @@
 package org.forwarder.it;
 
 import org.forwarder.it.Peers.Cleanup;
+import org.forwarder.it.Peers.Drained;
 import org.forwarder.it.Peers.End;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
 import org.forwarder.stats.StatsSnapshot;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -24,30 +25,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Servers that refuse, that never answer a SYN, and that are busy (queue timeout). */
 class ServerFailureTest {
-    private final Cleanup cleanup = new Cleanup();
-
-    @AfterEach
-    void tearDown() throws Exception {
-        cleanup.close();
-    }
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
 
     /** Nobody listens: 1 attempt + 2 retries, all refused, then the client is closed promptly. */
     @Test
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void serverDownIsRetriedThenClientClosed() throws Exception {
         int dead = Peers.deadPort();
-        Fw fw = Peers.startQuick(cleanup, "--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + dead,
-                "--retries", "2", "--timeout-connect", "2s", "--timeout-client", "20s", "--timeout-server", "20s");
+        Fw fw = Peers.startQuick(cleanup, dead, "20s", "--retries 2 --timeout-connect 2s");
         for (int round = 1; round <= 2; round++) {
             Socket c = Peers.connect(cleanup, fw.port);
             c.getOutputStream().write("hello".getBytes());
-            long t0 = System.nanoTime();
-            long[] got = new long[1];
-            End end = Peers.drainToEnd(c, Duration.ofSeconds(5), got);
-            long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertNotEquals(End.TIMEOUT, end, "the client must be closed when no server can be reached");
-            assertEquals(0, got[0], "no byte may come from nowhere");
-            assertTrue(ms < 3_000, "closed after " + ms + " ms: refusals need no timeout");
+            Drained end = Peers.drainToEnd(c, Duration.ofSeconds(5));
+            assertNotEquals(End.TIMEOUT, end.end(), "the client must be closed when no server can be reached");
+            assertEquals(0, end.bytes(), "no byte may come from nowhere");
+            assertTrue(end.ms() < 3_000, "closed after " + end.ms() + " ms: refusals need no timeout");
             StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
             assertEquals(3L * round, st.connectFailures(), "1 attempt + 2 retries per client\n" + st.render());
             assertEquals(2L * round, st.connectRetries(), st.render());
@@ -81,16 +74,13 @@ class ServerFailureTest {
             assertThrowsTimeout(probe, port);
         }
 
-        Fw fw = Peers.startQuick(cleanup, "--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + port,
-                "--retries", "1", "--timeout-connect", "300ms", "--timeout-client", "20s", "--timeout-server", "20s");
+        Fw fw = Peers.startQuick(cleanup, port, "20s", "--retries 1 --timeout-connect 300ms");
         Socket c = Peers.connect(cleanup, fw.port);
         c.getOutputStream().write("hello".getBytes());
-        long t0 = System.nanoTime();
-        End end = Peers.drainToEnd(c, Duration.ofSeconds(8), null);
-        long ms = (System.nanoTime() - t0) / 1_000_000;
-        assertNotEquals(End.TIMEOUT, end, "the client must be closed once every attempt timed out");
-        assertTrue(ms >= 500, "closed after " + ms + " ms, before 2 connect timeouts of 300 ms");
-        assertTrue(ms < 5_000, "closed after " + ms + " ms");
+        Drained end = Peers.drainToEnd(c, Duration.ofSeconds(8));
+        assertNotEquals(End.TIMEOUT, end.end(), "the client must be closed once every attempt timed out");
+        assertTrue(end.ms() >= 500, "closed after " + end.ms() + " ms, before 2 connect timeouts of 300 ms");
+        assertTrue(end.ms() < 5_000, "closed after " + end.ms() + " ms");
         StatsSnapshot st = fw.awaitIdle(Duration.ofSeconds(5));
         assertEquals(2, st.connectFailures(), "2 attempts, both timed out\n" + st.render());
         assertEquals(1, st.connectRetries(), st.render());
@@ -113,29 +103,16 @@ class ServerFailureTest {
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void queueTimeout() throws Exception {
         TestServer echo = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
-        Fw fw = Peers.startText(cleanup, """
-                defaults
-                    mode tcp
-                    timeout connect 2s
-                    timeout client 20s
-                    timeout server 20s
-                    timeout queue 300ms
-                listen q
-                    bind 127.0.0.1:0
-                    server s1 127.0.0.1:%d maxconn 1
-                """.formatted(echo.port()));
+        Fw fw = Peers.startText(cleanup, Peers.oneSlotQueue(echo.port(), "20s", "300ms"));
         Socket first = Peers.connect(cleanup, fw.port);
         assertArrayEquals("one".getBytes(), Peers.exchange(first, "one".getBytes()));
 
         Socket second = Peers.connect(cleanup, fw.port);
         second.getOutputStream().write("two".getBytes());
-        long t0 = System.nanoTime();
-        long[] got = new long[1];
-        End end = Peers.drainToEnd(second, Duration.ofSeconds(8), got);
-        long ms = (System.nanoTime() - t0) / 1_000_000;
-        assertNotEquals(End.TIMEOUT, end, "a queued client must be closed after the queue timeout");
-        assertEquals(0, got[0], "a queued client got bytes without a server");
-        assertTrue(ms >= 200 && ms < 5_000, "closed after " + ms + " ms with 'timeout queue 300ms'");
+        Drained end = Peers.drainToEnd(second, Duration.ofSeconds(8));
+        assertNotEquals(End.TIMEOUT, end.end(), "a queued client must be closed after the queue timeout");
+        assertEquals(0, end.bytes(), "a queued client got bytes without a server");
+        assertTrue(end.ms() >= 200 && end.ms() < 5_000, "closed after " + end.ms() + " ms with 'timeout queue 300ms'");
         assertEquals(1, echo.accepted.get(), "the queued client must never reach the server");
 
         StatsSnapshot st = fw.stats();

@@ -4,11 +4,9 @@ import org.forwarder.it.Peers.Checker;
 import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.TestServer;
 
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -132,8 +130,7 @@ final class SinkSource implements AutoCloseable {
     /** As {@link #transfer(int, long, long, long)}, sleeping {@code pauseMs} after each 64 KiB of request. */
     static Transfer transfer(int port, long id, long reqLen, long respLen, long pauseMs) throws Exception {
         try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress(Peers.LOOPBACK, port), 5_000);
-            s.setSoTimeout(Peers.SO_TIMEOUT_MS);
+            Peers.connect(s, port);
             AtomicReference<Throwable> writeError = new AtomicReference<>();
             Thread writer = Thread.ofVirtual().name("it-client-writer-" + id).start(() -> {
                 try {

@@ -1,20 +1,25 @@
 package org.forwarder.splice;
 
-import org.forwarder.Forwarder;
-import org.forwarder.config.ConfigParser;
+import org.forwarder.it.Peers;
+import org.forwarder.it.Peers.Cleanup;
+import org.forwarder.it.Peers.Fw;
+import org.forwarder.it.Peers.Pattern;
+import org.forwarder.it.Peers.TestServer;
 import org.forwarder.stats.StatsSnapshot;
 import org.forwarder.sys.Errno;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -22,27 +27,19 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
-import static org.forwarder.splice.SplicePeers.*;
 import static org.junit.jupiter.api.Assertions.*;
 
-/** Kernel splice forwarding: integrity, fallbacks, the pipe pool, and the seed 000/004 regressions. */
+/**
+ * Kernel splice forwarding: integrity, fallbacks, the pipe pool, and the seed 000/004 regressions.
+ * The peers are those of the integration tests ({@link Peers}).
+ */
 class SpliceTest {
-    private final List<AutoCloseable> closeMe = new ArrayList<>();
-    private final List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Listen backlog of the test servers. */
+    private static final int BACKLOG = 200;
+    private static final String SPLICE_BOTH = "    option splice-request\n    option splice-response";
 
-    @AfterEach
-    void tearDown() throws Exception {
-        for (int i = closeMe.size() - 1; i >= 0; i--) closeMe.get(i).close();
-    }
-
-    private <T extends AutoCloseable> T keep(T c) {
-        closeMe.add(c);
-        return c;
-    }
-
-    private Forwarder start(String cfg) throws Exception {
-        return keep(Forwarder.start(ConfigParser.parse(cfg, "test.cfg"), log::add));
-    }
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
 
     private static String spliceCfg(int serverPort, String extraGlobal, String options) {
         return """
@@ -60,50 +57,56 @@ class SpliceTest {
                 """.formatted(extraGlobal, options, serverPort);
     }
 
-    /** Server: hash everything it reads while sending {@code respSize} seeded bytes; then shut. */
-    private static TestServer sinkAndSource(int respSize, long seed, List<String> seenHashes) throws IOException {
-        return new TestServer(s -> {
-            try (s) {
-                byte[] resp = data(seed, respSize);
-                Thread writer = Thread.ofPlatform().start(() -> {
-                    try {
-                        write(s.getOutputStream(), resp);
-                        s.shutdownOutput();
-                    } catch (IOException e) {
-                        throw new RuntimeException(e);
-                    }
-                });
-                byte[] got = readAll(s.getInputStream(), 80 << 20);
-                seenHashes.add(got.length + ":" + sha256(got));
-                writer.join();
-            } catch (Exception e) {
+    /**
+     * A forwarder configured by {@link #spliceCfg} in front of a sink-and-source server: it hashes
+     * everything it reads (into {@code seenHashes}) while sending {@code respSize} seeded bytes; then shuts.
+     */
+    private static Fw sinkAndSource(Cleanup owner, int respSize, long seed, List<String> seenHashes,
+                                    String extraGlobal, String options) throws Exception {
+        TestServer srv = owner.add(new TestServer("sink-and-source", BACKLOG, (s, i) -> {
+            Thread writer = sendThenShut(s, Pattern.bytes(seed, respSize));
+            seenHashes.add(lengthAndSha(s.getInputStream().readNBytes(80 << 20)));
+            writer.join();
+        }));
+        return Peers.startText(owner, spliceCfg(srv.port(), extraGlobal, options));
+    }
+
+    /** Client: sends {@code reqSize} seeded bytes (then FIN) while reading the whole response. */
+    private String exchange(int port, int reqSize, long seed, int respMax) throws Exception {
+        return exchange(port, reqSize, seed, respMax, 0);
+    }
+
+    /** As above, but the client starts reading only after {@code readDelayMs}. */
+    private String exchange(int port, int reqSize, long seed, int respMax, long readDelayMs) throws Exception {
+        try (Socket c = Peers.connect(cleanup, port)) {
+            Thread writer = sendThenShut(c, Pattern.bytes(seed, reqSize));
+            if (readDelayMs > 0) Thread.sleep(readDelayMs);
+            String got = lengthAndSha(c.getInputStream().readNBytes(respMax));
+            writer.join();
+            return got;
+        }
+    }
+
+    /** Starts a thread that writes {@code b} to {@code s}, then shuts the write side (FIN). */
+    private static Thread sendThenShut(Socket s, byte[] b) {
+        return Thread.ofPlatform().start(() -> {
+            try {
+                s.getOutputStream().write(b);
+                s.shutdownOutput();
+            } catch (IOException e) {
                 throw new RuntimeException(e);
             }
         });
     }
 
-    /** Client: sends {@code reqSize} seeded bytes (then FIN) while reading the whole response. */
-    private static String exchange(int port, int reqSize, long seed, int respMax) throws Exception {
-        return exchange(port, reqSize, seed, respMax, 0);
+    /** "length:SHA-256" of what came, as {@link #expected} gives it for what was sent. */
+    private static String lengthAndSha(byte[] got) {
+        return got.length + ":" + Peers.sha(got);
     }
 
-    /** As above, but the client starts reading only after {@code readDelayMs}. */
-    private static String exchange(int port, int reqSize, long seed, int respMax, long readDelayMs) throws Exception {
-        try (Socket c = connect(port)) {
-            byte[] req = data(seed, reqSize);
-            Thread writer = Thread.ofPlatform().start(() -> {
-                try {
-                    write(c.getOutputStream(), req);
-                    c.shutdownOutput();
-                } catch (IOException e) {
-                    throw new RuntimeException(e);
-                }
-            });
-            if (readDelayMs > 0) Thread.sleep(readDelayMs);
-            byte[] got = readAll(c.getInputStream(), respMax);
-            writer.join();
-            return got.length + ":" + sha256(got);
-        }
+    /** "length:SHA-256" of {@code size} bytes of the pattern of {@code seed}. */
+    private static String expected(long seed, int size) {
+        return size + ":" + Pattern.sha(seed, size);
     }
 
     @Test
@@ -111,13 +114,12 @@ class SpliceTest {
     void bytesAreIntactBothWaysThroughPipesForManySizes() throws Exception {
         int[] sizes = {0, 1, 4095, 4096, 65537, (1 << 20) + 13, 16 << 20};
         for (int size : sizes) {
-            List<String> serverSaw = new java.util.concurrent.CopyOnWriteArrayList<>();
-            try (TestServer srv = sinkAndSource(size, 7, serverSaw);
-                 Forwarder fw = Forwarder.start(ConfigParser.parse(spliceCfg(srv.port(), "",
-                         "    option splice-request\n    option splice-response"), "t.cfg"), log::add)) {
-                int port = fw.boundAddresses().get(0).port();
-                String expectResp = size + ":" + sha256(data(7, size));
-                String expectReq = size + ":" + sha256(data(11, size));
+            List<String> serverSaw = new CopyOnWriteArrayList<>();
+            try (Cleanup perSize = new Cleanup()) {
+                Fw fw = sinkAndSource(perSize, size, 7, serverSaw, "", SPLICE_BOTH);
+                int port = fw.port;
+                String expectResp = expected(7, size);
+                String expectReq = expected(11, size);
                 ExecutorService pool = Executors.newFixedThreadPool(8);
                 try {
                     List<Future<String>> results = new ArrayList<>();
@@ -126,7 +128,7 @@ class SpliceTest {
                 } finally {
                     pool.shutdownNow();
                 }
-                waitFor(() -> serverSaw.size() == 8, 10_000);
+                Peers.waitUntil("the server saw all 8 requests", Duration.ofSeconds(10), () -> serverSaw.size() == 8);
                 for (String h : serverSaw) assertEquals(expectReq, h, "request, size " + size);
                 StatsSnapshot st = waitForIdle(fw);
                 long total = 8L * size;
@@ -146,21 +148,17 @@ class SpliceTest {
     @Timeout(60)
     void aTransferThatEndsWhileThePipeIsFullKeepsItsTail() throws Exception {
         int size = 8 << 20;
-        byte[] payload = data(99, size);
+        byte[] payload = Pattern.bytes(99, size);
         for (int round = 0; round < 5; round++) {
-            try (TestServer srv = new TestServer(s -> {
-                try (s) {
-                    write(s.getOutputStream(), payload); // then close at once: the FIN follows the data
-                } catch (IOException e) {
-                    throw new RuntimeException(e);
-                }
-            }); Forwarder fw = Forwarder.start(ConfigParser.parse(spliceCfg(srv.port(), "",
-                    "    option splice-response"), "t.cfg"), log::add)) {
-                try (Socket c = connect(fw.boundAddresses().get(0).port())) {
+            try (Cleanup perRound = new Cleanup()) {
+                TestServer srv = perRound.add(new TestServer("payload", BACKLOG,
+                        (s, i) -> s.getOutputStream().write(payload))); // then close at once: the FIN follows the data
+                Fw fw = Peers.startText(perRound, spliceCfg(srv.port(), "", "    option splice-response"));
+                try (Socket c = Peers.connect(perRound, fw.port)) {
                     Thread.sleep(300); // let pipes and socket buffers fill while nobody reads
-                    byte[] got = readAll(c.getInputStream(), size + 1);
+                    byte[] got = c.getInputStream().readNBytes(size + 1);
                     assertEquals(size, got.length, "the stream's tail was lost");
-                    assertEquals(sha256(payload), sha256(got));
+                    assertEquals(Peers.sha(payload), Peers.sha(got));
                 }
                 assertTrue(waitForIdle(fw).responseBytesSpliced() > 0);
             }
@@ -171,36 +169,35 @@ class SpliceTest {
     @Timeout(60)
     void spliceFailureFallsBackToCopyWithoutLosingAByte() throws Exception {
         int size = 4 << 20;
-        List<String> serverSaw = new java.util.concurrent.CopyOnWriteArrayList<>();
-        TestServer srv = keep(sinkAndSource(size, 3, serverSaw));
-        Forwarder fw = start(spliceCfg(srv.port(), "", "    option splice-request\n    option splice-response"));
-        int port = fw.boundAddresses().get(0).port();
+        List<String> serverSaw = new CopyOnWriteArrayList<>();
+        Fw fw = sinkAndSource(cleanup, size, 3, serverSaw, "", SPLICE_BOTH);
+        int port = fw.port;
         // the very first splice-in of the stream fails, as HAProxy saw with EBADF on some kernels
-        fw.call(w -> {
+        fw.fw.call(w -> {
             w.raw().injectSpliceInFailure(Errno.EBADF, 1);
             return null;
         });
-        assertEquals(size + ":" + sha256(data(3, size)), exchange(port, size, 5, 8 << 20));
-        waitFor(() -> serverSaw.size() == 1, 10_000);
-        assertEquals(size + ":" + sha256(data(5, size)), serverSaw.get(0));
+        assertEquals(expected(3, size), exchange(port, size, 5, 8 << 20));
+        Peers.waitUntil("the server saw the request", Duration.ofSeconds(10), () -> serverSaw.size() == 1);
+        assertEquals(expected(5, size), serverSaw.get(0));
         StatsSnapshot st = waitForIdle(fw);
         assertEquals(1, st.spliceFallbacks());
-        assertTrue(st.requestBytesCopied() > 0 || st.responseBytesCopied() > 0, "the failed direction copied: " + st);
+        assertTrue(st.requestBytesCopied() > 0 && st.responseBytesCopied() > 0, "after the failure both directions copy: " + st);
 
         // mid-stream, with bytes already in the pipe: EINVAL and ENOSYS take the same way out
         for (int errno : new int[] {Errno.EINVAL, Errno.ENOSYS}) {
             serverSaw.clear();
-            try (Socket c = connect(port)) {
+            try (Socket c = Peers.connect(cleanup, port)) {
                 OutputStream out = c.getOutputStream();
                 InputStream in = c.getInputStream();
-                byte[] req = data(21, size);
+                byte[] req = Pattern.bytes(21, size);
                 AtomicLong sent = new AtomicLong();
                 Thread writer = Thread.ofPlatform().start(() -> {
                     try {
                         for (int off = 0; off < size; off += 65536) {
                             out.write(req, off, Math.min(65536, size - off));
                             if (sent.addAndGet(65536) == 1 << 20) {
-                                fw.call(w -> {
+                                fw.fw.call(w -> {
                                     w.raw().injectSpliceInFailure(errno, 1);
                                     return null;
                                 });
@@ -211,12 +208,12 @@ class SpliceTest {
                         throw new RuntimeException(e);
                     }
                 });
-                byte[] got = readAll(in, 8 << 20);
+                byte[] got = in.readNBytes(8 << 20);
                 writer.join();
-                assertEquals(sha256(data(3, size)), sha256(got));
+                assertEquals(Pattern.sha(3, size), Peers.sha(got));
             }
-            waitFor(() -> serverSaw.size() == 1, 10_000);
-            assertEquals(size + ":" + sha256(data(21, size)), serverSaw.get(0), "request after " + Errno.name(errno));
+            Peers.waitUntil("the server saw the request", Duration.ofSeconds(10), () -> serverSaw.size() == 1);
+            assertEquals(expected(21, size), serverSaw.get(0), "request after " + Errno.name(errno));
         }
         assertEquals(3, waitForIdle(fw).spliceFallbacks());
     }
@@ -225,10 +222,9 @@ class SpliceTest {
     @Timeout(60)
     void pipesAreBoundedByMaxpipesAndReused() throws Exception {
         int size = 16 << 20; // more than loopback socket buffers hold, so a late reader leaves pipes full
-        List<String> serverSaw = new java.util.concurrent.CopyOnWriteArrayList<>();
-        TestServer srv = keep(sinkAndSource(size, 8, serverSaw));
-        Forwarder fw = start(spliceCfg(srv.port(), "    maxpipes 2", "    option splice-request\n    option splice-response"));
-        int port = fw.boundAddresses().get(0).port();
+        List<String> serverSaw = new CopyOnWriteArrayList<>();
+        Fw fw = sinkAndSource(cleanup, size, 8, serverSaw, "    maxpipes 2", SPLICE_BOTH);
+        int port = fw.port;
         AtomicInteger maxInUse = new AtomicInteger();
         Thread sampler = Thread.ofPlatform().daemon().start(() -> {
             while (!Thread.currentThread().isInterrupted()) {
@@ -245,14 +241,14 @@ class SpliceTest {
             List<Future<String>> results = new ArrayList<>();
             // clients read late, so the response pipes stay full and held: the others must copy
             for (int i = 0; i < 8; i++) results.add(pool.submit(() -> exchange(port, size, 9, 32 << 20, 500)));
-            for (Future<String> f : results) assertEquals(size + ":" + sha256(data(8, size)), f.get(60, TimeUnit.SECONDS));
+            for (Future<String> f : results) assertEquals(expected(8, size), f.get(60, TimeUnit.SECONDS));
         } finally {
             pool.shutdownNow();
             sampler.interrupt();
             sampler.join();
         }
-        waitFor(() -> serverSaw.size() == 8, 10_000);
-        for (String h : serverSaw) assertEquals(size + ":" + sha256(data(9, size)), h);
+        Peers.waitUntil("the server saw all 8 requests", Duration.ofSeconds(10), () -> serverSaw.size() == 8);
+        for (String h : serverSaw) assertEquals(expected(9, size), h);
         StatsSnapshot st = waitForIdle(fw);
         assertTrue(maxInUse.get() <= 2, "never more than maxpipes pipes: saw " + maxInUse.get());
         assertTrue(st.requestBytesCopied() + st.responseBytesCopied() > 0, "streams without a pipe copied: " + st);
@@ -264,18 +260,17 @@ class SpliceTest {
     @Test
     @Timeout(60)
     void spliceAutoSplicesOnlyFastStreamers() throws Exception {
-        List<String> serverSaw = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<String> serverSaw = new CopyOnWriteArrayList<>();
         int small = 100;
-        TestServer srv = keep(sinkAndSource(small, 1, serverSaw));
-        Forwarder fw = start(spliceCfg(srv.port(), "", "    option splice-auto"));
-        int port = fw.boundAddresses().get(0).port();
-        assertEquals(small + ":" + sha256(data(1, small)), exchange(port, small, 2, 1 << 20));
+        Fw fw = sinkAndSource(cleanup, small, 1, serverSaw, "", "    option splice-auto");
+        int port = fw.port;
+        assertEquals(expected(1, small), exchange(port, small, 2, 1 << 20));
         StatsSnapshot st = waitForIdle(fw);
         assertEquals(0, st.requestBytesSpliced() + st.responseBytesSpliced(), "a small exchange is not a streamer");
         int big = 32 << 20;
-        assertEquals(small + ":" + sha256(data(1, small)), exchange(port, big, 2, 1 << 20));
-        waitFor(() -> serverSaw.size() == 2, 10_000);
-        assertEquals(big + ":" + sha256(data(2, big)), serverSaw.get(1));
+        assertEquals(expected(1, small), exchange(port, big, 2, 1 << 20));
+        Peers.waitUntil("the server saw both requests", Duration.ofSeconds(10), () -> serverSaw.size() == 2);
+        assertEquals(expected(2, big), serverSaw.get(1));
         st = waitForIdle(fw);
         assertTrue(st.requestBytesSpliced() > 0, "a 32 MiB upload becomes a fast streamer: " + st);
     }
@@ -284,13 +279,11 @@ class SpliceTest {
     @Timeout(60)
     void globalNospliceTurnsEverySpliceOptionOff() throws Exception {
         int size = 4 << 20;
-        List<String> serverSaw = new java.util.concurrent.CopyOnWriteArrayList<>();
-        TestServer srv = keep(sinkAndSource(size, 4, serverSaw));
-        Forwarder fw = start(spliceCfg(srv.port(), "    nosplice",
-                "    option splice-request\n    option splice-response\n    option splice-auto"));
-        assertEquals(size + ":" + sha256(data(4, size)), exchange(fw.boundAddresses().get(0).port(), size, 6, 8 << 20));
-        waitFor(() -> serverSaw.size() == 1, 10_000);
-        assertEquals(size + ":" + sha256(data(6, size)), serverSaw.get(0));
+        List<String> serverSaw = new CopyOnWriteArrayList<>();
+        Fw fw = sinkAndSource(cleanup, size, 4, serverSaw, "    nosplice", SPLICE_BOTH + "\n    option splice-auto");
+        assertEquals(expected(4, size), exchange(fw.port, size, 6, 8 << 20));
+        Peers.waitUntil("the server saw the request", Duration.ofSeconds(10), () -> serverSaw.size() == 1);
+        assertEquals(expected(6, size), serverSaw.get(0));
         StatsSnapshot st = waitForIdle(fw);
         assertEquals(0, st.requestBytesSpliced() + st.responseBytesSpliced(), "nosplice: " + st);
         assertEquals(0, st.pipesInUse() + st.pipesFree(), "no pipe was ever made");
@@ -305,26 +298,19 @@ class SpliceTest {
     @Timeout(90)
     void seed000StallCostsNoCpuAndOthersAreStillServed() throws Exception {
         byte[] mb = new byte[1_000_000];
-        TestServer stalling = keep(new TestServer(s -> {
-            try {
-                InputStream in = s.getInputStream();
-                OutputStream out = s.getOutputStream();
-                for (int i = 0; i < 5; i++) {
-                    readFully(in, new byte[10]);
-                    out.write(mb);
-                }
-            } catch (IOException e) {
-                // closed by the test's teardown while blocked: expected
+        TestServer stalling = cleanup.add(new TestServer("stalling", BACKLOG, (s, i) -> {
+            InputStream in = s.getInputStream();
+            OutputStream out = s.getOutputStream();
+            for (int k = 0; k < 5; k++) {
+                Peers.readExactly(in, 10);
+                out.write(mb);
             }
+            // keep the connection, unread request bytes and all, until the teardown closes it:
+            // closing it now would reset the stream, and this test is about streams that stall
+            while (!s.isClosed()) Thread.sleep(10);
         }));
-        TestServer echo = keep(new TestServer(s -> {
-            try (s) {
-                s.getInputStream().transferTo(s.getOutputStream());
-            } catch (IOException e) {
-                // ignore
-            }
-        }));
-        Forwarder fw = start("""
+        TestServer echo = cleanup.add(new TestServer("echo", BACKLOG, Peers.ECHO));
+        Fw fw = Peers.startText(cleanup, """
                 global
                     maxpipes 50000
                     maxconn 10000
@@ -339,23 +325,23 @@ class SpliceTest {
                     bind 127.0.0.1:0
                     server e1 127.0.0.1:%d
                 """.formatted(stalling.port(), echo.port()));
-        int port = fw.boundAddresses().get(0).port();
+        int port = fw.port;
         List<Socket> clients = new ArrayList<>();
         List<Thread> writers = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
-            Socket c = keep(connect(port));
+            Socket c = Peers.connect(cleanup, port);
             clients.add(c);
             writers.add(Thread.ofPlatform().daemon().start(() -> {
                 try {
                     c.getOutputStream().write(mb);
-                    readFully(c.getInputStream(), new byte[10]);
+                    Peers.readExactly(c.getInputStream(), 10);
                 } catch (IOException e) {
                     // closed by teardown
                 }
             }));
         }
         // let everything fill up and stall
-        waitFor(() -> fw.stats().active() == 20, 10_000);
+        Peers.waitUntil("20 streams open", Duration.ofSeconds(10), () -> fw.stats().active() == 20);
         long settle = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         long prev = -1;
         while (System.nanoTime() < settle) {
@@ -365,29 +351,28 @@ class SpliceTest {
             if (moved == prev) break;
             prev = moved;
         }
-        long cpu0 = fw.pollerCpuNanos();
+        long cpu0 = fw.fw.pollerCpuNanos();
         long passes0 = fw.stats().passes();
         Thread.sleep(3000);
-        long cpu = fw.pollerCpuNanos() - cpu0;
+        long cpu = fw.fw.pollerCpuNanos() - cpu0;
         long passes = fw.stats().passes() - passes0;
         assertTrue(cpu < TimeUnit.MILLISECONDS.toNanos(150),
                 "a stalled forwarder must sleep: " + cpu / 1_000_000 + " ms CPU in 3 s, " + passes + " passes");
         assertTrue(passes < 300, "the loop spun: " + passes + " passes in 3 s");
 
         // a fresh connection on another listener is still served
-        try (Socket c = connect(fw.boundAddresses().get(1).port())) {
-            byte[] msg = data(5, 100_000);
+        try (Socket c = Peers.connect(cleanup, fw.fw.boundAddresses().get(1).port())) {
+            byte[] msg = Pattern.bytes(5, 100_000);
             Thread w = Thread.ofPlatform().start(() -> {
                 try {
-                    write(c.getOutputStream(), msg);
+                    c.getOutputStream().write(msg);
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 }
             });
-            byte[] back = new byte[msg.length];
-            readFully(c.getInputStream(), back);
+            byte[] back = Peers.readExactly(c.getInputStream(), msg.length);
             w.join();
-            assertEquals(sha256(msg), sha256(back));
+            assertEquals(Peers.sha(msg), Peers.sha(back));
         }
         for (Socket c : clients) c.close();
         for (Thread t : writers) t.join(5000);
@@ -400,10 +385,11 @@ class SpliceTest {
     @Test
     @Timeout(60)
     void seed004ServerResetWhileClientNotReading() throws Exception {
-        int baseline = openFds();
-        for (String opts : new String[] {"", "    option splice-request\n    option splice-response"}) {
-            TestServer srv = new TestServer(s -> {
-                try {
+        Peers.warmUpJdkIo(); // the test server's virtual threads open the JDK's pollers lazily: not a leak
+        int baseline = Peers.fdCount();
+        for (String opts : new String[] {"", SPLICE_BOTH}) {
+            try (Cleanup perRound = new Cleanup()) {
+                TestServer srv = perRound.add(new TestServer("reset", BACKLOG, (s, i) -> {
                     OutputStream out = s.getOutputStream();
                     byte[] chunk = new byte[65536];
                     s.setSoTimeout(100);
@@ -417,20 +403,16 @@ class SpliceTest {
                         }
                     });
                     filler.join(1500);
-                    s.setSoLinger(true, 0);
-                    s.close(); // RST
-                } catch (Exception e) {
-                    throw new RuntimeException(e);
-                }
-            });
-            try (srv; Forwarder fw = Forwarder.start(ConfigParser.parse(spliceCfg(srv.port(), "", opts), "t.cfg"), log::add)) {
-                try (Socket c = connect(fw.boundAddresses().get(0).port())) {
-                    waitFor(() -> srv.accepted.size() == 1, 5000);
-                    waitFor(() -> srv.accepted.get(0).isClosed(), 10_000);
-                    waitFor(() -> fw.stats().active() == 0, 5000);
-                    long cpu0 = fw.pollerCpuNanos();
+                    Peers.reset(s);
+                }));
+                Fw fw = Peers.startText(perRound, spliceCfg(srv.port(), "", opts));
+                try (Socket c = Peers.connect(perRound, fw.port)) {
+                    Peers.waitUntil("the server accepted", Duration.ofSeconds(5), () -> srv.accepted.get() == 1);
+                    Peers.waitUntil("the server reset its socket", Duration.ofSeconds(10), () -> srv.finished.get() == 1);
+                    Peers.waitUntil("the stream closed after the reset", Duration.ofSeconds(5), () -> fw.stats().active() == 0);
+                    long cpu0 = fw.fw.pollerCpuNanos();
                     Thread.sleep(1000);
-                    long cpu = fw.pollerCpuNanos() - cpu0;
+                    long cpu = fw.fw.pollerCpuNanos() - cpu0;
                     assertTrue(cpu < TimeUnit.MILLISECONDS.toNanos(50), "spinning after the reset: " + cpu / 1_000_000 + " ms");
                     assertThrows(SocketException.class, () -> {
                         InputStream in = c.getInputStream();
@@ -444,17 +426,16 @@ class SpliceTest {
                 }
             }
         }
-        waitFor(() -> openFds() <= baseline, 5000);
-        assertTrue(openFds() <= baseline, "fds leaked: " + openFds() + " > " + baseline);
+        Peers.await(Duration.ofSeconds(5), () -> Peers.fdCount() <= baseline);
+        assertTrue(Peers.fdCount() <= baseline, "fds leaked: " + Peers.fdCount() + " > " + baseline);
     }
 
-    private static StatsSnapshot waitForIdle(Forwarder fw) throws InterruptedException {
-        waitFor(() -> fw.stats().active() == 0, 10_000);
+    /**
+     * Waits (up to 10 s) until no stream is open and returns the stats; a stream still open fails
+     * no test here by itself, only the assertions on the stats do.
+     */
+    private static StatsSnapshot waitForIdle(Fw fw) {
+        Peers.waitUntil("every stream closed", Duration.ofSeconds(10), () -> fw.stats().active() == 0);
         return fw.stats();
-    }
-
-    static void waitFor(java.util.function.BooleanSupplier cond, long ms) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
-        while (!cond.getAsBoolean() && System.nanoTime() < deadline) Thread.sleep(10);
     }
 }
