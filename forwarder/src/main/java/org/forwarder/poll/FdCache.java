@@ -16,11 +16,12 @@ public final class FdCache {
     private int[] next;
     private int nextCount;
     /** Per fd: the pass number in which it is queued to run, 0 when not queued. */
-    private final int[] queuedFor;
-    private int pass = 1;
+    private final long[] queuedFor;
+    /** 64 bits: an int would wrap after 2^32 passes (hours to days of a busy loop) into 0. */
+    private long pass = 1;
 
     public FdCache(int maxFds) {
-        queuedFor = new int[maxFds];
+        queuedFor = new long[maxFds];
         current = new int[64];
         next = new int[64];
     }
@@ -31,13 +32,14 @@ public final class FdCache {
      * that it is queued again.
      */
     public void add(int fd) {
-        int q = queuedFor[fd];
+        long q = queuedFor[fd];
         if (q == pass || q == pass + 1) {
             return;
         }
         queuedFor[fd] = pass + 1;
         if (nextCount == next.length) {
-            next = Arrays.copyOf(next, Math.min(next.length * 2, Math.max(queuedFor.length, 64)));
+            // an fd closed and reused within a pass can stand twice (the stale entry is skipped)
+            next = Arrays.copyOf(next, next.length * 2);
         }
         next[nextCount++] = fd;
     }
@@ -61,7 +63,7 @@ public final class FdCache {
         next = current;
         current = work;
         nextCount = 0;
-        int me = ++pass;
+        long me = ++pass;
         for (int i = 0; i < count; i++) {
             int fd = work[i];
             if (queuedFor[fd] != me) {

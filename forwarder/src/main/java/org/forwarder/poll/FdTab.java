@@ -48,7 +48,7 @@ public final class FdTab {
     private final int[] state;
     private final int[] gen;
     private final FdHandler[] owner;
-    private final int[] updates;
+    private int[] updates;
     private int updateCount;
     private final FdCache cache;
     private final Syscalls sys;
@@ -202,6 +202,10 @@ public final class FdTab {
         int s = state[fd];
         if ((s & IN_UPDATE) == 0) {
             state[fd] = s | IN_UPDATE;
+            if (updateCount == updates.length) {
+                // an fd closed and reused within a pass can stand twice (harmless, applied once)
+                updates = java.util.Arrays.copyOf(updates, updates.length * 2);
+            }
             updates[updateCount++] = fd;
         }
     }

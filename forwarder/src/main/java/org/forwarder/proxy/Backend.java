@@ -86,16 +86,6 @@ public final class Backend {
         queued++;
     }
 
-    /** Puts {@code s} back at the head (it was woken but lost the slot). */
-    public void enqueueFirst(Stream s) {
-        s.queuePrev = null;
-        s.queueNext = queueHead;
-        if (queueHead == null) queueTail = s; else queueHead.queuePrev = s;
-        queueHead = s;
-        s.inQueue = true;
-        queued++;
-    }
-
     public void dequeue(Stream s) {
         if (!s.inQueue) return;
         if (s.queuePrev != null) s.queuePrev.queueNext = s.queueNext; else queueHead = s.queueNext;
@@ -105,17 +95,18 @@ public final class Backend {
         queued--;
     }
 
-    /** A server slot was freed: the oldest waiter gets a chance to take it. */
+    /**
+     * A server slot was freed: it goes straight to the oldest waiter (taken on its behalf, so
+     * nobody arriving meanwhile can have it), and so on while slots remain.
+     */
     public void slotFreed() {
-        Stream s = queueHead;
-        if (s != null && pickable()) {
+        while (queueHead != null) {
+            Server sv = pick();
+            if (sv == null) return;
+            Stream s = queueHead;
             dequeue(s);
-            s.wakeFromQueue();
+            sv.take();
+            s.grantSlot(sv);
         }
-    }
-
-    private boolean pickable() {
-        for (Server sv : servers) if (sv.hasSlot()) return true;
-        return false;
     }
 }

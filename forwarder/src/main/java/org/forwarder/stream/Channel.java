@@ -192,8 +192,12 @@ final class Channel extends BufferWaiter {
             if (n == RawSock.AGAIN) {
                 // splice cannot tell "no data" from "pipe full": with bytes in the pipe, wait for
                 // the writer to drain it; with an empty pipe, the socket really is empty
-                if (pipeLen > 0) pauseRecv();
-                else fdt.cantRecv(src.fd);
+                if (pipeLen > 0) {
+                    pauseRecv();
+                } else {
+                    fdt.cantRecv(src.fd);
+                    uncork(); // copied sends before the switch to splice may still be held
+                }
                 break;
             }
             if (n == RawSock.SHUT) {

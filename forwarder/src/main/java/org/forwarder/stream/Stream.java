@@ -134,26 +134,26 @@ public final class Stream extends Task {
 
     @Override
     protected void run() {
-        // woken from the backend queue: a server slot was free when it woke us
-        if (closed || established || connecting || srv != null) return;
-        Server sv = backend.pick();
-        if (sv == null) {
-            backend.enqueueFirst(this); // someone took it meanwhile: keep our place
-            armTimer();
-        } else {
-            connectTo(sv);
-        }
+        // woken from the backend queue with a server slot already taken for us
+        if (closed || established || connecting || srv == null) return;
+        connect();
     }
 
-    /** Called by the backend when a slot frees up for this queued stream. */
-    public void wakeFromQueue() {
+    /**
+     * The backend hands this queued stream a slot of {@code sv}, already taken; the connect
+     * starts at the end of the pass. Should the stream die first, finish() frees the slot again
+     * and the next in the queue gets it.
+     */
+    public void grantSlot(Server sv) {
+        srv = sv;
         worker.poller().wake(this);
     }
 
     // ---- server side ---------------------------------------------------------------------
 
     private void assignServer() {
-        Server sv = backend.pick();
+        // newcomers queue behind streams already waiting: first come, first served
+        Server sv = backend.queued() > 0 ? null : backend.pick();
         if (sv == null) {
             if (!backend.hasUsableServer()) {
                 finish(false);
@@ -172,6 +172,12 @@ public final class Stream extends Task {
     private void connectTo(Server sv) {
         srv = sv;
         sv.take();
+        connect();
+    }
+
+    /** Connects to {@code srv}, whose slot this stream holds. */
+    private void connect() {
+        Server sv = srv;
         connecting = true;
         connectStart = now();
         armTimer();
@@ -221,6 +227,7 @@ public final class Stream extends Task {
         connecting = false;
         established = true;
         server.lastIo = now();
+        client.lastIo = now(); // time spent queued or connecting was not the client's silence
         fdt.stopSend(server.fd);
         fdt.wantRecv(server.fd);
         armTimer();
