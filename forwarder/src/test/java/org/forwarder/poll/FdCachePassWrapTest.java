@@ -1,4 +1,4 @@
-package org.forwarder.review;
+package org.forwarder.poll;
 
 import org.forwarder.linux.Linux;
 import org.forwarder.poll.FdCache;

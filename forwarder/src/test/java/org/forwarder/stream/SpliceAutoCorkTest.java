@@ -1,4 +1,4 @@
-package org.forwarder.review;
+package org.forwarder.stream;
 
 import org.forwarder.it.Peers;
 import org.forwarder.it.Peers.Cleanup;

@@ -1,4 +1,4 @@
-package org.forwarder.review;
+package org.forwarder.proxy;
 
 import org.forwarder.it.Peers;
 import org.forwarder.it.Peers.Cleanup;
