@@ -43,6 +43,8 @@ public final class Stream extends Task {
     private boolean connecting;
     /** The client is read from the first server assignment on. */
     private boolean clientReading;
+    /** A connect failed and a retry is due at the end of the pass. */
+    private boolean retryPending;
     private long connectStart;
     private long queuedAt;
 
@@ -134,9 +136,13 @@ public final class Stream extends Task {
 
     @Override
     protected void run() {
-        // woken from the backend queue with a server slot already taken for us
-        if (closed || established || connecting || srv == null) return;
-        connect();
+        if (closed || established || connecting) return;
+        if (srv != null) {
+            connect(); // woken from the backend queue with a server slot already taken for us
+        } else if (retryPending) {
+            retryPending = false;
+            assignServer();
+        }
     }
 
     /**
@@ -244,7 +250,10 @@ public final class Stream extends Task {
         if (retriesLeft > 0 && !closed) {
             retriesLeft--;
             worker.stats().connectRetries++;
-            assignServer();
+            // from the run queue, not recursively: a connect that fails at once must not
+            // nest one call per retry (a large 'retries' would overflow the stack)
+            retryPending = true;
+            worker.poller().wake(this);
         } else {
             finish(false);
         }
