@@ -93,6 +93,12 @@ public final class Forwarder implements AutoCloseable {
         return ManagementFactory.getThreadMXBean().getThreadCpuTime(thread.threadId());
     }
 
+    /** Bytes the event-loop thread has allocated on the Java heap so far (HotSpot's counter). */
+    public long pollerAllocatedBytes() {
+        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean())
+                .getThreadAllocatedBytes(thread.threadId());
+    }
+
     public Throwable failure() {
         return failure;
     }
