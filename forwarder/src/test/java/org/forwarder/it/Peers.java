@@ -148,7 +148,7 @@ public final class Peers {
      * A defaults section: mode tcp, timeout connect 2s, client and server timeouts {@code timeout},
      * then {@code more} (one setting each).
      */
-    static String defaults(String timeout, String... more) {
+    public static String defaults(String timeout, String... more) {
         StringBuilder text = new StringBuilder("""
                 defaults
                     mode tcp
@@ -164,7 +164,7 @@ public final class Peers {
      * The configuration of a listener "q" in front of one server with maxconn 1: a second client
      * waits in the backend's queue, for up to {@code queueTimeout}.
      */
-    static String oneSlotQueue(int serverPort, String timeout, String queueTimeout) {
+    public static String oneSlotQueue(int serverPort, String timeout, String queueTimeout) {
         return defaults(timeout, "timeout queue " + queueTimeout) + """
                 listen q
                     bind 127.0.0.1:0

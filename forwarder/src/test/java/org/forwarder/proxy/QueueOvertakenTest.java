@@ -20,11 +20,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * The backend queue is meant to be FIFO ("a freed slot goes to the oldest waiter"), but
- * slotFreed() only wakes the head, whose run() comes at the end of the pass, and pick() for a
- * newly accepted stream ignores the queue. A client accepted in the same pass as the release
- * takes the slot; the queued client is put back and waits behind it (here until the newcomer
- * leaves, in general up to its queue timeout while newcomers keep overtaking it).
+ * The backend queue is FIFO: a freed slot goes to the oldest waiter. Regression: slotFreed()
+ * used to wake the head without taking the slot for it, and a newly accepted stream picked a
+ * server without looking at the queue, so a client accepted in the same pass as the release took
+ * the slot and the queued one waited behind it (up to its queue timeout while newcomers kept
+ * overtaking it).
  */
 class QueueOvertakenTest {
     @RegisterExtension
@@ -34,17 +34,7 @@ class QueueOvertakenTest {
     @Timeout(value = 40, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void aNewcomerDoesNotTakeTheSlotFreedForTheQueueHead() throws Exception {
         TestServer echo = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
-        Fw fw = Peers.startText(cleanup, """
-                defaults
-                    mode tcp
-                    timeout connect 2s
-                    timeout client 30s
-                    timeout server 30s
-                    timeout queue 30s
-                listen q
-                    bind 127.0.0.1:0
-                    server s1 127.0.0.1:%d maxconn 1
-                """.formatted(echo.port()));
+        Fw fw = Peers.startText(cleanup, Peers.oneSlotQueue(echo.port(), "30s", "30s"));
         Socket a = Peers.connect(cleanup, fw.port);
         assertArrayEquals("a".getBytes(), Peers.exchange(a, "a".getBytes()));
         Socket b = Peers.connect(cleanup, fw.port);

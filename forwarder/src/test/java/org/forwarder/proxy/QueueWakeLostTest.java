@@ -20,10 +20,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Backend.slotFreed() dequeues the head of the queue and wakes it, without reserving the slot.
- * If that woken stream dies before its run() (here: its client resets in the same poller pass),
- * nobody else is woken: the free slot stays unused and the streams behind it wait for the queue
- * timeout although the server is idle.
+ * A slot freed for the head of the queue must not be lost if that stream dies before it runs.
+ * Regression: slotFreed() used to dequeue and wake the head without taking the slot for it; when
+ * the woken stream's client reset in the same poller pass, nobody else was woken and the streams
+ * behind it waited for the queue timeout although the server was idle.
  */
 class QueueWakeLostTest {
     @RegisterExtension
@@ -33,17 +33,7 @@ class QueueWakeLostTest {
     @Timeout(value = 40, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void slotFreedWhileWokenStreamDiesIsGivenToTheNextInQueue() throws Exception {
         TestServer echo = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
-        Fw fw = Peers.startText(cleanup, """
-                defaults
-                    mode tcp
-                    timeout connect 2s
-                    timeout client 30s
-                    timeout server 30s
-                    timeout queue 30s
-                listen q
-                    bind 127.0.0.1:0
-                    server s1 127.0.0.1:%d maxconn 1
-                """.formatted(echo.port()));
+        Fw fw = Peers.startText(cleanup, Peers.oneSlotQueue(echo.port(), "30s", "30s"));
         Socket a = Peers.connect(cleanup, fw.port);
         assertArrayEquals("a".getBytes(), Peers.exchange(a, "a".getBytes()));
         Socket b = Peers.connect(cleanup, fw.port);
