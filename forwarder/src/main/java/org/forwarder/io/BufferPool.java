@@ -37,7 +37,6 @@ public final class BufferPool {
 
     public int bufSize() { return bufSize; }
     public int inUse() { return inUse; }
-    public int created() { return segments.length; }
     public long failures() { return failures; }
 
     private boolean allowed(boolean urgent) {

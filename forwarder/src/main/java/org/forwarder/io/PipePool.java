@@ -23,7 +23,6 @@ public final class PipePool {
     private int inUse;
     private int capacity = -1;
     private long exhausted;
-    private long createFailures;
 
     /**
      * Pipe size used when {@code tune.pipesize} is not set. The kernel's default pipe has 16 page
@@ -58,7 +57,6 @@ public final class PipePool {
     public int max() { return maxPipes; }
     /** Times a stream wanted a pipe and got none. */
     public long exhausted() { return exhausted; }
-    public long createFailures() { return createFailures; }
 
     /** Bytes one pipe holds, as the kernel reports (valid once a pipe was made). */
     public int capacity() {
@@ -77,8 +75,7 @@ public final class PipePool {
         }
         long p = sys.pipe2(PIPE_FLAGS);
         if (p < 0) {
-            createFailures++;
-            exhausted++;
+            exhausted++; // e.g. EMFILE: a pipe is as unavailable as when maxpipes is reached
             return -1;
         }
         int w = (int) (p >>> 32);

@@ -96,10 +96,6 @@ public final class FdTab {
         cache.remove(fd);
     }
 
-    public boolean isOwned(int fd) {
-        return owner[fd] != null;
-    }
-
     public int state(int fd) {
         return state[fd];
     }
@@ -110,10 +106,6 @@ public final class FdTab {
 
     public boolean sendReady(int fd) {
         return (state[fd] & READY_W) != 0;
-    }
-
-    public boolean hasError(int fd) {
-        return (state[fd] & EV_ERR) != 0;
     }
 
     public boolean peerShutWrite(int fd) {
@@ -177,13 +169,6 @@ public final class FdTab {
         int s = state[fd] & ~READY_W;
         state[fd] = s;
         if ((s & (ACTIVE_W | POLLED_W)) == ACTIVE_W) queueUpdate(fd);
-    }
-
-    /** The fd can be read without polling first (e.g. a connect just completed). */
-    public void mayRecv(int fd) {
-        int s = state[fd] | READY_R;
-        state[fd] = s;
-        if ((s & ACTIVE_R) != 0) cache.add(fd);
     }
 
     /** The fd can be written without polling first. */

@@ -62,16 +62,19 @@ public final class Backend {
 
     private Server pickLeastConn() {
         Server best = null;
+        int bestIndex = -1;
         int n = servers.length;
         // start after the last choice so ties rotate instead of piling on the first server
         for (int k = 0; k < n; k++) {
-            Server s = servers[(rrStart + k) % n];
+            int i = (rrStart + k) % n;
+            Server s = servers[i];
             if (!s.hasSlot()) continue;
-            if (best == null || (long) s.current * best.weight < (long) best.current * s.weight) best = s;
+            if (best == null || (long) s.current * best.weight < (long) best.current * s.weight) {
+                best = s;
+                bestIndex = i;
+            }
         }
-        if (best != null) {
-            for (int i = 0; i < n; i++) if (servers[i] == best) rrStart = i + 1;
-        }
+        if (best != null) rrStart = bestIndex + 1;
         return best;
     }
 

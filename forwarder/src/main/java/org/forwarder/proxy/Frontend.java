@@ -4,16 +4,13 @@ import org.forwarder.config.FrontendConfig;
 import org.forwarder.config.SpliceOptions;
 import org.forwarder.config.Timeouts;
 
-import java.util.ArrayList;
-import java.util.List;
 
-/** A frontend at run time: its listeners, its backend, its connection count against maxconn. */
+/** A frontend at run time: its backend, its effective timeouts and splice options, its connection count against maxconn. */
 public final class Frontend {
     private final FrontendConfig config;
     private final Backend backend;
     private final Timeouts timeouts;
     private final SpliceOptions splice;
-    final List<Listener> listeners = new ArrayList<>();
     private int current;
     private long total;
 
@@ -21,7 +18,7 @@ public final class Frontend {
         this.config = config;
         this.backend = backend;
         this.timeouts = Timeouts.effective(config, backend.config());
-        this.splice = noSplice ? SpliceOptions.NONE : config.splice().or(backend.config().splice());
+        this.splice = noSplice ? SpliceOptions.NONE : SpliceOptions.effective(config, backend.config());
     }
 
     public FrontendConfig config() { return config; }
@@ -31,7 +28,6 @@ public final class Frontend {
     public SpliceOptions splice() { return splice; }
     public int current() { return current; }
     public long total() { return total; }
-    public List<Listener> listeners() { return listeners; }
 
     boolean atLimit() {
         return config.maxconn() > 0 && current >= config.maxconn();

@@ -11,7 +11,6 @@ public final class Server {
     int current;
     /** Smooth weighted round-robin state. */
     int rrCurrent;
-    long totalConnections;
     long connectFailures;
 
     public Server(String name, SockAddr address, int weight, int maxconn) {
@@ -24,7 +23,6 @@ public final class Server {
     public String name() { return name; }
     public SockAddr address() { return address; }
     public int current() { return current; }
-    public long totalConnections() { return totalConnections; }
     public long connectFailures() { return connectFailures; }
 
     boolean hasSlot() {
@@ -33,7 +31,6 @@ public final class Server {
 
     public void take() {
         current++;
-        totalConnections++;
     }
 
     public void release() {

@@ -65,9 +65,7 @@ public final class Worker {
             Frontend fe = new Frontend(fc, backends.get(fc.defaultBackend()), global.noSplice());
             frontends.add(fe);
             for (BindConfig b : fc.binds()) {
-                Listener l = new Listener(this, fe, b.address(), b.where());
-                fe.listeners.add(l);
-                listeners.add(l);
+                listeners.add(new Listener(this, fe, b.address(), b.where()));
             }
         }
     }

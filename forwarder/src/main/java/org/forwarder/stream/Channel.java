@@ -81,14 +81,6 @@ final class Channel extends BufferWaiter {
         return head == tail && pipeLen == 0;
     }
 
-    boolean holdsBuffer() {
-        return bufId >= 0;
-    }
-
-    boolean holdsPipe() {
-        return pipe >= 0;
-    }
-
     /** src is readable: read and forward, a bounded number of rounds. */
     void onReadable() {
         for (int round = 0; round < MAX_ROUNDS && !s.closed; round++) {
@@ -160,7 +152,7 @@ final class Channel extends BufferWaiter {
             readShut();
             return 0;
         }
-        s.abort(src, raw.lastErrno());
+        s.abort();
         return 0;
     }
 
@@ -211,7 +203,7 @@ final class Channel extends BufferWaiter {
                 s.spliceFailed();
                 return total > 0 ? total : (pipeLen == 0 ? copyIn() : 0);
             }
-            s.abort(src, e);
+            s.abort();
             return 0;
         }
         if (pipeLen == 0) releasePipe();
@@ -312,7 +304,7 @@ final class Channel extends BufferWaiter {
         } else if (n == RawSock.AGAIN) {
             fdt.wantSend(dst.fd);
         } else {
-            s.abort(dst, raw.lastErrno());
+            s.abort();
         }
     }
 
@@ -380,10 +372,5 @@ final class Channel extends BufferWaiter {
             buf = null;
         }
         releasePipe();
-    }
-
-    /** Test hook: whether this direction is splicing now. */
-    boolean splicing() {
-        return spliceWanted && !spliceDisabled;
     }
 }

@@ -81,8 +81,7 @@ public final class Stream extends Task {
         // ready from the start: the first recv is tried before any epoll_ctl
         fdt.register(fd, client, true, true);
         client.lastIo = now();
-        assignServer();
-        if (!closed) armTimer();
+        assignServer(); // arms the timer (queue or connect) unless it already closed the stream
     }
 
     // ---- events --------------------------------------------------------------------------
@@ -91,9 +90,12 @@ public final class Stream extends Task {
         if (closed) return;
         int st = fdt.state(c.fd);
         if ((st & FdTab.EV_ERR) != 0) {
-            int e = sys.getIntOption(c.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
-            if (!c.isClient && connecting) connectFailed(e > 0 ? e : Errno.ECONNREFUSED);
-            else abort(c, e > 0 ? e : Errno.ECONNRESET);
+            if (!c.isClient && connecting) {
+                int e = sys.getIntOption(c.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
+                connectFailed(e > 0 ? e : Errno.ECONNREFUSED);
+            } else {
+                abort();
+            }
             return;
         }
         if (!c.isClient && connecting) {
@@ -128,8 +130,8 @@ public final class Stream extends Task {
         }
     }
 
-    /** An I/O error on {@code failed}: the other side gets a reset too. */
-    void abort(Conn failed, int errno) {
+    /** An I/O error on either side: the other side gets a reset too. */
+    void abort() {
         worker.stats().aborts++;
         finish(true);
     }
@@ -345,6 +347,4 @@ public final class Stream extends Task {
     // ---- for tests and stats -------------------------------------------------------------
 
     public boolean isClosed() { return closed; }
-    public boolean requestSplicing() { return request.splicing(); }
-    public boolean responseSplicing() { return response.splicing(); }
 }

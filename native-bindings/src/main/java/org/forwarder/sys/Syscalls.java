@@ -86,14 +86,12 @@ public final class Syscalls {
     private static final long SCRATCH_SIZE = SCRATCH_ADDR + sockaddr_storage.sizeof();
 
     private final MemorySegment capture;
-    private final long captureErrno;
     private final MemorySegment scratch;
     private final long scratchAddr;
 
     private Syscalls() {
         Arena arena = Arena.ofAuto();
         capture = arena.allocate(Linker.Option.captureStateLayout());
-        captureErrno = ERRNO_OFFSET;
         scratch = arena.allocate(SCRATCH_SIZE, 16);
         scratchAddr = scratch.address();
     }
@@ -130,11 +128,11 @@ public final class Syscalls {
     }
 
     private int err(int r) {
-        return r < 0 ? -capture.get(JAVA_INT, captureErrno) : r;
+        return r < 0 ? -capture.get(JAVA_INT, ERRNO_OFFSET) : r;
     }
 
     private long err(long r) {
-        return r < 0 ? -capture.get(JAVA_INT, captureErrno) : r;
+        return r < 0 ? -capture.get(JAVA_INT, ERRNO_OFFSET) : r;
     }
 
     private static long address(MemorySegment buf, long offset, long len) {
