@@ -5,9 +5,12 @@ import java.util.Objects;
 
 /** A pool of servers and how to spread connections over them. */
 public record BackendConfig(String name, String where, Balance balance, List<ServerConfig> servers,
-                            Timeouts timeouts, int retries, SpliceOptions splice) {
+                            Timeouts timeouts, int retries, SpliceOptions splice,
+                            int redispatchAfter) {
 
     public static final int DEFAULT_RETRIES = 3;
+    /** {@code option redispatch} without an interval: move to another server on the last retry. */
+    public static final int REDISPATCH_ON_LAST_RETRY = -1;
 
     public BackendConfig {
         Objects.requireNonNull(name, "name");

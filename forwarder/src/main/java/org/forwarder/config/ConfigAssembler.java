@@ -58,7 +58,7 @@ final class ConfigAssembler {
         Map<String, BackendConfig> bes = new LinkedHashMap<>();
         for (ProxyDraft be : backends.values()) {
             bes.put(be.name, new BackendConfig(be.name, diag.where(be.line), be.balance,
-                    List.copyOf(be.servers.values()), be.timeouts, be.retries, be.splice));
+                    List.copyOf(be.servers.values()), be.timeouts, be.retries, be.splice, be.redispatchAfter));
         }
         return new Config(global, fes, bes, diag.warnings());
     }

@@ -51,7 +51,7 @@ final class Keywords {
 
     static final Set<String> OPTION_UNSUPPORTED = Set.of(
             "tcplog", "httplog", "httpslog", "dontlognull", "dontlog-normal", "log-separate-errors",
-            "logasap", "log-health-checks", "redispatch", "forwardfor", "originalto", "http-server-close",
+            "logasap", "log-health-checks", "forwardfor", "originalto", "http-server-close",
             "httpclose", "http-keep-alive", "forceclose", "http-pretend-keepalive", "http-no-delay",
             "http-buffer-request", "http-use-proxy-header", "http-ignore-probes",
             "http-restrict-req-hdr-names", "httpchk", "ssl-hello-chk", "mysql-check", "pgsql-check",

@@ -49,6 +49,8 @@ final class ProxyDraft {
     SpliceOptions splice = SpliceOptions.NONE;
     Balance balance = Balance.ROUNDROBIN;
     int retries = BackendConfig.DEFAULT_RETRIES;
+    /** {@code option redispatch [interval]}: 0 = off, else HAProxy's interval (-1 = on the last retry). */
+    int redispatchAfter;
     int maxconn;                       // 0 = not set: the global maxconn applies
     String defaultBackend;             // null = not set
     int defaultBackendLine;
@@ -73,6 +75,7 @@ final class ProxyDraft {
         splice = from.splice;
         balance = from.balance;
         retries = from.retries;
+        redispatchAfter = from.redispatchAfter;
         maxconn = from.maxconn;
         // A listen section serves its own servers; only a pure frontend (or a defaults chained
         // to another defaults) takes default_backend from the defaults.

@@ -236,13 +236,15 @@ final class ProxyKeywords {
             return;
         }
         boolean known = switch (name) {
-            case "splice-request", "splice-response", "splice-auto" -> true;
+            case "splice-request", "splice-response", "splice-auto", "redispatch" -> true;
             default -> false;
         };
         if (!known) {
             diag.error(line.number(), kw, Keywords.OPTION_UNSUPPORTED.contains(name)
                     ? Keywords.notSupported("option " + name)
-                    : "is an unknown option (supported: splice-request, splice-response, splice-auto)");
+                    : "is an unknown option (supported: splice-request, splice-response, splice-auto, redispatch)");
+        } else if (name.equals("redispatch")) {
+            redispatch(p, line, at, on);
         } else if (line.words().size() > at + 1) {
             diag.error(line.number(), kw, "takes no argument, got '" + line.word(at + 1) + "'");
         } else {
@@ -251,6 +253,43 @@ final class ProxyKeywords {
                 case "splice-response" -> p.splice = p.splice.withResponse(on);
                 default -> p.splice = p.splice.withAuto(on);
             }
+        }
+    }
+
+    /**
+     * {@code option redispatch [interval]}, as in HAProxy: a positive P moves a failing connection
+     * to another server on every P-th retry, a negative N on the N-th retry before the last (the
+     * default, -1, is the last retry), and 0 never; {@code no option redispatch} turns it off.
+     */
+    private void redispatch(ProxyDraft p, Line line, int at, boolean on) {
+        String kw = line.keyword(at + 1);
+        List<String> args = line.args(at + 1);
+        if (p.kind == Kind.FRONTEND) {
+            diag.error(line.number(), kw, "is only allowed in 'defaults', 'backend' and 'listen' sections, not in '"
+                    + p.kind.keyword + "'");
+            return;
+        }
+        if (args.size() > (on ? 1 : 0)) {
+            diag.error(line.number(), kw, on
+                    ? "takes at most one argument (the redispatch interval), got " + args.size()
+                    : "takes no argument, got '" + args.getFirst() + "'");
+            return;
+        }
+        if (!on) {
+            p.redispatchAfter = 0;
+            return;
+        }
+        if (args.isEmpty()) {
+            p.redispatchAfter = BackendConfig.REDISPATCH_ON_LAST_RETRY;
+            return;
+        }
+        String value = args.getFirst();
+        boolean negative = value.startsWith("-");
+        try {
+            int n = Values.integer(negative ? value.substring(1) : value, 0, Integer.MAX_VALUE);
+            p.redispatchAfter = negative ? -n : n;
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), kw, "'" + value + "' is not a whole number (a retry interval such as 1, 3 or -1)");
         }
     }
 

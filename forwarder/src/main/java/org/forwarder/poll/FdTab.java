@@ -29,6 +29,14 @@ public final class FdTab {
     private static final int IN_UPDATE = 128;
     /** Keep the fd in epoll even with nothing wanted, to hear of errors. */
     private static final int WATCH_ERRORS = 2048;
+    /**
+     * Out of epoll for good, always read-ready: a socket whose peer reset it is in its final state
+     * (its queued bytes, then the error, then 0), so it is drained from the cache without polling,
+     * and its level-triggered error cannot make the loop spin while the bytes wait for room.
+     */
+    private static final int DETACHED = 4096;
+    /** epoll reported EPOLLIN since the last EAGAIN: the socket claims to hold bytes. */
+    public static final int EV_IN = 8192;
     /** epoll reported an error: the owner must close the fd. */
     public static final int EV_ERR = 256;
     /** epoll reported a hang-up (both directions closed, or reset). */
@@ -157,9 +165,33 @@ public final class FdTab {
 
     // ---- what the socket told us ---------------------------------------------------------
 
+    /**
+     * Takes {@code fd} out of epoll for good and keeps it read-ready (see {@link #DETACHED}): for a
+     * socket whose peer reset it, whose remaining bytes are read as room allows.
+     */
+    public void detach(int fd) {
+        int s = state[fd] | DETACHED | READY_R;
+        state[fd] = s;
+        queueUpdate(fd);
+        if ((s & ACTIVE_R) != 0) cache.add(fd); // no event will ever come for it again
+    }
+
+    /** Whether epoll said "readable" since the last EAGAIN (see {@link #EV_IN}). */
+    public boolean inEvent(int fd) {
+        return (state[fd] & EV_IN) != 0;
+    }
+
+    /** The next recv must be tried, e.g. after a short read that may have stopped at an urgent mark. */
+    public void mayRecv(int fd) {
+        int s = state[fd] | READY_R;
+        state[fd] = s;
+        if ((s & ACTIVE_R) != 0) cache.add(fd);
+    }
+
     /** EAGAIN or a short read: nothing more to read until epoll says so. */
     public void cantRecv(int fd) {
-        int s = state[fd] & ~READY_R;
+        if ((state[fd] & DETACHED) != 0) return; // a reset socket never blocks: it ends in 0
+        int s = state[fd] & ~(READY_R | EV_IN);
         state[fd] = s;
         if ((s & (ACTIVE_R | POLLED_R)) == ACTIVE_R) queueUpdate(fd);
     }
@@ -208,6 +240,11 @@ public final class FdTab {
             s &= ~IN_UPDATE;
             if (owner[fd] == null) {
                 state[fd] = s;
+                continue;
+            }
+            if ((s & DETACHED) != 0) {
+                if ((s & REGISTERED) != 0) ctl(CTL_DEL, fd, 0);
+                state[fd] = s & ~(REGISTERED | POLLED_R | POLLED_W);
                 continue;
             }
             boolean pollR = wantsPoll(s, ACTIVE_R, READY_R, POLLED_R);
@@ -259,6 +296,7 @@ public final class FdTab {
         }
         int s = state[fd];
         if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0) s |= READY_R;
+        if ((events & EPOLLIN) != 0) s |= EV_IN;
         if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) s |= READY_W;
         if ((events & EPOLLRDHUP) != 0) s |= EV_RDHUP;
         if ((events & EPOLLHUP) != 0) s |= EV_HUP;

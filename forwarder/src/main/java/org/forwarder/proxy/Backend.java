@@ -78,6 +78,38 @@ public final class Backend {
         return best;
     }
 
+    // ---- retries -------------------------------------------------------------------------
+
+    /**
+     * Whether retry {@code retry} (1 for the first) of a failed connect goes to another server,
+     * as HAProxy decides it: only with 'option redispatch'; with round-robin over more than one
+     * usable server on every retry (which server does not matter there); otherwise on every P-th
+     * retry for a positive interval P, or on the N-th retry before the last for a negative N
+     * (-1, the default, being the last). An interval reaching before the first retry means every
+     * retry.
+     */
+    public boolean redispatchOnRetry(int retry) {
+        int after = config.redispatchAfter();
+        if (after == 0) return false;
+        if (balance == Balance.ROUNDROBIN && usableServers() > 1) return true;
+        int every = after > 0 ? after : Math.max(1, config.retries() + 1 + after);
+        return retry % every == 0;
+    }
+
+    /**
+     * Whether a stream that gave its server up after a connect error still pauses before picking
+     * again: HAProxy skips the pause only when round-robin has other servers to offer.
+     */
+    public boolean waitsBeforeRedispatch() {
+        return balance != Balance.ROUNDROBIN || usableServers() <= 1;
+    }
+
+    private int usableServers() {
+        int n = 0;
+        for (Server s : servers) if (s.weight > 0) n++;
+        return n;
+    }
+
     // ---- the queue of streams waiting for a slot -------------------------------------------
 
     public void enqueue(Stream s) {

@@ -18,6 +18,23 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>The reader is re-armed by the writer only when the writer moved bytes: a failed or empty
  * send never wakes the receive side (HAProxy's 1.5 splice livelock came from exactly that).
+ *
+ * <p>How a direction ends:
+ * <pre>
+ *   src says            what happens                                   then, once buffer and pipe are empty
+ *   recv/splice 0       srcShut                                        FIN (shutdown SHUT_WR) to dst
+ *   error / reset       srcShut; the bytes read before it stay         reset to dst (the stream aborts)
+ *   -                   dst failed: {@link #drop} (bytes for a peer    -
+ *                       that reset cannot be delivered)
+ * </pre>
+ * A short read after the peer's FIN (RDHUP) does not end the direction by itself: the next recv
+ * decides, because a read also stops short at a TCP urgent mark with bytes still behind it.
+ *
+ * <p>Urgent (out-of-band) data: with SO_OOBINLINE off (the default), the urgent byte is not part
+ * of the stream, as for a reader on a direct connection; recv steps over it and the bytes on both
+ * sides of the mark are forwarded in order. splice() cannot step over the mark (it reports EAGAIN,
+ * or 0 after a FIN, while epoll keeps saying readable), so a splice that moves nothing on a socket
+ * epoll called readable, or that reports end of stream, is retried once with recv.
  */
 final class Channel extends BufferWaiter {
     /** Stop splicing in once the pipe holds about 16 full segments; then push them out. */
@@ -56,6 +73,10 @@ final class Channel extends BufferWaiter {
     boolean dstShut;
     /** Reading paused until the writer makes room. */
     private boolean roomWait;
+    /** Reading paused until the buffer pool grants a buffer. */
+    private boolean bufferWait;
+    /** dst failed: nothing more is read, held or sent here. */
+    private boolean dropped;
     /** The last read filled the whole buffer: more bytes are probably waiting right behind. */
     private boolean lastReadFull;
     /** A send said MSG_MORE: dst may hold a partial segment until we push. */
@@ -81,6 +102,16 @@ final class Channel extends BufferWaiter {
         return head == tail && pipeLen == 0;
     }
 
+    /** src is being read and its silence is its own (we are not holding it back). */
+    boolean isReading() {
+        return !srcShut && !roomWait && !bufferWait;
+    }
+
+    /** We stopped reading src while it may have more to send (no room, no buffer). */
+    boolean isHeldBack() {
+        return !srcShut && (roomWait || bufferWait);
+    }
+
     /** src is readable: read and forward, a bounded number of rounds. */
     void onReadable() {
         for (int round = 0; round < MAX_ROUNDS && !s.closed; round++) {
@@ -98,10 +129,15 @@ final class Channel extends BufferWaiter {
         if (!s.closed) afterIo();
     }
 
-    /** Forwards the FIN once everything before it is out. */
+    /** Forwards the end of src once everything before it is out: a FIN, or the reset src sent. */
     void afterIo() {
         if (srcShut && !dstShut && s.established && isEmpty()) {
-            shutdownDst();
+            if (src.failed) {
+                dstShut = true;
+                s.failedPeerDrained();
+            } else {
+                shutdownDst();
+            }
         }
     }
 
@@ -126,11 +162,12 @@ final class Channel extends BufferWaiter {
             pauseRecv();
             return 0;
         }
+        boolean wasEmpty = isEmpty();
         long n = raw.recv(src.fd, buf, tail, room);
         if (n > 0) {
             tail += (int) n;
             stats.bytesCopied[dir] += n;
-            src.lastIo = s.now();
+            readProgress(wasEmpty);
             lastReadFull = n == room;
             if (n == room && room == buf.byteSize()) {
                 if (++fullReads >= STREAMER_READS && spliceAuto) spliceWanted = true;
@@ -138,9 +175,17 @@ final class Channel extends BufferWaiter {
                 fullReads = 0;
             }
             if (n < room && fdt.peerShutWrite(src.fd)) {
-                readShut(); // drained after a FIN: the next recv would only say 0
+                // after a FIN a short read usually means drained, but it also stops at an urgent
+                // mark with bytes behind it, and epoll has nothing new to say: ask recv once more
+                fdt.mayRecv(src.fd);
             }
             return n;
+        }
+        if (n == RawSock.AGAIN && src.failed) {
+            // never expected (a reset socket ends in 0), but its fd is out of epoll: an EAGAIN
+            // here would be retried from the fd cache forever, so take it as the end
+            srcError();
+            return 0;
         }
         if (n == RawSock.AGAIN) {
             lastReadFull = false;
@@ -152,8 +197,28 @@ final class Channel extends BufferWaiter {
             readShut();
             return 0;
         }
-        s.abort();
+        srcError();
         return 0;
+    }
+
+    /** Bytes arrived from src: its read timeout restarts, and dst's write wait starts if it was idle. */
+    private void readProgress(boolean wasEmpty) {
+        long now = s.now();
+        src.readSince = now;
+        if (wasEmpty) {
+            dst.writeSince = now;
+            s.rearmTimer(); // a write timeout may now come before the armed deadline
+        }
+    }
+
+    /**
+     * recv or splice reported an error (a reset): every byte src sent before it has been read, so
+     * the direction ends like a FIN, except that dst will get a reset once those bytes are out.
+     */
+    private void srcError() {
+        srcShut = true;
+        fdt.stopRecv(src.fd);
+        s.peerFailed(src);
     }
 
     /** The bytes MSG_MORE promised are not coming now: let the kernel send what it holds. */
@@ -173,28 +238,30 @@ final class Channel extends BufferWaiter {
                 pauseRecv();
                 break;
             }
+            boolean wasEmpty = isEmpty();
             long n = raw.spliceIn(src.fd, PipePool.writeFd(pipe), room);
             if (n > 0) {
                 pipeLen += (int) n;
                 total += n;
                 stats.bytesSpliced[dir] += n;
-                src.lastIo = s.now();
+                readProgress(wasEmpty);
                 continue;
             }
-            if (n == RawSock.AGAIN) {
-                // splice cannot tell "no data" from "pipe full": with bytes in the pipe, wait for
-                // the writer to drain it; with an empty pipe, the socket really is empty
+            if (n == RawSock.AGAIN || n == RawSock.SHUT) {
                 if (pipeLen > 0) {
+                    // "pipe full" and "no data" look alike (and so do "end" and "urgent mark"):
+                    // let the writer drain the pipe, then ask again
                     pauseRecv();
-                } else {
-                    fdt.cantRecv(src.fd);
-                    uncork(); // copied sends before the switch to splice may still be held
+                    break;
                 }
-                break;
-            }
-            if (n == RawSock.SHUT) {
-                readShut();
-                break;
+                // Nothing moved into an empty pipe. If epoll called the socket readable, or splice
+                // says end of stream, recv decides: splice stops at an urgent mark (EAGAIN, or 0
+                // after a FIN) while recv steps over the urgent byte; otherwise it really is empty.
+                releasePipe();
+                if (n == RawSock.SHUT || src.failed || fdt.inEvent(src.fd)) return copyIn();
+                fdt.cantRecv(src.fd);
+                uncork(); // copied sends before the switch to splice may still be held
+                return total;
             }
             int e = raw.lastErrno();
             if (e == Errno.EBADF || e == Errno.EINVAL || e == Errno.ENOSYS) {
@@ -203,10 +270,9 @@ final class Channel extends BufferWaiter {
                 s.spliceFailed();
                 return total > 0 ? total : (pipeLen == 0 ? copyIn() : 0);
             }
-            s.abort();
-            return 0;
+            srcError();
+            return total;
         }
-        if (pipeLen == 0) releasePipe();
         return total;
     }
 
@@ -234,15 +300,22 @@ final class Channel extends BufferWaiter {
         boolean room = pipeLen > 0 ? pipeLen < SPLICE_FULL_HINT : (bufId < 0 || tail < buf.byteSize());
         if (room) {
             roomWait = false;
-            fdt.wantRecv(src.fd);
+            resumed();
         }
+    }
+
+    /** Reading src again after we held it back: its read timeout starts now, not when we stopped. */
+    private void resumed() {
+        src.readSince = s.now();
+        fdt.wantRecv(src.fd);
+        s.rearmTimer();
     }
 
     // ---- sending -------------------------------------------------------------------------
 
     /** Sends what is held to dst, if dst can take it. */
     void forward() {
-        if (!s.established) return;
+        if (!s.established || dropped) return;
         if (pipeLen > 0) spliceOut();
         else if (head < tail) copyOut();
     }
@@ -279,7 +352,9 @@ final class Channel extends BufferWaiter {
         long n = raw.spliceOut(PipePool.readFd(pipe), dst.fd, pipeLen);
         if (n > 0) {
             pipeLen -= (int) n;
-            if (pipeLen == 0) releasePipe();
+            // an emptied pipe stays with this direction while src keeps sending: the next
+            // splice-in takes it back when src has run dry
+            if (pipeLen == 0 && (srcShut || spliceDisabled)) releasePipe();
         }
         afterSend(n);
     }
@@ -297,15 +372,32 @@ final class Channel extends BufferWaiter {
      */
     private void afterSend(long n) {
         if (n > 0) {
-            dst.lastIo = s.now();
+            long now = s.now();
+            dst.writeSince = now;
+            dst.readSince = now; // as HAProxy does: a peer that takes our bytes is not idle
             if (isEmpty()) fdt.stopSend(dst.fd);
             else fdt.wantSend(dst.fd);
             resumeRecv();
         } else if (n == RawSock.AGAIN) {
             fdt.wantSend(dst.fd);
         } else {
-            s.abort();
+            s.peerFailed(dst); // the bytes dst sent before its reset still go the other way
         }
+    }
+
+    /**
+     * dst failed (reset): what is held for it can never be delivered, and src is not read for it
+     * any more. The stream resets src once the other direction has delivered what dst sent.
+     */
+    void drop() {
+        if (dropped) return;
+        dropped = true;
+        srcShut = true;
+        dstShut = true;
+        roomWait = false;
+        if (src.fd >= 0) fdt.stopRecv(src.fd);
+        if (dst.fd >= 0) fdt.stopSend(dst.fd);
+        release();
     }
 
     private void shutdownDst() {
@@ -322,6 +414,7 @@ final class Channel extends BufferWaiter {
         if (id < 0) id = pool.acquire(urgent);
         if (id < 0) {
             pool.await(this, urgent);
+            bufferWait = true;
             fdt.stopRecv(src.fd);
             uncork(); // the wait may be long
             return false;
@@ -335,7 +428,8 @@ final class Channel extends BufferWaiter {
     @Override
     protected void onBufferGranted() {
         // the buffer is ours; reading resumes and takes it
-        if (!srcShut && !s.closed) fdt.wantRecv(src.fd);
+        bufferWait = false;
+        if (!srcShut && !s.closed) resumed();
     }
 
     private void releaseBufferIfEmpty() {
@@ -363,8 +457,9 @@ final class Channel extends BufferWaiter {
         }
     }
 
-    /** Gives everything back (the stream is closing). */
+    /** Gives everything back (the stream is closing, or dst failed). */
     void release() {
+        bufferWait = false;
         pool.cancel(this);
         if (bufId >= 0) {
             pool.release(bufId);

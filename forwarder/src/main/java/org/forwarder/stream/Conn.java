@@ -7,8 +7,16 @@ final class Conn implements FdHandler {
     final Stream stream;
     final boolean isClient;
     int fd = -1;
-    /** Last time bytes moved on this socket, in poller milliseconds. */
-    long lastIo;
+    /**
+     * Start of the wait for this peer to send, in poller milliseconds: the last byte read from it,
+     * the last byte written to it (as in HAProxy, writing to a side also refreshes its read
+     * timeout), or the moment reading it resumed after we had held it back.
+     */
+    long readSince;
+    /** Start of the wait for this peer to take bytes: the last write to it, or when bytes for it arrived. */
+    long writeSince;
+    /** The peer reset the connection (or an I/O error): nothing more is sent to it. */
+    boolean failed;
 
     Conn(Stream stream, boolean isClient) {
         this.stream = stream;

@@ -17,13 +17,33 @@ import org.forwarder.sys.Syscalls;
  * A client connection joined to a server connection: two {@link Channel}s (request, response),
  * the server choice and connect with retries, the backend queue, timeouts and the teardown.
  *
- * <p>Lifecycle: accepted, then queued (every server at maxconn) or connecting, then established,
- * then closed once each direction has forwarded its FIN (graceful), or at once on an error, which
- * is passed on as a reset (SO_LINGER 0) to the other side.
+ * <pre>
+ *  accepted --> queued ------(slot granted)-----> connecting --(connected)--> established --> closed
+ *      |                                           ^      |
+ *      +-------------(slot free)-------------------+      | refused/error: retry the same server
+ *                                                  |      v after min(timeout connect, 1 s)
+ *                                                  +-- turn-around       (timeout: at once)
+ *          option redispatch: on the chosen retry, give the slot back and pick again (maybe queue)
+ * </pre>
+ * The client is read only once established: a stream that waits (queue, connect, turn-around)
+ * pins no buffer the established streams need (seed 003), whichever way it came to wait. While it
+ * waits, only a reset of the client is watched for.
+ *
+ * <p>Timeouts follow HAProxy's per-direction expirations: a side is timed out only for its own
+ * silence. It is "expected to send" while we read it (not while we hold it back for lack of room
+ * or of a buffer), and "expected to take" while we hold bytes for it; either wait restarts with
+ * progress, and bytes written to a side count as that side's activity too.
+ *
+ * <p>Endings: both FINs forwarded is a clean close. A peer's reset (or I/O error) ends the stream
+ * with a reset to the other side, but only after the bytes that peer sent before it are
+ * delivered. A timeout or a forced stop resets every side that has bytes in flight toward or from
+ * it, so no truncated stream ever ends with a clean FIN; an idle stream is closed cleanly.
  */
 public final class Stream extends Task {
     private static final long NEVER = Long.MAX_VALUE;
     private static final int SOCK_FLAGS = Linux.SOCK_STREAM() | Linux.SOCK_NONBLOCK() | Linux.SOCK_CLOEXEC();
+    /** HAProxy's turn-around: wait min(timeout connect, 1 s) before connecting again after an error. */
+    private static final long MAX_TURNAROUND_MS = 1_000;
 
     final Worker worker;
     private final Frontend frontend;
@@ -37,14 +57,16 @@ public final class Stream extends Task {
     final Channel response;
 
     private Server srv;
-    private int retriesLeft;
+    /** Retries done so far (HAProxy's conn_retries), against the backend's 'retries'. */
+    private int retriesDone;
     boolean established;
     boolean closed;
     private boolean connecting;
-    /** The client is read from the first server assignment on. */
-    private boolean clientReading;
-    /** A connect failed and a retry is due at the end of the pass. */
-    private boolean retryPending;
+    /** A connect failed: reconnect to the same server at {@link #retryAt} (slot kept). */
+    private boolean turnaround;
+    private long retryAt;
+    /** A connect failed and the stream gave its server up: pick again at the end of the pass. */
+    private boolean redispatchPending;
     private long connectStart;
     private long queuedAt;
 
@@ -63,7 +85,6 @@ public final class Stream extends Task {
         this.fdt = worker.fdTab();
         this.sys = worker.sys();
         this.t = frontend.timeouts();
-        this.retriesLeft = backend.config().retries();
         this.client.fd = clientFd;
         SpliceOptions sp = frontend.splice();
         this.request = new Channel(this, client, server, Stats.REQUEST, sp.request(), sp.auto());
@@ -78,9 +99,8 @@ public final class Stream extends Task {
     public void start() {
         int fd = client.fd;
         sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
-        // ready from the start: the first recv is tried before any epoll_ctl
+        // ready from the start: the first recv, once connected, is tried before any epoll_ctl
         fdt.register(fd, client, true, true);
-        client.lastIo = now();
         assignServer(); // arms the timer (queue or connect) unless it already closed the stream
     }
 
@@ -89,17 +109,23 @@ public final class Stream extends Task {
     void onIo(Conn c) {
         if (closed) return;
         int st = fdt.state(c.fd);
-        if ((st & FdTab.EV_ERR) != 0) {
-            if (!c.isClient && connecting) {
-                int e = sys.getIntOption(c.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
-                connectFailed(e > 0 ? e : Errno.ECONNREFUSED);
-            } else {
-                abort();
-            }
-            return;
-        }
         if (!c.isClient && connecting) {
+            if ((st & FdTab.EV_ERR) != 0) {
+                int e = sys.getIntOption(c.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
+                connectFailed(e > 0 ? e : Errno.ECONNREFUSED, false);
+                return;
+            }
             if (!connectDone()) return;
+            st = fdt.state(c.fd);
+        } else if ((st & FdTab.EV_ERR) != 0 && !c.failed) {
+            if (!established) {
+                worker.stats().aborts++;
+                finish(true, true); // a waiting client reset: nothing of it was read
+                return;
+            }
+            // the bytes the peer sent before its reset are still queued: read them below
+            peerFailed(c);
+            if (closed) return;
             st = fdt.state(c.fd);
         }
         Channel in = c.isClient ? request : response;
@@ -124,26 +150,50 @@ public final class Stream extends Task {
     /** A direction read or sent its FIN: maybe the end, maybe a shorter (fin) timeout. */
     void halfClosed() {
         if (request.dstShut && response.dstShut) {
-            finish(false);
+            finish(false, false);
         } else {
             armTimer();
         }
     }
 
-    /** An I/O error on either side: the other side gets a reset too. */
-    void abort() {
+    /**
+     * Peer {@code c} reset (or failed with an I/O error). Nothing more can be sent to it, so what
+     * is held for it is dropped; but the bytes it sent before the reset are still readable, and
+     * go to the other side first. The other side then gets the reset
+     * ({@link #failedPeerDrained}). The failed socket leaves epoll (its error would be reported
+     * on every pass) and is read from the fd cache as room allows.
+     */
+    void peerFailed(Conn c) {
+        if (c.failed || closed) return;
+        c.failed = true;
         worker.stats().aborts++;
-        finish(true);
+        Conn other = c.isClient ? server : client;
+        Channel from = c.isClient ? request : response;
+        Channel toward = c.isClient ? response : request;
+        toward.drop();
+        if (other.failed || !established || from.dstShut) {
+            finish(true, true); // nothing of c's is left to deliver
+            return;
+        }
+        fdt.detach(c.fd);
+        if (!from.srcShut) fdt.wantRecv(c.fd);
+        from.afterIo(); // already read and delivered everything: reset the other side now
+        if (!closed) armTimer();
+    }
+
+    /** The bytes a failed peer sent are all delivered: pass its reset on. */
+    void failedPeerDrained() {
+        finish(true, true);
     }
 
     @Override
     protected void run() {
         if (closed || established || connecting) return;
-        if (srv != null) {
-            connect(); // woken from the backend queue with a server slot already taken for us
-        } else if (retryPending) {
-            retryPending = false;
+        if (redispatchPending) {
+            redispatchPending = false;
             assignServer();
+        } else if (srv != null && !turnaround) {
+            connect(); // woken from the backend queue with a server slot already taken for us
         }
     }
 
@@ -164,7 +214,7 @@ public final class Stream extends Task {
         Server sv = backend.queued() > 0 ? null : backend.pick();
         if (sv == null) {
             if (!backend.hasUsableServer()) {
-                finish(false);
+                finish(false, false);
                 return;
             }
             backend.enqueue(this);
@@ -174,10 +224,6 @@ public final class Stream extends Task {
             armTimer();
             return;
         }
-        connectTo(sv);
-    }
-
-    private void connectTo(Server sv) {
         srv = sv;
         sv.take();
         connect();
@@ -186,23 +232,18 @@ public final class Stream extends Task {
     /** Connects to {@code srv}, whose slot this stream holds. */
     private void connect() {
         Server sv = srv;
+        turnaround = false;
         connecting = true;
         connectStart = now();
         armTimer();
-        if (!clientReading) {
-            // read the client only once a server slot is ours: a stream waiting in the queue
-            // must not pin a buffer the streams holding the slots need to finish (seed 003)
-            clientReading = true;
-            fdt.wantRecv(client.fd);
-        }
         int fd = sys.socket(sv.address().family(), SOCK_FLAGS, 0);
         if (fd < 0) {
-            connectFailed(-fd);
+            connectFailed(-fd, false);
             return;
         }
         if (fd >= fdt.capacity()) {
             sys.close(fd); // the fd limit was raised behind our back: treat it as EMFILE
-            connectFailed(Errno.EMFILE);
+            connectFailed(Errno.EMFILE, false);
             return;
         }
         sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
@@ -216,7 +257,7 @@ public final class Stream extends Task {
         } else if (r == -Errno.EINPROGRESS) {
             fdt.wantSend(fd);
         } else {
-            connectFailed(-r);
+            connectFailed(-r, false);
         }
     }
 
@@ -224,7 +265,7 @@ public final class Stream extends Task {
     private boolean connectDone() {
         int e = sys.getIntOption(server.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
         if (e != 0) {
-            connectFailed(e < 0 ? -e : e);
+            connectFailed(e < 0 ? -e : e, false);
             return false;
         }
         connected();
@@ -234,31 +275,52 @@ public final class Stream extends Task {
     private void connected() {
         connecting = false;
         established = true;
-        server.lastIo = now();
-        client.lastIo = now(); // time spent queued or connecting was not the client's silence
+        long now = now();
+        server.readSince = server.writeSince = now;
+        client.readSince = client.writeSince = now; // time spent waiting was not the client's silence
         fdt.stopSend(server.fd);
         fdt.wantRecv(server.fd);
+        // the client is read from now on; it was registered ready, so its bytes go out at once
+        fdt.wantRecv(client.fd);
         armTimer();
-        request.forward();
-        if (!closed) request.afterIo();
+        if (fdt.recvReady(client.fd)) request.onReadable();
     }
 
-    private void connectFailed(int errno) {
+    /**
+     * A connect attempt failed ({@code timedOut}: no answer within 'timeout connect'; otherwise
+     * refused or an error). As in HAProxy: retry while 'retries' allows; the retry goes to the
+     * same server, after a pause of min(timeout connect, 1 s) unless the attempt already took a
+     * connect timeout; 'option redispatch' moves it to another server on the retries it names.
+     */
+    private void connectFailed(int errno, boolean timedOut) {
         worker.stats().connectFailures++;
-        if (srv != null) srv.connectFailed();
+        srv.connectFailed();
         connecting = false;
         if (server.fd >= 0) closeFd(server, false);
-        releaseServer();
-        if (retriesLeft > 0 && !closed) {
-            retriesLeft--;
-            worker.stats().connectRetries++;
-            // from the run queue, not recursively: a connect that fails at once must not
-            // nest one call per retry (a large 'retries' would overflow the stack)
-            retryPending = true;
-            worker.poller().wake(this);
-        } else {
-            finish(false);
+        int retries = backend.config().retries();
+        if (retriesDone >= retries) {
+            finish(false, false); // the client's unread bytes make the kernel reset it
+            return;
         }
+        retriesDone++;
+        worker.stats().connectRetries++;
+        boolean redispatch = backend.redispatchOnRetry(retriesDone);
+        if (redispatch) {
+            releaseServer();
+        }
+        if (!timedOut && (!redispatch || backend.waitsBeforeRedispatch())) {
+            long pause = t.connectMs() > 0 ? Math.min(t.connectMs(), MAX_TURNAROUND_MS) : MAX_TURNAROUND_MS;
+            retryAt = now() + pause;
+            turnaround = true;
+            redispatchPending = redispatch;
+            fdt.watchErrors(client.fd); // a client that resets meanwhile ends the wait
+            armTimer();
+            return;
+        }
+        // at once, from the run queue rather than recursively: a connect that fails at once
+        // must not nest one call per retry
+        redispatchPending = redispatch;
+        worker.poller().wake(this);
     }
 
     private void releaseServer() {
@@ -277,20 +339,35 @@ public final class Stream extends Task {
             long q = t.queueMs() > 0 ? t.queueMs() : t.connectMs();
             return q > 0 ? queuedAt + q : NEVER;
         }
+        if (turnaround) return retryAt;
         if (connecting) {
             return t.connectMs() > 0 ? connectStart + t.connectMs() : NEVER;
         }
         if (!established) return NEVER;
-        boolean clientHalf = request.srcShut || response.dstShut;
-        boolean serverHalf = response.srcShut || request.dstShut;
+        return Math.min(sideDeadline(client, request, response, clientTimeout()),
+                sideDeadline(server, response, request, serverTimeout()));
+    }
+
+    /** When side {@code c} has been silent too long: waited on to send ({@code from}) or to take ({@code toward}). */
+    private static long sideDeadline(Conn c, Channel from, Channel toward, long timeout) {
+        if (timeout <= 0) return NEVER;
         long d = NEVER;
-        long tunnel = t.tunnelMs();
-        if (tunnel > 0) d = Math.max(client.lastIo, server.lastIo) + tunnel;
-        long ct = clientHalf && t.clientFinMs() > 0 ? t.clientFinMs() : (tunnel > 0 ? 0 : t.clientMs());
-        if (ct > 0) d = Math.min(d, client.lastIo + ct);
-        long st = serverHalf && t.serverFinMs() > 0 ? t.serverFinMs() : (tunnel > 0 ? 0 : t.serverMs());
-        if (st > 0) d = Math.min(d, server.lastIo + st);
+        if (from.isReading() && !c.failed) d = c.readSince + timeout;
+        if (!toward.isEmpty()) d = Math.min(d, c.writeSince + timeout);
         return d;
+    }
+
+    /** HAProxy's client side: client-fin once half-closed, else tunnel when set, else client. */
+    private long clientTimeout() {
+        boolean half = request.srcShut || response.dstShut;
+        if (half && t.clientFinMs() > 0) return t.clientFinMs();
+        return t.tunnelMs() > 0 ? t.tunnelMs() : t.clientMs();
+    }
+
+    private long serverTimeout() {
+        boolean half = response.srcShut || request.dstShut;
+        if (half && t.serverFinMs() > 0) return t.serverFinMs();
+        return t.tunnelMs() > 0 ? t.tunnelMs() : t.serverMs();
     }
 
     /** Arms the timer at the stream's deadline unless it already fires earlier (lazy re-arm). */
@@ -298,6 +375,12 @@ public final class Stream extends Task {
         long d = deadline();
         if (d == NEVER) worker.poller().timers().cancel(this);
         else worker.poller().timers().scheduleNoLaterThan(this, d);
+    }
+
+    /** A wait started (bytes to deliver, reading resumed) whose deadline may precede the armed one. */
+    void rearmTimer() {
+        long d = deadline();
+        if (d != NEVER) worker.poller().timers().scheduleNoLaterThan(this, d);
     }
 
     @Override
@@ -308,25 +391,46 @@ public final class Stream extends Task {
             if (d != NEVER) worker.poller().timers().schedule(this, d);
             return;
         }
+        if (turnaround) {
+            if (redispatchPending) {
+                redispatchPending = false;
+                turnaround = false;
+                assignServer();
+            } else {
+                connect();
+            }
+            return;
+        }
         if (connecting) {
-            connectFailed(Errno.ETIMEDOUT);
+            connectFailed(Errno.ETIMEDOUT, true);
             return;
         }
         worker.stats().timeouts++;
-        finish(false);
+        abandon();
+    }
+
+    /**
+     * Ends the stream where it stands (timeout, forced stop). With bytes in flight either way (held
+     * here, or held back in a peer's socket) each side loses something: one did not get all it
+     * was sent, the other's bytes did not all arrive. Both get a reset, so neither can take a
+     * truncated stream for a complete one. An idle stream is closed cleanly.
+     */
+    private void abandon() {
+        boolean cut = !request.isEmpty() || !response.isEmpty() || request.isHeldBack() || response.isHeldBack();
+        finish(cut, cut);
     }
 
     // ---- teardown ------------------------------------------------------------------------
 
-    private void finish(boolean reset) {
+    private void finish(boolean resetClient, boolean resetServer) {
         if (closed) return;
         closed = true;
         worker.poller().timers().cancel(this);
         if (inQueue) backend.dequeue(this);
         request.release();
         response.release();
-        closeFd(client, reset);
-        if (server.fd >= 0) closeFd(server, reset);
+        closeFd(client, resetClient);
+        if (server.fd >= 0) closeFd(server, resetServer);
         worker.streamClosed(this, frontend);
         releaseServer();
     }
@@ -339,9 +443,9 @@ public final class Stream extends Task {
         c.fd = -1;
     }
 
-    /** Closes the stream now (shutdown after the grace period). */
+    /** Closes the stream now (shutdown after the grace period): streams cut mid-transfer are reset. */
     public void kill() {
-        finish(false);
+        abandon();
     }
 
     // ---- for tests and stats -------------------------------------------------------------

@@ -197,7 +197,7 @@ class ConfigParserTest {
         Timeouts feSide = new Timeouts(1, 2, 3, 4, 5, 6, 7);
         Timeouts beSide = new Timeouts(10, 20, 30, 40, 50, 60, 70);
         FrontendConfig fe = new FrontendConfig("f", "x:1", List.of(), "b", 1, feSide, SpliceOptions.NONE);
-        BackendConfig be = new BackendConfig("b", "x:2", Balance.ROUNDROBIN, List.of(), beSide, 3, SpliceOptions.NONE);
+        BackendConfig be = new BackendConfig("b", "x:2", Balance.ROUNDROBIN, List.of(), beSide, 3, SpliceOptions.NONE, 0);
         assertEquals(new Timeouts(10, 2, 30, 40, 50, 6, 70), Timeouts.effective(fe, be));
     }
 

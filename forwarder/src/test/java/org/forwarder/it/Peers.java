@@ -112,8 +112,17 @@ public final class Peers {
             return new InetSocketAddress(LOOPBACK, port);
         }
 
+        /** Polls until no stream is open and no buffer or pipe is held, or fails. */
+        public StatsSnapshot awaitIdleAndReleased(Duration max) {
+            waitUntil("forwarder has no open stream and holds no buffer or pipe", max, () -> {
+                StatsSnapshot st = fw.stats();
+                return st.active() == 0 && st.buffersInUse() == 0 && st.pipesInUse() == 0;
+            }, () -> fw.stats().render());
+            return fw.stats();
+        }
+
         /** Polls until no stream is open (every close path ran), or fails. */
-        StatsSnapshot awaitIdle(Duration max) {
+        public StatsSnapshot awaitIdle(Duration max) {
             waitUntil("forwarder has no open stream", max, () -> fw.stats().active() == 0);
             return fw.stats();
         }
@@ -287,7 +296,7 @@ public final class Peers {
     };
 
     /** Echo that first says which server it is: "name\n". */
-    static Behaviour taggedEcho(String tag) {
+    public static Behaviour taggedEcho(String tag) {
         return (s, i) -> {
             s.getOutputStream().write((tag + "\n").getBytes());
             ECHO.serve(s, i);
@@ -295,7 +304,7 @@ public final class Peers {
     }
 
     /** A port that nothing listens on (bound, then closed: the kernel just gave it out, nobody else holds it). */
-    static int deadPort() throws IOException {
+    public static int deadPort() throws IOException {
         try (ServerSocket ss = new ServerSocket()) {
             ss.setReuseAddress(false);
             ss.bind(new InetSocketAddress(LOOPBACK, 0), 1);
@@ -331,7 +340,7 @@ public final class Peers {
     }
 
     /** Reads one '\n'-terminated line (a server tag). */
-    static String readLine(InputStream in) throws IOException {
+    public static String readLine(InputStream in) throws IOException {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 200; i++) {
             int c = in.read();
@@ -357,13 +366,13 @@ public final class Peers {
     }
 
     /** What a read shows at the end of a connection. */
-    enum End { EOF, RESET, TIMEOUT, DATA }
+    public enum End { EOF, RESET, TIMEOUT, DATA }
 
     /** How a connection ended, how many bytes came before, and how long after the call (ms). */
-    record Drained(End end, long bytes, long ms) {}
+    public record Drained(End end, long bytes, long ms) {}
 
     /** Reads and discards until EOF, a reset or {@code max} elapses. */
-    static Drained drainToEnd(Socket s, Duration max) throws IOException {
+    public static Drained drainToEnd(Socket s, Duration max) throws IOException {
         long t0 = System.nanoTime();
         long deadline = t0 + max.toNanos();
         byte[] b = new byte[65536];
@@ -401,7 +410,7 @@ public final class Peers {
         waitUntil(what, max, cond, () -> "");
     }
 
-    static void waitUntil(String what, Duration max, BooleanSupplier cond, Supplier<String> detail) {
+    public static void waitUntil(String what, Duration max, BooleanSupplier cond, Supplier<String> detail) {
         if (!await(max, cond)) {
             throw new AssertionError("timed out after " + max.toMillis() + " ms waiting until " + what + " " + detail.get());
         }
@@ -420,7 +429,7 @@ public final class Peers {
         return true;
     }
 
-    static void sleep(long ms) {
+    public static void sleep(long ms) {
         try {
             Thread.sleep(ms);
         } catch (InterruptedException e) {
@@ -594,7 +603,7 @@ public final class Peers {
     }
 
     /** Writes {@code len} bytes of the pattern of {@code seed}; returns nothing, the receiver checks. */
-    static void writePattern(OutputStream out, long seed, long len) throws IOException {
+    public static void writePattern(OutputStream out, long seed, long len) throws IOException {
         byte[] b = new byte[65536];
         long pos = 0;
         while (pos < len) {
@@ -605,7 +614,7 @@ public final class Peers {
         }
     }
 
-    static MessageDigest sha256() {
+    public static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
@@ -613,7 +622,7 @@ public final class Peers {
         }
     }
 
-    static String hex(MessageDigest md) {
+    public static String hex(MessageDigest md) {
         return HexFormat.of().formatHex(md.digest());
     }
 

@@ -380,7 +380,9 @@ class SpliceTest {
 
     /**
      * Seed 004: the server resets while the client is not reading, so the error arrives with a
-     * hang-up on an fd nobody is reading. The stream must close, the CPU must not spin, no fd leaks.
+     * hang-up on an fd nobody is reading. The CPU must not spin while the stream holds what the
+     * server sent before its reset (issue 7.1: those bytes are the client's); once the client
+     * reads, it gets them and then the reset, and the stream closes without leaking an fd.
      */
     @Test
     @Timeout(60)
@@ -409,19 +411,24 @@ class SpliceTest {
                 try (Socket c = Peers.connect(perRound, fw.port)) {
                     Peers.waitUntil("the server accepted", Duration.ofSeconds(5), () -> srv.accepted.get() == 1);
                     Peers.waitUntil("the server reset its socket", Duration.ofSeconds(10), () -> srv.finished.get() == 1);
-                    Peers.waitUntil("the stream closed after the reset", Duration.ofSeconds(5), () -> fw.stats().active() == 0);
+                    Peers.waitUntil("the forwarder saw the reset", Duration.ofSeconds(5), () -> fw.stats().aborts() == 1);
                     long cpu0 = fw.fw.pollerCpuNanos();
                     Thread.sleep(1000);
                     long cpu = fw.fw.pollerCpuNanos() - cpu0;
                     assertTrue(cpu < TimeUnit.MILLISECONDS.toNanos(50), "spinning after the reset: " + cpu / 1_000_000 + " ms");
+                    long[] got = new long[1];
                     assertThrows(SocketException.class, () -> {
                         InputStream in = c.getInputStream();
                         byte[] b = new byte[1 << 16];
                         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                         while (System.nanoTime() < deadline) {
-                            if (in.read(b) < 0) return; // a clean EOF would be wrong
+                            int n = in.read(b);
+                            if (n < 0) return; // a clean EOF would be wrong
+                            got[0] += n;
                         }
                     }, "the server's reset must reach the client as a reset");
+                    assertTrue(got[0] > 0, "the bytes sent before the reset must reach the client first");
+                    Peers.waitUntil("the stream closed after the reset", Duration.ofSeconds(5), () -> fw.stats().active() == 0);
                     assertEquals(1, fw.stats().aborts());
                 }
             }
