@@ -40,18 +40,36 @@ public final class Main {
                 }
                 default -> { }
             }
-            config = cl.config();
         } catch (ConfigException e) {
             System.err.println(e.getMessage());
             System.err.println("(forwarder --help lists the options)");
             return 1;
+        } catch (RuntimeException e) {
+            return internalError(e);
+        }
+        try {
+            config = cl.config();
+        } catch (ConfigException e) {
+            System.err.println(e.getMessage());
+            if (cl.configFile() == null) System.err.println("(forwarder --help lists the options)");
+            return 1;
+        } catch (RuntimeException e) {
+            return internalError(e);
         }
         if (cl.action() == CommandLine.Action.CHECK) {
             config.warnings().forEach(w -> System.err.println("warning: " + w));
-            System.out.println("Configuration " + (cl.configFile() != null ? "file " + cl.configFile() + " " : "") + "is valid");
+            System.out.println("Configuration " + (cl.configName() != null ? "file " + cl.configName() + " " : "") + "is valid");
             return 0;
         }
         return serve(fitToFdLimit(config));
+    }
+
+    /** A bug, not a user error: still one line, with where it happened, instead of a stack trace. */
+    private static int internalError(RuntimeException e) {
+        StackTraceElement[] at = e.getStackTrace();
+        System.err.println("error: internal error while reading the configuration: " + e
+                + (at.length > 0 ? " at " + at[0] : "") + " (please report this)");
+        return 1;
     }
 
     private static Config fitToFdLimit(Config config) {

@@ -3,6 +3,7 @@ package org.forwarder;
 import org.forwarder.it.Peers;
 import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.TestServer;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -16,6 +17,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -72,6 +74,97 @@ class MainProcessTest {
         Process noArgs = launch("--listen", "127.0.0.1:0");
         text = output(noArgs);
         assertEquals(1, noArgs.exitValue(), text);
+    }
+
+    private static final String VALID = "listen x\n    bind 127.0.0.1:0\n    timeout connect 1s\n    timeout client 1s\n"
+            + "    timeout server 1s\n    server s 127.0.0.1:1\n";
+
+    /** Creates DIR/NAME from the raw bytes of NAME, percent-encoded, whatever this JVM's own locale can encode. */
+    private static Path rawName(Path dir, String percentEncoded) throws Exception {
+        Path file = Path.of(java.net.URI.create(dir.toUri() + percentEncoded));
+        Files.writeString(file, VALID);
+        return file;
+    }
+
+    /**
+     * Runs {@code Main -c -f BASE/NAME} in DIR with only {@code locale} set (LANG and LC_* removed, as
+     * under systemd or in a bare container). NAME is passed as printf octal escapes through sh, so
+     * its bytes reach the forwarder's argv unchanged, not re-encoded by this JVM.
+     */
+    private static Process checkInLocale(String locale, Path dir, String base, String printfName, boolean viaArgFile) throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String script = viaArgFile
+                // an @argfile holds Main's arguments: they never appear in /proc/self/cmdline
+                ? "f=$(printf \"%s/" + printfName + "\" \"$1\"); printf '%s\\n' -cp \"\\\"$3\\\"\" \"$4\" -c -f \"\\\"$f\\\"\" > \"$1/args\"; "
+                        + "exec \"$2\" --enable-native-access=ALL-UNNAMED \"@$1/args\""
+                : "f=$(printf \"%s/" + printfName + "\" \"$1\"); exec \"$2\" --enable-native-access=ALL-UNNAMED -cp \"$3\" \"$4\" -c -f \"$f\"";
+        ProcessBuilder pb = new ProcessBuilder("sh", "-c", script, "sh", base, java,
+                System.getProperty("java.class.path"), Main.class.getName()).redirectErrorStream(true).directory(dir.toFile());
+        pb.environment().keySet().removeIf(k -> k.equals("LANG") || k.equals("LANGUAGE") || k.startsWith("LC_"));
+        pb.environment().put("LC_ALL", locale);
+        return pb.start();
+    }
+
+    /**
+     * Under LC_ALL=C the JVM decodes argv as ASCII, so "café.cfg" arrives as "caf\uFFFD\uFFFD.cfg"
+     * and Path.of threw InvalidPathException (a stack trace). The raw bytes are still in
+     * /proc/self/cmdline: the file opens, here by a relative name (resolved under /proc/self/cwd).
+     */
+    @Test
+    @Timeout(60)
+    void nonAsciiFileNameOpensUnderTheCLocale(@TempDir Path dir) throws Exception {
+        rawName(dir, "caf%C3%A9.cfg");
+        Process check = checkInLocale("C", dir, ".", "caf\\303\\251.cfg", false);
+        String text = output(check);
+        assertEquals(0, check.exitValue(), text);
+        assertEquals(List.of("Configuration file ./caf?.cfg is valid"), text.lines().toList());
+        assertTrue(!text.contains("Exception") && !text.contains("\tat "), text);
+    }
+
+    /** A name that is not UTF-8 (Latin-1 "café") under a UTF-8 locale: decoded lossily, yet the file opens. */
+    @Test
+    @Timeout(60)
+    void latin1FileNameOpensUnderAUtf8Locale(@TempDir Path dir) throws Exception {
+        rawName(dir, "caf%E9.cfg");
+        Process check = checkInLocale("C.UTF-8", dir, dir.toString(), "caf\\351.cfg", false);
+        String text = output(check);
+        assertEquals(0, check.exitValue(), text);
+        assertTrue(text.contains(".cfg is valid"), text);
+    }
+
+    /** When the raw bytes cannot be found (arguments from an @argfile), one line says why and what to do. */
+    @Test
+    @Timeout(60)
+    void unrepresentableFileNameIsOneClearLine(@TempDir Path dir) throws Exception {
+        rawName(dir, "caf%C3%A9.cfg");
+        Process check = checkInLocale("C", dir, dir.toString(), "caf\\303\\251.cfg", true);
+        String text = output(check);
+        assertEquals(1, check.exitValue(), text);
+        assertEquals(List.of("'-f' '" + dir + "/caf??.cfg': this file name cannot be represented in the locale's encoding"
+                        + " (sun.jnu.encoding=ANSI_X3.4-1968): run forwarder with a UTF-8 locale, e.g. LANG=C.UTF-8",
+                "(forwarder --help lists the options)"), text.lines().toList());
+    }
+
+    /**
+     * An unreadable file is one line. Root reads anything, so as root the check runs as user
+     * nobody through setpriv (ConfigFileTest covers an ordinary user in-process).
+     */
+    @Test
+    @Timeout(60)
+    void unreadableFileIsOneLine(@TempDir Path dir) throws Exception {
+        boolean root = "root".equals(System.getProperty("user.name"));
+        Assumptions.assumeTrue(root && Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs root and setpriv");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path secret = dir.resolve("secret.cfg");
+        Files.writeString(secret, VALID);
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("---------"));
+        Process check = new ProcessBuilder("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "-c", "-f", secret.toString())
+                .redirectErrorStream(true).start();
+        String text = output(check);
+        assertEquals(1, check.exitValue(), text);
+        assertEquals(List.of(secret + ": cannot read configuration file: permission denied"), text.lines().toList());
     }
 
     /** SIGTERM: no new connections, the open one finishes its transfer, exit status 0. */

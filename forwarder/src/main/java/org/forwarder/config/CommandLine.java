@@ -4,13 +4,17 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 
 /**
  * The command line: either {@code -f FILE} (HAProxy-syntax configuration) or "quick mode", where
  * {@code --listen} and {@code --server} flags describe a single proxy named "quick". Long flags
- * take their value as the next argument or after '=' ({@code --maxconn=100}).
+ * take their value as the next argument or after '=' ({@code --maxconn=100}). Only --listen and
+ * --server repeat; any other flag given twice is an error rather than last-one-wins, since one of
+ * the two values would be dropped without a word.
  */
 public final class CommandLine {
 
@@ -21,11 +25,13 @@ public final class CommandLine {
 
     private final Action action;
     private final Path configFile;
+    private final String configName;
     private final Config quickConfig;
 
-    private CommandLine(Action action, Path configFile, Config quickConfig) {
+    private CommandLine(Action action, Path configFile, String configName, Config quickConfig) {
         this.action = action;
         this.configFile = configFile;
+        this.configName = configName;
         this.quickConfig = quickConfig;
     }
 
@@ -34,13 +40,20 @@ public final class CommandLine {
      * by {@link #config()}. Every problem found is reported, each naming its flag.
      */
     public static CommandLine parse(String[] args) throws ConfigException {
+        return parse(args, FileArgument::fromProc);
+    }
+
+    /** As {@link #parse(String[])}, with the raw bytes of the arguments (for a -f name the JVM could not decode) from {@code raw}. */
+    static CommandLine parse(String[] args, FileArgument.RawArgs raw) throws ConfigException {
         List<String> errors = new ArrayList<>();
         QuickMode quick = new QuickMode(errors);
         boolean help = false;
         boolean version = false;
         boolean check = false;
-        Path file = null;
+        FileArgument.Resolved file = null;
+        String fileArg = null;
         List<String> quickFlags = new ArrayList<>();
+        Map<String, String[]> seen = new HashMap<>();   // canonical flag -> {spelling, value or null}
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
             String flag = arg;
@@ -51,31 +64,36 @@ public final class CommandLine {
                 inline = arg.substring(eq + 1);
             }
             switch (flag) {
-                case "-h", "--help" -> help = noValue(flag, inline, errors);
-                case "-v", "--version" -> version = noValue(flag, inline, errors);
-                case "-c" -> check = noValue(flag, inline, errors);
+                case "-h", "--help" -> help |= once("--help", flag, null, seen, errors) && noValue(flag, inline, errors);
+                case "-v", "--version" -> version |= once("--version", flag, null, seen, errors) && noValue(flag, inline, errors);
+                case "-c" -> check |= once("-c", flag, null, seen, errors) && noValue(flag, inline, errors);
                 case "-f" -> {
-                    String value = i + 1 < args.length && !looksLikeFlag(args[i + 1]) ? args[++i] : null;
+                    String value = i + 1 < args.length && isValue(args[i + 1]) ? args[++i] : null;
                     if (value == null) {
                         errors.add("'-f' needs a value: the configuration file");
-                    } else if (file != null) {
-                        errors.add("'-f' given twice ('" + file + "' and '" + value + "'): forwarder reads one file");
+                    } else if (fileArg != null) {
+                        errors.add("'-f' given twice ('" + fileArg + "' and '" + value + "'): forwarder reads one file");
                     } else {
-                        file = Path.of(value);
+                        fileArg = value;
+                        try {
+                            file = FileArgument.resolve(args, i, raw);
+                        } catch (IllegalArgumentException e) {
+                            errors.add("'-f' '" + value + "': " + e.getMessage());
+                        }
                     }
                 }
                 default -> {
                     if (QuickMode.takesValue(flag)) {
                         String value = inline;
-                        if (value == null && i + 1 < args.length && !looksLikeFlag(args[i + 1])) value = args[++i];
+                        if (value == null && i + 1 < args.length && isValue(args[i + 1])) value = args[++i];
                         if (value == null) {
                             errors.add("'" + flag + "' needs a value: " + QuickMode.valueHint(flag));
-                        } else {
+                        } else if (QuickMode.repeats(flag) || once(flag, flag, value, seen, errors)) {
                             quick.set(flag, value);
                         }
                         quickFlags.add(flag);
                     } else if (QuickMode.isSwitch(flag)) {
-                        if (noValue(flag, inline, errors)) quick.set(flag, null);
+                        if (noValue(flag, inline, errors) && once(flag, flag, null, seen, errors)) quick.set(flag, null);
                         quickFlags.add(flag);
                     } else if (arg.startsWith("-")) {
                         errors.add("unknown option '" + flag + "' (see --help)");
@@ -87,14 +105,14 @@ public final class CommandLine {
         }
         Action action = help ? Action.HELP : version ? Action.VERSION : check ? Action.CHECK : Action.RUN;
         Config quickConfig = null;
-        if (file != null && !quickFlags.isEmpty()) {
+        if (fileArg != null && !quickFlags.isEmpty()) {
             errors.add("'" + quickFlags.getFirst() + "' cannot be combined with -f: use either a configuration file "
                     + "or the quick-mode flags (set it in the file instead)");
-        } else if (file == null && errors.isEmpty() && (action == Action.RUN || action == Action.CHECK)) {
+        } else if (fileArg == null && errors.isEmpty() && (action == Action.RUN || action == Action.CHECK)) {
             quickConfig = quick.build();
         }
         if (!errors.isEmpty()) throw new ConfigException(errors);
-        return new CommandLine(action, file, quickConfig);
+        return new CommandLine(action, file == null ? null : file.path(), file == null ? null : file.name(), quickConfig);
     }
 
     /** What the user asked for; HELP beats VERSION beats CHECK beats RUN. */
@@ -107,6 +125,11 @@ public final class CommandLine {
         return configFile;
     }
 
+    /** The {@code -f} file as the user named it (for messages), or null in quick mode. */
+    public String configName() {
+        return configName;
+    }
+
     /**
      * The configuration to run or check: the {@code -f} file parsed now, or the quick-mode proxy.
      *
@@ -114,7 +137,7 @@ public final class CommandLine {
      * @throws IllegalStateException for {@code --help}/{@code --version} without any configuration
      */
     public Config config() throws ConfigException {
-        if (configFile != null) return ConfigParser.parse(configFile);
+        if (configFile != null) return ConfigParser.parse(configFile, configName);
         if (quickConfig != null) return quickConfig;
         throw new IllegalStateException("no configuration was given on the command line");
     }
@@ -138,7 +161,7 @@ public final class CommandLine {
                   --splice-request         splice client-to-server data through a kernel pipe
                   --splice-response        splice server-to-client data through a kernel pipe
                   --splice-auto            let forwarder decide when to splice
-                  --no-splice              never splice, whatever else says so
+                  --no-splice              never splice (an error together with a --splice-* flag)
                   --maxconn N              maximum concurrent connections (default 4096)
                   --maxpipes N             maximum kernel pipes for splicing (default maxconn/4)
                   --bufsize N              buffer size in bytes, k/m suffixes allowed (default 16384)
@@ -148,6 +171,7 @@ public final class CommandLine {
                   --timeout-tunnel T       inactivity limit for established connections (default: none)
                   --retries N              connection attempts to retry on failure (default 3)
                 Times T take a unit: us, ms (default), s, m, h, d. Flags accept --flag=value too.
+                Only --listen and --server may be given more than once.
                 """.formatted(LAUNCH);
     }
 
@@ -170,8 +194,24 @@ public final class CommandLine {
         return false;
     }
 
-    /** A following argument that is itself a flag means the value was forgotten. */
-    private static boolean looksLikeFlag(String arg) {
-        return arg.length() > 1 && arg.startsWith("-");
+    /**
+     * True the first time {@code canonical} is met; after that, adds "given twice" and returns false.
+     * {@code value} is the flag's value, shown in the error, or null for switches.
+     */
+    private static boolean once(String canonical, String flag, String value, Map<String, String[]> seen, List<String> errors) {
+        String[] first = seen.putIfAbsent(canonical, new String[] {flag, value});
+        if (first == null) return true;
+        errors.add("'" + flag + "' given twice" + (first[0].equals(flag) ? "" : " (first as '" + first[0] + "')")
+                + (value == null ? "" : " ('" + first[1] + "' and '" + value + "')") + ": give it once");
+        return false;
+    }
+
+    /**
+     * Whether the argument after a flag that takes a value is that value. One that looks like a
+     * flag means the value was forgotten; but a negative number ("--maxconn -1") is a value, a
+     * wrong one, to be reported as such (no flag starts with a digit).
+     */
+    private static boolean isValue(String arg) {
+        return !(arg.length() > 1 && arg.startsWith("-")) || Character.isDigit(arg.charAt(1));
     }
 }

@@ -106,18 +106,28 @@ final class ConfigAssembler {
         return "?";
     }
 
-    /** Two listeners on one address would fail at bind time; say where both are declared now. */
+    /**
+     * Two listeners on one address would fail at bind time; say where both are declared now. One
+     * error per bind line: a repeated port range would otherwise give one per port.
+     */
     private void checkBindsDistinct(Iterable<ProxyDraft> frontends) {
         Map<SockAddr, String> seen = new HashMap<>();
+        Map<String, String> firstClash = new LinkedHashMap<>();   // bind line -> its first clash
+        Map<String, Integer> moreClashes = new HashMap<>();
         for (ProxyDraft fe : frontends) {
             for (BindConfig b : fe.binds) {
                 if (b.address().port() == 0) continue; // the kernel picks a distinct port for each
                 String first = seen.putIfAbsent(b.address(), b.where());
-                if (first != null) {
-                    diag.errorAt(lineOf(b.where()), "'bind' address " + b.address() + " is already bound at " + first);
+                if (first == null) continue;
+                if (firstClash.putIfAbsent(b.where(), "'bind' address " + b.address() + " is already bound at " + first) != null) {
+                    moreClashes.merge(b.where(), 1, Integer::sum);
                 }
             }
         }
+        firstClash.forEach((where, clash) -> {
+            Integer more = moreClashes.get(where);
+            diag.errorAt(lineOf(where), clash + (more == null ? "" : " (and " + more + " more of this line's addresses are bound twice)"));
+        });
     }
 
     private static int lineOf(String where) {

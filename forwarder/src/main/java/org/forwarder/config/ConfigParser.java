@@ -2,10 +2,11 @@ package org.forwarder.config;
 
 import org.forwarder.config.ProxyDraft.Kind;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -15,7 +16,8 @@ import java.util.function.Function;
 
 /**
  * Reads a configuration in HAProxy's syntax (the subset forwarder implements; see etc/forwarder.cfg).
- * The whole file is always read, so one run lists every error, each as {@code FILE:LINE: ...}.
+ * The whole file is always read, so one run lists every error, each as {@code FILE:LINE: ...};
+ * only input that is not a configuration at all (see LineReader, ConfigFile) stops it early.
  * Thread-safe: each parse uses its own state.
  */
 public final class ConfigParser {
@@ -43,16 +45,16 @@ public final class ConfigParser {
 
     /** Parses the file at {@code file}; errors name the path as given. */
     public static Config parse(Path file) throws ConfigException {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new ConfigException(file + ": cannot read configuration file: no such file");
+        return parse(file, file.toString());
+    }
+
+    /** Parses the file at {@code file}, calling it {@code name} in messages (the name as the user gave it). */
+    static Config parse(Path file, String name) throws ConfigException {
+        try (InputStream in = ConfigFile.open(file, name)) {
+            return new ConfigParser(name, System::getenv).run(new LineReader(in));
         } catch (IOException e) {
-            throw new ConfigException(file + ": cannot read configuration file: " + e.getMessage());
+            throw ConfigFile.cannotRead(name, ConfigFile.reason(e));
         }
-        // Undecodable bytes become U+FFFD and then fail as ordinary bad words, with a line number.
-        return parse(new String(bytes, StandardCharsets.UTF_8), file.toString());
     }
 
     /** Parses {@code text}, naming it {@code fileName} in messages. */
@@ -62,35 +64,64 @@ public final class ConfigParser {
 
     /** As {@link #parse(String, String)}, with environment variables for "$NAME" taken from {@code env}. */
     static Config parse(String text, String fileName, Function<String, String> env) throws ConfigException {
-        return new ConfigParser(fileName, env).run(text);
+        // The same reader as for files, so the same limits and checks apply.
+        try {
+            return new ConfigParser(fileName, env).run(new LineReader(new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8))));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
-    private Config run(String text) throws ConfigException {
-        String[] lines = text.split("\n", -1);
-        for (int i = 0; i < lines.length; i++) {
+    private Config run(LineReader reader) throws IOException, ConfigException {
+        LineReader.Line raw;
+        while ((raw = reader.next()) != null) {
+            int number = raw.number();
+            if (raw.problem() != null) {
+                lineUnusable();
+                diag.errorAt(number, raw.problem());
+                // What was read is not the whole file: checks of the whole (no server, no bind...) would mislead.
+                if (raw.stop()) diag.throwIfErrors();
+                continue;
+            }
             List<String> words;
             try {
-                words = tokenizer.split(lines[i]);
+                words = tokenizer.split(raw.text());
             } catch (IllegalArgumentException e) {
-                String kw = plainFirstWord(lines[i]);
-                if (proxy != null) {
-                    // The unreadable line may have been a bind or server: don't also report their absence.
-                    proxy.brokenBind = true;
-                    proxy.brokenServer = true;
-                }
-                if (kw != null) {
-                    diag.error(i + 1, kw, e.getMessage());
+                lineUnusable();
+                String kw = plainFirstWord(raw.text());
+                if (raw.badIndex() >= 0) {
+                    diag.errorAt(number, notUtf8(raw));
+                } else if (kw != null) {
+                    diag.error(number, kw, e.getMessage());
                 } else {
-                    diag.errorAt(i + 1, e.getMessage());
+                    diag.errorAt(number, e.getMessage());
                 }
                 continue;
             }
-            if (!words.isEmpty()) line(new Line(i + 1, words));
+            if (raw.badIndex() >= 0 && raw.badIndex() < tokenizer.codeEnd()) {
+                // Not UTF-8 before the comment (if any): the words would hold U+FFFD, so say what it really is.
+                lineUnusable();
+                diag.errorAt(number, notUtf8(raw));
+                continue;
+            }
+            if (!words.isEmpty()) line(new Line(number, words));
         }
         GlobalConfig g = global.resolve();
         Config config = new ConfigAssembler(diag).assemble(g, proxies);
         diag.throwIfErrors();
         return config;
+    }
+
+    /** The unreadable line may have been a bind or server: don't also report their absence. */
+    private void lineUnusable() {
+        if (proxy != null) {
+            proxy.brokenBind = true;
+            proxy.brokenServer = true;
+        }
+    }
+
+    private static String notUtf8(LineReader.Line raw) {
+        return "invalid UTF-8 " + raw.badNote() + ": the configuration must be UTF-8 text";
     }
 
     /** The first word of a line that failed to split, if it is plain enough to name the keyword; else null. */

@@ -34,7 +34,7 @@ final class Diagnostics {
     }
 
     void warn(int line, String message) {
-        warnings.add(where(line) + ": " + message);
+        warnings.add(ConfigException.printable(where(line) + ": " + message));
     }
 
     boolean hasErrors() {

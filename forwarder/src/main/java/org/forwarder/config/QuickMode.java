@@ -12,6 +12,12 @@ import java.util.Map;
  * Builds the configuration of quick mode from command-line flags: one listen-style proxy named
  * "quick". It goes through the same ProxyDraft and ConfigAssembler as a file, so both modes get
  * the same checks, defaults and warnings. Errors name the flag.
+ *
+ * <p>--no-splice together with a --splice-* flag is an error: on one command line, "splice" and
+ * "never splice" contradict each other. (In a file, global {@code nosplice} over proxies with
+ * {@code option splice-*} stays a warning, as in HAProxy, where the global switch is meant to
+ * override the sections without editing them.) Redundant but consistent flags, such as
+ * --maxpipes with --no-splice, are accepted.
  */
 final class QuickMode {
 
@@ -28,6 +34,7 @@ final class QuickMode {
             Map.entry("--retries", "a number"));
 
     private static final List<String> SWITCHES = List.of("--splice-request", "--splice-response", "--splice-auto", "--no-splice");
+    private static final List<String> REPEATABLE = List.of("--listen", "--server");
 
     private final List<String> errors;
     private final ProxyDraft proxy = new ProxyDraft(Kind.LISTEN, NAME, 0, new ProxyDraft());
@@ -37,6 +44,8 @@ final class QuickMode {
     private int maxpipes = -1;
     private int bufsize = GlobalConfig.DEFAULT_BUFSIZE;
     private boolean noSplice;
+    /** The first --splice-* flag given, to name in the contradiction with --no-splice; null if none. */
+    private String spliceFlag;
 
     QuickMode(List<String> errors) {
         this.errors = errors;
@@ -53,6 +62,11 @@ final class QuickMode {
 
     static String valueHint(String flag) {
         return VALUE_FLAGS.get(flag);
+    }
+
+    /** True for the flags that may be given more than once (each adds one). */
+    static boolean repeats(String flag) {
+        return REPEATABLE.contains(flag);
     }
 
     /** Applies one flag; {@code value} is null for switches. */
@@ -77,10 +91,11 @@ final class QuickMode {
                 case "--timeout-server" -> timeout(Timeouts.Kind.SERVER, value);
                 case "--timeout-tunnel" -> timeout(Timeouts.Kind.TUNNEL, value);
                 case "--retries" -> proxy.retries = Values.integer(value, 0, Integer.MAX_VALUE);
-                case "--splice-request" -> proxy.splice = proxy.splice.withRequest(true);
-                case "--splice-response" -> proxy.splice = proxy.splice.withResponse(true);
-                case "--splice-auto" -> proxy.splice = proxy.splice.withAuto(true);
-                case "--no-splice" -> noSplice = true;
+                case "--splice-request", "--splice-response", "--splice-auto" -> splice(flag);
+                case "--no-splice" -> {
+                    noSplice = true;
+                    if (spliceFlag != null) contradiction();
+                }
                 default -> throw new IllegalStateException("not a quick-mode flag: " + flag);
             }
         } catch (IllegalArgumentException e) {
@@ -109,6 +124,23 @@ final class QuickMode {
         Config config = new ConfigAssembler(diag).assemble(global, List.of(proxy));
         errors.addAll(diag.errors());
         return config;
+    }
+
+    /** Checked as the flags come, like their values, so that it is reported even with --help. */
+    private void splice(String flag) {
+        if (spliceFlag == null) {
+            spliceFlag = flag;
+            if (noSplice) contradiction();
+        }
+        proxy.splice = switch (flag) {
+            case "--splice-request" -> proxy.splice.withRequest(true);
+            case "--splice-response" -> proxy.splice.withResponse(true);
+            default -> proxy.splice.withAuto(true);
+        };
+    }
+
+    private void contradiction() {
+        errors.add("'--no-splice' contradicts '" + spliceFlag + "': splicing cannot be both off and on, give one of them");
     }
 
     private void listen(String value) {

@@ -16,9 +16,16 @@ import java.util.function.Function;
 final class Tokenizer {
 
     private final Function<String, String> env;
+    /** Where the comment of the last line split began (its length if it had none). */
+    private int codeEnd;
 
     Tokenizer(Function<String, String> env) {
         this.env = env;
+    }
+
+    /** The index where the comment of the line last given to {@link #split} starts, or its length if it has none. */
+    int codeEnd() {
+        return codeEnd;
     }
 
     /** The words of {@code line}; throws IllegalArgumentException describing a syntax error. */
@@ -30,6 +37,7 @@ final class Tokenizer {
         int quoteColumn = 0;
         int i = 0;
         int n = line.length();
+        codeEnd = n;
         while (i < n) {
             char c = line.charAt(i);
             if (quote == 0 && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
@@ -41,7 +49,10 @@ final class Tokenizer {
                 i++;
                 continue;
             }
-            if (quote == 0 && c == '#') break;
+            if (quote == 0 && c == '#') {
+                codeEnd = i;
+                break;
+            }
             inWord = true;
             if (c == '\'' && quote != '"') {
                 quote = quote == 0 ? '\'' : 0;

@@ -13,7 +13,17 @@ final class Values {
 
     /** A decimal integer within [min, max]. */
     static int integer(String text, int min, int max) {
-        long v = digits(text, text);
+        long v;
+        try {
+            v = digits(text, text);
+        } catch (NumberFormatException e) {
+            // Signs, spaces, fractions: say what is expected, so "-1" is as clear as "0".
+            throw new IllegalArgumentException("'" + text + "' is not a valid number: expected a whole number, "
+                    + range(min, max));
+        } catch (IllegalArgumentException tooLarge) {
+            if (max == Integer.MAX_VALUE) throw tooLarge;
+            v = Long.MAX_VALUE;
+        }
         if (v < min || v > max) {
             throw new IllegalArgumentException("'" + text + "' is out of range: expected " + range(min, max));
         }
@@ -61,7 +71,16 @@ final class Values {
             }
             if (mult != 1) num = text.substring(0, text.length() - 1);
         }
-        long v = times(digits(num, text), mult, text);
+        long v;
+        try {
+            v = times(digits(num, text), mult, text);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + text + "' is not a valid size: expected a whole number of bytes,"
+                    + " optionally followed by k, m or g");
+        } catch (IllegalArgumentException tooLarge) {
+            if (max == Integer.MAX_VALUE) throw tooLarge;
+            v = Long.MAX_VALUE;
+        }
         if (v < min || v > max) {
             throw new IllegalArgumentException("'" + text + "' is out of range: expected " + range(min, max));
         }
@@ -95,8 +114,9 @@ final class Values {
         }
     }
 
+    /** A NumberFormatException (an IllegalArgumentException) so that callers can add what they expected. */
     private static IllegalArgumentException notNumber(String text) {
-        return new IllegalArgumentException("'" + text + "' is not a valid number");
+        return new NumberFormatException("'" + text + "' is not a valid number");
     }
 
     private static String range(int min, int max) {

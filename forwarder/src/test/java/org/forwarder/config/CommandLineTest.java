@@ -1,7 +1,11 @@
 package org.forwarder.config;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -80,11 +84,11 @@ class CommandLineTest {
     void quickModeEveryFlag() throws ConfigException {
         Config cfg = quick("-c", "--listen", "127.0.0.1:8080", "--listen=[::1]:8080",
                 "--server", "127.0.0.1:9001", "--server=127.0.0.1:9002", "--server", "127.0.0.1:9003",
-                "--balance", "leastconn", "--splice-request", "--splice-response", "--splice-auto", "--no-splice",
+                "--balance", "leastconn", "--splice-request", "--splice-response", "--splice-auto",
                 "--maxconn", "100", "--maxpipes=7", "--bufsize", "32k",
                 "--timeout-connect", "2s", "--timeout-client=3m", "--timeout-server", "4h", "--timeout-tunnel", "1d",
                 "--retries", "0");
-        assertEquals(new GlobalConfig(100, 7, 1, 32768, 0, 2, 0, true), cfg.global());
+        assertEquals(new GlobalConfig(100, 7, 1, 32768, 0, 2, 0, false), cfg.global());
         FrontendConfig fe = cfg.frontend("quick");
         assertEquals(List.of("127.0.0.1:8080", "[0:0:0:0:0:0:0:1]:8080"),
                 fe.binds().stream().map(b -> b.address().toString()).toList());
@@ -96,8 +100,8 @@ class CommandLineTest {
         assertEquals(0, be.retries());
         assertEquals(new SpliceOptions(true, true, true), be.splice());
         assertEquals(new Timeouts(2000, 180_000, 14_400_000, 0, 86_400_000, 0, 0), Timeouts.effective(fe, be));
-        assertEquals(List.of("command line: global 'nosplice' is set: the 'option splice-*' lines have no effect"),
-                cfg.warnings());
+        assertEquals(List.of(), cfg.warnings());
+        assertTrue(quick("--listen", ":1", "--server", "127.0.0.1:2", "--no-splice").global().noSplice());
         assertEquals(CommandLine.Action.CHECK, cl("-c", "--listen", ":1", "--server", "127.0.0.1:2").action());
     }
 
@@ -121,11 +125,11 @@ class CommandLineTest {
     @Test
     void badValuesNameTheFlag() {
         String[] base = {"--listen", ":1", "--server", "127.0.0.1:2"};
-        assertEquals("'--maxconn' 'many' is not a valid number", error(with(base, "--maxconn", "many")));
+        assertEquals("'--maxconn' 'many' is not a valid number: expected a whole number, at least 1", error(with(base, "--maxconn", "many")));
         assertEquals("'--maxconn' '0' is out of range: expected at least 1", error(with(base, "--maxconn", "0")));
-        assertEquals("'--maxpipes' '-3' is not a valid number", error(with(base, "--maxpipes=-3")));
+        assertEquals("'--maxpipes' '-3' is not a valid number: expected a whole number, at least 0", error(with(base, "--maxpipes=-3")));
         assertEquals("'--bufsize' '10' is out of range: expected 1024 to 16777216", error(with(base, "--bufsize", "10")));
-        assertEquals("'--retries' 'x' is not a valid number", error(with(base, "--retries", "x")));
+        assertEquals("'--retries' 'x' is not a valid number: expected a whole number, at least 0", error(with(base, "--retries", "x")));
         assertEquals("'--balance' 'source' is not supported: use roundrobin or leastconn", error(with(base, "--balance", "source")));
         assertTrue(error(with(base, "--timeout-connect", "5x")).startsWith("'--timeout-connect' '5x' has an unknown time unit"));
         assertTrue(error(with(base, "--timeout-client", "abc")).startsWith("'--timeout-client' 'abc' is not a duration"));
@@ -165,7 +169,123 @@ class CommandLineTest {
     void allErrorsAreReported() {
         ConfigException e = assertThrows(ConfigException.class,
                 () -> CommandLine.parse(new String[] {"--maxconn", "x", "--bogus", "--listen", ":1", "--server", "127.0.0.1:2"}));
-        assertEquals(List.of("'--maxconn' 'x' is not a valid number", "unknown option '--bogus' (see --help)"), e.errors());
+        assertEquals(List.of("'--maxconn' 'x' is not a valid number: expected a whole number, at least 1",
+                "unknown option '--bogus' (see --help)"), e.errors());
+    }
+
+    /** A negative number after a flag is that flag's (bad) value: one error, not "needs a value" plus "unknown option". */
+    @Test
+    void negativeNumbersAreOneErrorNamingTheFlag() {
+        String[] base = {"--listen", ":1", "--server", "127.0.0.1:2"};
+        assertEquals(List.of("'--maxconn' '-1' is not a valid number: expected a whole number, at least 1"),
+                errors(with(base, "--maxconn", "-1")));
+        assertEquals(List.of("'--maxpipes' '-5' is not a valid number: expected a whole number, at least 0"),
+                errors(with(base, "--maxpipes", "-5")));
+        assertEquals(List.of("'--retries' '-1' is not a valid number: expected a whole number, at least 0"),
+                errors(with(base, "--retries", "-1")));
+        assertEquals(List.of("'--bufsize' '-16k' is not a valid size: expected a whole number of bytes, optionally followed by k, m or g"),
+                errors(with(base, "--bufsize", "-16k")));
+        for (String flag : List.of("--timeout-connect", "--timeout-client", "--timeout-server", "--timeout-tunnel")) {
+            assertEquals(List.of("'" + flag + "' '-5s' is not a duration: expected a number with an optional unit (us, ms, s, m, h, d)"),
+                    errors(with(base, flag, "-5s")), flag);
+        }
+        assertEquals(List.of("'--maxconn' '-1' is not a valid number: expected a whole number, at least 1"),
+                errors(with(base, "--maxconn=-1")));
+        // a number that is too large or malformed is one error too, with the same wording for every count flag
+        assertEquals(List.of("'--retries' '99999999999' is too large: the maximum is 2147483647"),
+                errors(with(base, "--retries", "99999999999")));
+        assertEquals(List.of("'--maxconn' '1.5' is not a valid number: expected a whole number, at least 1"),
+                errors(with(base, "--maxconn", "1.5")));
+        assertEquals(List.of("'--maxconn' '' is not a valid number: expected a whole number, at least 1"),
+                errors(with(base, "--maxconn=")));
+        // a real flag after a value-taking flag still means the value was forgotten
+        assertEquals(List.of("'--maxconn' needs a value: a number", "'--splice-auto' takes no value, got 'x'"),
+                errors(with(base, "--maxconn", "--splice-auto=x")));
+    }
+
+    /** Single-valued flags given twice are an error naming the flag, whatever the values; --listen and --server repeat. */
+    @Test
+    void duplicateFlagsAreErrors() {
+        String[] base = {"--listen", ":1", "--server", "127.0.0.1:2"};
+        assertEquals(List.of("'--maxconn' given twice ('10' and '20'): give it once"),
+                errors(with(base, "--maxconn", "10", "--maxconn", "20")));
+        assertEquals(List.of("'--maxconn' given twice ('10' and '10'): give it once"),
+                errors(with(base, "--maxconn=10", "--maxconn", "10")));
+        assertEquals(List.of("'--balance' given twice ('roundrobin' and 'leastconn'): give it once"),
+                errors(with(base, "--balance", "roundrobin", "--balance", "leastconn")));
+        for (String flag : List.of("--maxpipes", "--retries")) {
+            assertEquals(List.of("'" + flag + "' given twice ('1' and '2'): give it once"), errors(with(base, flag, "1", flag, "2")), flag);
+        }
+        assertEquals(List.of("'--bufsize' given twice ('16k' and '32k'): give it once"),
+                errors(with(base, "--bufsize", "16k", "--bufsize", "32k")));
+        for (String flag : List.of("--timeout-connect", "--timeout-client", "--timeout-server", "--timeout-tunnel")) {
+            assertEquals(List.of("'" + flag + "' given twice ('1s' and '2s'): give it once"), errors(with(base, flag, "1s", flag, "2s")), flag);
+        }
+        for (String flag : List.of("--splice-request", "--splice-response", "--splice-auto", "--no-splice")) {
+            assertEquals(List.of("'" + flag + "' given twice: give it once"), errors(with(base, flag, flag)), flag);
+        }
+        assertEquals(List.of("'-c' given twice: give it once"), errors(with(base, "-c", "-c")));
+        assertEquals(List.of("'-h' given twice (first as '--help'): give it once"), errors("--help", "-h"));
+        assertEquals(List.of("'--version' given twice: give it once"), errors("--version", "--version"));
+        // the duplicate is reported once, not again as a bad value
+        assertEquals(List.of("'--maxconn' given twice ('10' and 'x'): give it once"),
+                errors(with(base, "--maxconn", "10", "--maxconn", "x")));
+    }
+
+    @Test
+    void repeatableFlagsStayRepeatable() throws ConfigException {
+        Config cfg = quick("--listen", "127.0.0.1:1", "--listen", "127.0.0.1:3", "--server", "127.0.0.1:2",
+                "--server", "127.0.0.1:2", "--server", "127.0.0.1:4");
+        assertEquals(2, cfg.frontend("quick").binds().size());
+        assertEquals(List.of("s1", "s2", "s3"), cfg.backend("quick").servers().stream().map(ServerConfig::name).toList());
+    }
+
+    /**
+     * --no-splice switches splicing off while --splice-* switch it on: on one command line that is a
+     * contradiction, not a preference (in a file, global 'nosplice' over 'option splice-*' stays a warning, as in HAProxy).
+     */
+    @Test
+    void contradictorySpliceFlagsAreAnError() {
+        String[] base = {"--listen", ":1", "--server", "127.0.0.1:2"};
+        for (String flag : List.of("--splice-request", "--splice-response", "--splice-auto")) {
+            String expected = "'--no-splice' contradicts '" + flag + "': splicing cannot be both off and on, give one of them";
+            assertEquals(List.of(expected), errors(with(base, "--no-splice", flag)), flag);
+            assertEquals(List.of(expected), errors(with(base, flag, "--no-splice")), flag);
+        }
+        assertEquals(List.of("'--no-splice' contradicts '--splice-request': splicing cannot be both off and on, give one of them"),
+                errors(with(base, "--splice-request", "--splice-response", "--no-splice")));
+        assertEquals(List.of("'--no-splice' contradicts '--splice-auto': splicing cannot be both off and on, give one of them"),
+                errors("--help", "--no-splice", "--splice-auto"));   // like a bad value, even with --help
+    }
+
+    /**
+     * The JVM decoded a -f name lossily (U+FFFD for bytes its locale cannot decode): the raw bytes
+     * of the arguments, when they match, open the file; without them, one line says what to do.
+     * (MainProcessTest runs the real thing under LC_ALL=C.)
+     */
+    @Test
+    void lossyFileNameUsesTheRawArgumentBytes(@TempDir Path dir) throws Exception {
+        // made from bytes, so that the test does not depend on this JVM's own locale
+        Files.writeString(Path.of(URI.create(dir.toUri() + "caf%C3%A9.cfg")), "listen a\n bind 127.0.0.1:1\n server s 127.0.0.1:2\n");
+        byte[] raw = (dir + "/caf\u00e9.cfg").getBytes(StandardCharsets.UTF_8);
+        String lossy = dir + "/caf\ufffd\ufffd.cfg";
+        String[] args = {"-c", "-f", lossy};
+        CommandLine c = CommandLine.parse(args, a -> new byte[][] {{'-', 'c'}, {'-', 'f'}, raw});
+        assertEquals(dir + "/caf\u00e9.cfg", c.configName());
+        assertEquals(1, c.config().frontends().size());
+
+        List<String> e = assertThrows(ConfigException.class, () -> CommandLine.parse(args, a -> null)).errors();
+        assertEquals(1, e.size(), e.toString());
+        assertTrue(e.getFirst().startsWith("'-f' '" + lossy + "': this file name cannot be represented in the locale's encoding"
+                + " (sun.jnu.encoding=" + System.getProperty("sun.jnu.encoding") + "): "), e.getFirst());
+    }
+
+    /** A -f value the platform cannot turn into a path is one error, never an InvalidPathException. */
+    @Test
+    void unusableFileNameIsOneError() {
+        List<String> e = errors("-c", "-f", "a\u0000b.cfg");
+        assertEquals(1, e.size(), e.toString());
+        assertTrue(e.getFirst().startsWith("'-f' 'a\\x00b.cfg': not a valid file name"), e.getFirst());
     }
 
     @Test
@@ -177,6 +297,10 @@ class CommandLineTest {
                 "--bufsize", "--timeout-connect", "--timeout-client", "--timeout-server", "--timeout-tunnel", "--retries")) {
             assertTrue(usage.contains("  " + flag), flag);
         }
+    }
+
+    private static List<String> errors(String... args) {
+        return assertThrows(ConfigException.class, () -> CommandLine.parse(args).config()).errors();
     }
 
     private static String[] with(String[] base, String... more) {

@@ -249,7 +249,7 @@ class ConfigParserTest {
                     server s1 127.0.0.1:8081
                 """, "multi.cfg"));
         assertEquals(List.of(
-                "multi.cfg:2: 'maxconn' 'x' is not a valid number",
+                "multi.cfg:2: 'maxconn' 'x' is not a valid number: expected a whole number, at least 1",
                 "multi.cfg:3: unknown keyword 'bogus' in section 'global'",
                 "multi.cfg:6: 'mode' 'http' is not supported: forwarder only supports 'mode tcp'"), e.errors());
         assertEquals(String.join("\n", e.errors()), e.getMessage());
@@ -373,5 +373,23 @@ class ConfigParserTest {
                 ConfigParser.parse(p);   // any example added later must parse too
             }
         }
+    }
+
+    /** A port range bound twice is one error for the line, not one per port. */
+    @Test
+    void repeatedPortRangeIsOneErrorPerLine() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigParser.parse(
+                "listen a\n bind 127.0.0.1:1-100\n bind 127.0.0.1:50-60,127.0.0.1:1\n server s 127.0.0.1:200\n", "t.cfg"));
+        assertEquals(List.of("t.cfg:3: 'bind' address 127.0.0.1:50 is already bound at t.cfg:2"
+                + " (and 11 more of this line's addresses are bound twice)"), e.errors());
+    }
+
+    /** Errors quote words as written, but control and bidi-format characters show escaped: one line, no terminal tricks. */
+    @Test
+    void controlCharactersInErrorsAreEscaped() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigParser.parse(
+                "listen a\n bind 127.0.0.1:1\n server s 127.0.0.1:2\n \u0085frob\n mode \"h\\x1b[2Jttp\u202e\"\n", "t.cfg"));
+        assertEquals(List.of("t.cfg:4: unknown keyword '\\x85frob' in section 'listen'",
+                "t.cfg:5: 'mode' 'h\\x1b[2Jttp\\u202e' is not supported: forwarder only supports 'mode tcp'"), e.errors());
     }
 }

@@ -35,8 +35,13 @@ class ValuesTest {
                 assertThrows(IllegalArgumentException.class, () -> Values.integer("0", 1, Integer.MAX_VALUE)).getMessage());
         assertEquals("'2147483648' is too large: the maximum is 2147483647",
                 assertThrows(IllegalArgumentException.class, () -> Values.integer("2147483648", 0, Integer.MAX_VALUE)).getMessage());
-        assertEquals("'99999999999x' is not a valid number",
+        assertEquals("'99999999999x' is not a valid number: expected a whole number, 0 to 5",
                 assertThrows(IllegalArgumentException.class, () -> Values.integer("99999999999x", 0, 5)).getMessage());
+        assertEquals("'-1' is not a valid number: expected a whole number, at least 0",
+                assertThrows(IllegalArgumentException.class, () -> Values.integer("-1", 0, Integer.MAX_VALUE)).getMessage());
+        // too large for a bounded range: the range is what helps
+        assertEquals("'99999999999' is out of range: expected 0 to 256",
+                assertThrows(IllegalArgumentException.class, () -> Values.integer("99999999999", 0, 256)).getMessage());
         assertThrows(IllegalArgumentException.class, () -> Values.integer("", 0, 5));
         assertThrows(IllegalArgumentException.class, () -> Values.integer("+1", 0, 5));
     }
@@ -51,5 +56,9 @@ class ValuesTest {
         assertThrows(IllegalArgumentException.class, () -> Values.size("k", 0, Integer.MAX_VALUE));
         assertThrows(IllegalArgumentException.class, () -> Values.size("4g", 0, Integer.MAX_VALUE));
         assertThrows(IllegalArgumentException.class, () -> Values.size("1x", 0, Integer.MAX_VALUE));
+        assertEquals("'-1k' is not a valid size: expected a whole number of bytes, optionally followed by k, m or g",
+                assertThrows(IllegalArgumentException.class, () -> Values.size("-1k", 0, 100)).getMessage());
+        assertEquals("'99999999999k' is out of range: expected 1024 to 16777216",
+                assertThrows(IllegalArgumentException.class, () -> Values.size("99999999999k", 1024, 16 << 20)).getMessage());
     }
 }
