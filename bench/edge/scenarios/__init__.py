@@ -1,0 +1,1 @@
+"""Edge-case scenarios for bench/edge/run.sh; each module has run(ctx)."""
