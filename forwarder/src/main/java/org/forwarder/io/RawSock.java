@@ -30,6 +30,8 @@ public final class RawSock {
 
     private final Syscalls sys;
     private final FdTab fdTab;
+    /** Where {@link #peek} puts its byte: one per loop, made once. */
+    private final MemorySegment peekByte = java.lang.foreign.Arena.ofAuto().allocate(1);
     private int lastErrno;
     /** Fault injection for tests: the next {@code injectCount} splice-ins fail with this errno. */
     private int injectErrno;
@@ -56,6 +58,18 @@ public final class RawSock {
 
     public long send(int fd, MemorySegment buf, long offset, long len) {
         return send(fd, buf, offset, len, false);
+    }
+
+    /**
+     * Whether a recv would find bytes ({@code 1}), the end of stream ({@link #SHUT}), nothing yet
+     * ({@link #AGAIN}, the fd marked not ready) or an error, without taking any byte and without a
+     * buffer (MSG_PEEK of one byte). recv's view, not splice's: it steps over an urgent mark.
+     */
+    public long peek(int fd) {
+        long n = sys.recv(fd, peekByte, 0, 1, Linux.MSG_PEEK());
+        if (n > 0) return n;
+        if (n == 0) return SHUT;
+        return readFailure(fd, (int) -n);
     }
 
     /**

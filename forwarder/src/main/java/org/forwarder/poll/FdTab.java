@@ -181,6 +181,11 @@ public final class FdTab {
         return (state[fd] & EV_IN) != 0;
     }
 
+    /** Bytes were taken since epoll said "readable": its word is used up. */
+    public void inEventConsumed(int fd) {
+        state[fd] &= ~EV_IN;
+    }
+
     /** The next recv must be tried, e.g. after a short read that may have stopped at an urgent mark. */
     public void mayRecv(int fd) {
         int s = state[fd] | READY_R;

@@ -134,7 +134,7 @@ final class Channel extends BufferWaiter {
         if (srcShut && !dstShut && s.established && isEmpty()) {
             if (src.failed) {
                 dstShut = true;
-                s.failedPeerDrained();
+                s.passResetOn(dst);
             } else {
                 shutdownDst();
             }
@@ -241,6 +241,7 @@ final class Channel extends BufferWaiter {
             boolean wasEmpty = isEmpty();
             long n = raw.spliceIn(src.fd, PipePool.writeFd(pipe), room);
             if (n > 0) {
+                if (total == 0) fdt.inEventConsumed(src.fd);
                 pipeLen += (int) n;
                 total += n;
                 stats.bytesSpliced[dir] += n;
@@ -254,14 +255,13 @@ final class Channel extends BufferWaiter {
                     pauseRecv();
                     break;
                 }
-                // Nothing moved into an empty pipe. If epoll called the socket readable, or splice
-                // says end of stream, recv decides: splice stops at an urgent mark (EAGAIN, or 0
-                // after a FIN) while recv steps over the urgent byte; otherwise it really is empty.
                 releasePipe();
-                if (n == RawSock.SHUT || src.failed || fdt.inEvent(src.fd)) return copyIn();
-                fdt.cantRecv(src.fd);
-                uncork(); // copied sends before the switch to splice may still be held
-                return total;
+                if (n == RawSock.AGAIN && !src.failed && !fdt.inEvent(src.fd)) {
+                    fdt.cantRecv(src.fd); // empty, as expected: wait for epoll
+                    uncork(); // copied sends before the switch to splice may still be held
+                    return total;
+                }
+                return spliceStalled();
             }
             int e = raw.lastErrno();
             if (e == Errno.EBADF || e == Errno.EINVAL || e == Errno.ENOSYS) {
@@ -274,6 +274,25 @@ final class Channel extends BufferWaiter {
             return total;
         }
         return total;
+    }
+
+    /**
+     * splice moved nothing into an empty pipe although epoll called the socket readable, or it
+     * reported the end of the stream. Both happen at a TCP urgent mark, which splice cannot step
+     * over (recv can). A one-byte peek, needing no buffer, tells which: bytes behind the mark
+     * are read with recv; otherwise it was the end, or nothing after all.
+     */
+    private long spliceStalled() {
+        long p = raw.peek(src.fd);
+        if (p > 0) return copyIn();
+        if (p == RawSock.SHUT) {
+            readShut();
+        } else if (p == RawSock.AGAIN && !src.failed) {
+            uncork(); // peek marked the fd not ready: epoll will say when bytes come
+        } else {
+            srcError(); // an error; or EAGAIN on a reset socket, which can only end
+        }
+        return 0;
     }
 
     /** No more splicing in this direction; a pipe still holding bytes drains first. */
@@ -466,6 +485,7 @@ final class Channel extends BufferWaiter {
             bufId = -1;
             buf = null;
         }
+        head = tail = 0; // what it held is gone: the channel is empty now
         releasePipe();
     }
 }

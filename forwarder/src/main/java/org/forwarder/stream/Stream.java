@@ -44,6 +44,8 @@ public final class Stream extends Task {
     private static final int SOCK_FLAGS = Linux.SOCK_STREAM() | Linux.SOCK_NONBLOCK() | Linux.SOCK_CLOEXEC();
     /** HAProxy's turn-around: wait min(timeout connect, 1 s) before connecting again after an error. */
     private static final long MAX_TURNAROUND_MS = 1_000;
+    /** How often a reset waiting for the peer to acknowledge our last bytes looks again. */
+    private static final long RESET_POLL_MS = 10;
 
     final Worker worker;
     private final Frontend frontend;
@@ -69,6 +71,10 @@ public final class Stream extends Task {
     private boolean redispatchPending;
     private long connectStart;
     private long queuedAt;
+    /** A peer reset; its bytes are out, and its reset goes to {@link #resetTarget} once they are acknowledged. */
+    private Conn resetTarget;
+    private long resetPollAt;
+    private int resetUnacked;
 
     /** Links in the backend's queue of streams waiting for a server slot. */
     public Stream queuePrev;
@@ -112,15 +118,18 @@ public final class Stream extends Task {
         if (!c.isClient && connecting) {
             if ((st & FdTab.EV_ERR) != 0) {
                 int e = sys.getIntOption(c.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
-                connectFailed(e > 0 ? e : Errno.ECONNREFUSED, false);
+                connectFailed(e > 0 ? e : Errno.ECONNREFUSED, true);
                 return;
             }
             if (!connectDone()) return;
             st = fdt.state(c.fd);
         } else if ((st & FdTab.EV_ERR) != 0 && !c.failed) {
             if (!established) {
-                worker.stats().aborts++;
-                finish(true, true); // a waiting client reset: nothing of it was read
+                clientFailedWhileWaiting();
+                return;
+            }
+            if (resetTarget == c) {
+                finish(true, true); // it reset too: it wants nothing more from us
                 return;
             }
             // the bytes the peer sent before its reset are still queued: read them below
@@ -159,31 +168,86 @@ public final class Stream extends Task {
     /**
      * Peer {@code c} reset (or failed with an I/O error). Nothing more can be sent to it, so what
      * is held for it is dropped; but the bytes it sent before the reset are still readable, and
-     * go to the other side first. The other side then gets the reset
-     * ({@link #failedPeerDrained}). The failed socket leaves epoll (its error would be reported
-     * on every pass) and is read from the fd cache as room allows.
+     * go to the other side first. The other side then gets the reset ({@link #passResetOn}).
+     * The failed socket leaves epoll (its error would be reported on every pass) and is read
+     * from the fd cache as room allows.
      */
     void peerFailed(Conn c) {
         if (c.failed || closed) return;
         c.failed = true;
-        worker.stats().aborts++;
         Conn other = c.isClient ? server : client;
         Channel from = c.isClient ? request : response;
         Channel toward = c.isClient ? response : request;
         toward.drop();
-        if (other.failed || !established || from.dstShut) {
-            finish(true, true); // nothing of c's is left to deliver
+        if (other.failed || !established) {
+            finish(true, true); // nothing can be delivered any more
             return;
         }
+        worker.stats().aborts++;
         fdt.detach(c.fd);
+        if (from.dstShut) {
+            passResetOn(other); // its stream was complete, FIN included
+            return;
+        }
         if (!from.srcShut) fdt.wantRecv(c.fd);
-        from.afterIo(); // already read and delivered everything: reset the other side now
+        from.afterIo(); // already read and delivered everything: pass the reset on now
         if (!closed) armTimer();
     }
 
-    /** The bytes a failed peer sent are all delivered: pass its reset on. */
-    void failedPeerDrained() {
-        finish(true, true);
+    /**
+     * The client reset (or failed) while its stream waited for a server: queued, connecting or
+     * turning around. Bytes it sent before that are still in its socket, and as on an
+     * established stream they go to the server once connected, then the reset. With none, there
+     * is nothing to deliver and the stream ends now.
+     */
+    private void clientFailedWhileWaiting() {
+        worker.stats().aborts++;
+        if (worker.raw().peek(client.fd) <= 0) {
+            finish(true, true);
+            return;
+        }
+        client.failed = true;
+        fdt.detach(client.fd); // its error would be reported on every pass; it is read once connected
+    }
+
+    /**
+     * Everything the failed peer sent has been handed to {@code target}'s socket: reset it. A
+     * reset (linger-0 close) destroys what the socket has not yet had acknowledged, so while
+     * some of those bytes are still on their way, wait: look again every {@link #RESET_POLL_MS},
+     * for as long as the peer keeps taking them within its timeout.
+     */
+    void passResetOn(Conn target) {
+        int unacked = sys.unackedBytes(target.fd);
+        if (unacked <= 0) {
+            finish(true, true);
+            return;
+        }
+        resetTarget = target;
+        resetUnacked = unacked;
+        target.writeSince = now();
+        resetPollAt = now() + RESET_POLL_MS;
+        armTimer();
+    }
+
+    /** The reset waits for our last bytes to be acknowledged: are they? */
+    private void pollResetTarget(long nowMs) {
+        int unacked = sys.unackedBytes(resetTarget.fd);
+        if (unacked <= 0) {
+            finish(true, true);
+            return;
+        }
+        if (unacked < resetUnacked) {
+            resetUnacked = unacked;
+            resetTarget.writeSince = nowMs; // the peer is taking them
+        }
+        long timeout = resetTarget.isClient ? clientTimeout() : serverTimeout();
+        if (timeout > 0 && nowMs >= resetTarget.writeSince + timeout) {
+            worker.stats().timeouts++;
+            finish(true, true); // it stopped taking them: cut, as any stream with bytes in flight
+            return;
+        }
+        resetPollAt = nowMs + RESET_POLL_MS;
+        worker.poller().timers().schedule(this, resetPollAt);
     }
 
     @Override
@@ -246,6 +310,8 @@ public final class Stream extends Task {
             connectFailed(Errno.EMFILE, false);
             return;
         }
+        // the client is not read before the connection is up, but its reset must end the wait
+        fdt.watchErrors(client.fd);
         sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
         server.fd = fd;
         // not ready either way: no recv before the connection is confirmed
@@ -265,7 +331,7 @@ public final class Stream extends Task {
     private boolean connectDone() {
         int e = sys.getIntOption(server.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
         if (e != 0) {
-            connectFailed(e < 0 ? -e : e, false);
+            connectFailed(e < 0 ? -e : e, true);
             return false;
         }
         connected();
@@ -279,7 +345,11 @@ public final class Stream extends Task {
         server.readSince = server.writeSince = now;
         client.readSince = client.writeSince = now; // time spent waiting was not the client's silence
         fdt.stopSend(server.fd);
-        fdt.wantRecv(server.fd);
+        if (client.failed) {
+            response.drop(); // it reset while waiting: nothing can go back to it
+        } else {
+            fdt.wantRecv(server.fd);
+        }
         // the client is read from now on; it was registered ready, so its bytes go out at once
         fdt.wantRecv(client.fd);
         armTimer();
@@ -287,12 +357,14 @@ public final class Stream extends Task {
     }
 
     /**
-     * A connect attempt failed ({@code timedOut}: no answer within 'timeout connect'; otherwise
-     * refused or an error). As in HAProxy: retry while 'retries' allows; the retry goes to the
-     * same server, after a pause of min(timeout connect, 1 s) unless the attempt already took a
-     * connect timeout; 'option redispatch' moves it to another server on the retries it names.
+     * A connect attempt failed. As in HAProxy: retry while 'retries' allows; the retry goes to
+     * the same server, and 'option redispatch' moves it to another server on the retries it
+     * names. {@code async}: the server answered (refused, unreachable) after the connect was
+     * under way, and trying again at once would likely meet the same answer, so the retry waits
+     * min(timeout connect, 1 s), the turn-around; a connect timeout (the wait is already spent)
+     * or a local error of socket()/connect() is retried at once.
      */
-    private void connectFailed(int errno, boolean timedOut) {
+    private void connectFailed(int errno, boolean async) {
         worker.stats().connectFailures++;
         srv.connectFailed();
         connecting = false;
@@ -308,7 +380,7 @@ public final class Stream extends Task {
         if (redispatch) {
             releaseServer();
         }
-        if (!timedOut && (!redispatch || backend.waitsBeforeRedispatch())) {
+        if (async && (!redispatch || backend.waitsBeforeRedispatch())) {
             long pause = t.connectMs() > 0 ? Math.min(t.connectMs(), MAX_TURNAROUND_MS) : MAX_TURNAROUND_MS;
             retryAt = now() + pause;
             turnaround = true;
@@ -340,6 +412,7 @@ public final class Stream extends Task {
             return q > 0 ? queuedAt + q : NEVER;
         }
         if (turnaround) return retryAt;
+        if (resetTarget != null) return resetPollAt;
         if (connecting) {
             return t.connectMs() > 0 ? connectStart + t.connectMs() : NEVER;
         }
@@ -391,6 +464,10 @@ public final class Stream extends Task {
             if (d != NEVER) worker.poller().timers().schedule(this, d);
             return;
         }
+        if (resetTarget != null) {
+            pollResetTarget(nowMs);
+            return;
+        }
         if (turnaround) {
             if (redispatchPending) {
                 redispatchPending = false;
@@ -402,7 +479,7 @@ public final class Stream extends Task {
             return;
         }
         if (connecting) {
-            connectFailed(Errno.ETIMEDOUT, true);
+            connectFailed(Errno.ETIMEDOUT, false);
             return;
         }
         worker.stats().timeouts++;
@@ -443,9 +520,13 @@ public final class Stream extends Task {
         c.fd = -1;
     }
 
-    /** Closes the stream now (shutdown after the grace period): streams cut mid-transfer are reset. */
+    /**
+     * Closes the stream now (shutdown after the grace period). Nothing measured whether it was
+     * idle, so each side whose incoming direction is not complete (FIN forwarded) gets a reset:
+     * it cannot know whether more was coming.
+     */
     public void kill() {
-        abandon();
+        finish(!response.dstShut || resetTarget != null, !request.dstShut || resetTarget != null);
     }
 
     // ---- for tests and stats -------------------------------------------------------------

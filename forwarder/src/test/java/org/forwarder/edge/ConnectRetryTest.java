@@ -110,6 +110,35 @@ class ConnectRetryTest {
         assertEquals(0, alive.accepted.get(), "no connection may go to the other server");
     }
 
+    /**
+     * A client that resets while its connect hangs (the server drops SYNs: full accept queue)
+     * ends the stream at once, not at 'timeout connect' (found in review; HAProxy drops it too).
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void clientResetWhileConnectingEndsTheStream() throws Exception {
+        ServerSocket silent = cleanup.add(new ServerSocket());
+        silent.bind(new InetSocketAddress(Peers.LOOPBACK, 0), 1); // never accepts
+        Socket filler = Peers.connect(cleanup, silent.getLocalPort());
+        Socket filler2 = new Socket();
+        cleanup.add(filler2);
+        try {
+            filler2.connect(new InetSocketAddress(Peers.LOOPBACK, silent.getLocalPort()), 300);
+        } catch (java.io.IOException expected) {
+            // the queue may already be full
+        }
+        Fw fw = Peers.startText(cleanup, listen("retries 0\ntimeout connect 20s", "    server s 127.0.0.1:" + silent.getLocalPort() + "\n"));
+        Socket c = Peers.connect(cleanup, fw.port);
+        Peers.waitUntil("the connect is under way", Duration.ofSeconds(5), () -> fw.stats().accepted() == 1);
+        Thread.sleep(300);
+        assertEquals(1, fw.stats().active(), "the connect must still hang\n" + fw.stats().render());
+        Peers.reset(c);
+        Peers.waitUntil("the stream ends with its client", Duration.ofSeconds(5), () -> fw.stats().active() == 0,
+                () -> fw.stats().render());
+        assertEquals(1, fw.stats().aborts(), fw.stats().render());
+        assertTrue(filler.isConnected());
+    }
+
     /** Round-robin with two servers and option redispatch: HAProxy moves at once on every retry. */
     @Test
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)

@@ -51,6 +51,10 @@ public final class Syscalls {
     private static final MethodHandle FCNTL = LINKER.downcallHandle(Linux.fcntl.address(),
             FunctionDescriptor.of(Linux.C_INT, Linux.C_INT, Linux.C_INT, Linux.C_INT),
             Linker.Option.firstVariadicArg(2), CAPTURE_ERRNO);
+    /** ioctl(fd, request, int *): the one variadic form we use (SIOCOUTQ). */
+    private static final MethodHandle IOCTL_INT_OUT = LINKER.downcallHandle(Linux.ioctl.address(),
+            FunctionDescriptor.of(Linux.C_INT, Linux.C_INT, Linux.C_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(2), CAPTURE_ERRNO);
     private static final MethodHandle RECV = handle(Linux.recv$address(), Linux.recv$descriptor());
     private static final MethodHandle SEND = handle(Linux.send$address(), Linux.send$descriptor());
     private static final MethodHandle READ = handle(Linux.read$address(), Linux.read$descriptor());
@@ -297,6 +301,20 @@ public final class Syscalls {
         try {
             int r = err((int) GETSOCKOPT.invokeExact(capture, fd, level, option,
                     scratchAddr + SCRATCH_INT, scratchAddr + SCRATCH_LEN));
+            return r < 0 ? r : scratch.get(JAVA_INT, SCRATCH_INT);
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /**
+     * Bytes of a TCP socket's send queue the peer has not acknowledged yet (sent or not),
+     * ioctl SIOCOUTQ; or -errno. 0 means a reset sent now would destroy nothing of ours.
+     */
+    public int unackedBytes(int fd) {
+        scratch.set(JAVA_INT, SCRATCH_INT, 0);
+        try {
+            int r = err((int) IOCTL_INT_OUT.invokeExact(capture, fd, (long) Linux.SIOCOUTQ(), scratchAddr + SCRATCH_INT));
             return r < 0 ? r : scratch.get(JAVA_INT, SCRATCH_INT);
         } catch (Throwable t) {
             throw fail(t);
