@@ -2,10 +2,12 @@ package org.forwarder.config;
 
 /**
  * Process-wide settings. {@code maxpipes} counts pipes (two fds each) available for splicing;
- * {@code buffersLimit} 0 means unlimited; {@code pipesize} 0 means the kernel's default.
+ * {@code buffersLimit} 0 means unlimited; {@code pipesize} 0 means the kernel's default;
+ * {@code pipesMemory} bounds the bytes of pipes larger than the kernel's default
+ * ({@link #PIPES_MEMORY_DEFAULT}: decided at start from the kernel's per-user pipe limit).
  */
 public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit,
-                           int buffersReserve, int pipesize, boolean noSplice) {
+                           int buffersReserve, int pipesize, boolean noSplice, int pipesMemory) {
 
     public static final int DEFAULT_MAXCONN = 4096;
     public static final int DEFAULT_BUFSIZE = 16384;
@@ -15,15 +17,26 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
     public static final int MIN_BUFFERS_RESERVE = 2;
     public static final int MIN_PIPESIZE = 4096;
     public static final int MAX_PIPESIZE = 1 << 30;
+    /** A new pipe's size on Linux; tune.pipes.memory bounds only the pipes above it. */
+    public static final int KERNEL_PIPESIZE = 65536;
+    /** tune.pipes.memory not set: 32 MiB, or half of fs.pipe-user-pages-soft if that is less. */
+    public static final int PIPES_MEMORY_DEFAULT = -1;
+    public static final int MAX_PIPES_MEMORY = 1 << 30;
 
     public GlobalConfig {
         if (maxconn < 1) throw new IllegalArgumentException("maxconn must be at least 1");
         if (maxpipes < 0) throw new IllegalArgumentException("maxpipes cannot be negative");
         if (nbthread != 1) throw new IllegalArgumentException("only nbthread 1 is supported");
         if (bufsize < MIN_BUFSIZE || bufsize > MAX_BUFSIZE) throw new IllegalArgumentException("bufsize out of range");
-        if (buffersLimit < 0 || buffersReserve < 0 || pipesize < 0) {
+        if (buffersLimit < 0 || buffersReserve < 0 || pipesize < 0 || pipesMemory < PIPES_MEMORY_DEFAULT) {
             throw new IllegalArgumentException("buffer and pipe figures cannot be negative");
         }
+    }
+
+    /** The settings without tune.pipes.memory (its default). */
+    public GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit, int buffersReserve,
+                        int pipesize, boolean noSplice) {
+        this(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, PIPES_MEMORY_DEFAULT);
     }
 
     /** HAProxy's default when maxpipes is not set: a quarter of maxconn. */
@@ -38,10 +51,10 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
     }
 
     public GlobalConfig withMaxconn(int v) {
-        return new GlobalConfig(v, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice);
+        return new GlobalConfig(v, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
     }
 
     public GlobalConfig withMaxpipes(int v) {
-        return new GlobalConfig(maxconn, v, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice);
+        return new GlobalConfig(maxconn, v, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
     }
 }

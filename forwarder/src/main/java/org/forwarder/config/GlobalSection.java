@@ -19,6 +19,9 @@ final class GlobalSection {
     private int buffersReserve = GlobalConfig.DEFAULT_BUFFERS_RESERVE;
     private int buffersReserveLine;
     private int pipesize;
+    private int pipesizeLine;
+    private int pipesMemory = GlobalConfig.PIPES_MEMORY_DEFAULT;
+    private int pipesMemoryLine;
     private boolean noSplice;
 
     GlobalSection(Diagnostics diag) {
@@ -29,7 +32,7 @@ final class GlobalSection {
     static boolean handles(String keyword) {
         return switch (keyword) {
             case "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
-                 "tune.buffers.reserve", "tune.pipesize" -> true;
+                 "tune.buffers.reserve", "tune.pipesize", "tune.pipes.memory" -> true;
             default -> false;
         };
     }
@@ -74,6 +77,11 @@ final class GlobalSection {
                                 + GlobalConfig.MIN_PIPESIZE);
                     }
                     pipesize = size;
+                    pipesizeLine = line.number();
+                }
+                case "tune.pipes.memory" -> {
+                    pipesMemory = Values.size(value, 0, GlobalConfig.MAX_PIPES_MEMORY);
+                    pipesMemoryLine = line.number();
                 }
                 default -> throw new IllegalStateException("not a global keyword: " + kw);
             }
@@ -95,9 +103,19 @@ final class GlobalSection {
                         + " must be greater than tune.buffers.reserve (" + buffersReserve + ")" + why);
             }
         }
+        if (pipesMemoryLine != 0 && pipesizeLine != 0 && pipesize > GlobalConfig.KERNEL_PIPESIZE && pipesMemory < pipesize) {
+            // Both were written, and no pipe of tune.pipesize fits the budget: one of them is a mistake.
+            String why = ", so no pipe could have that size";
+            if (pipesMemoryLine > pipesizeLine) {
+                diag.error(pipesMemoryLine, "tune.pipes.memory", pipesMemory + " is smaller than one pipe of tune.pipesize ("
+                        + pipesize + ")" + why);
+            } else {
+                diag.error(pipesizeLine, "tune.pipesize", pipesize + " is larger than tune.pipes.memory (" + pipesMemory + ")" + why);
+            }
+        }
         int conns = maxconn == 0 ? GlobalConfig.DEFAULT_MAXCONN : maxconn;
         int pipes = maxpipes < 0 ? GlobalConfig.defaultMaxpipes(conns) : maxpipes;
-        return new GlobalConfig(conns, pipes, 1, bufsize, buffersLimit, buffersReserve, pipesize, noSplice);
+        return new GlobalConfig(conns, pipes, 1, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
     }
 
     private boolean noArgs(Line line, String kw, List<String> args) {
@@ -111,6 +129,8 @@ final class GlobalSection {
             case "tune.bufsize" -> "a size in bytes from " + GlobalConfig.MIN_BUFSIZE + " to " + GlobalConfig.MAX_BUFSIZE
                     + " (16m)";
             case "tune.pipesize" -> "a size in bytes (0 = kernel default)";
+            case "tune.pipes.memory" -> "a size in bytes that pipes larger than the kernel's 64 KiB may take together"
+                    + " (0 = none larger)";
             case "tune.buffers.limit" -> "a number of buffers (0 = unlimited)";
             default -> "a number";
         };

@@ -58,7 +58,8 @@ public final class Worker {
         this.poller = new Poller(maxFds);
         this.raw = new RawSock(poller.sys(), poller.fdTab());
         this.buffers = new BufferPool(global.bufsize(), global.buffersLimit(), global.buffersReserve());
-        this.pipes = new PipePool(poller.sys(), global.noSplice() ? 0 : global.maxpipes(), global.pipesize());
+        this.pipes = new PipePool(poller.sys(), global.noSplice() ? 0 : global.maxpipes(), global.pipesize(),
+                global.pipesMemory(), poller.fdTab().capacity(), stats, log);
         Map<String, Backend> backends = new LinkedHashMap<>();
         config.backends().forEach((name, bc) -> backends.put(name, new Backend(bc)));
         for (FrontendConfig fc : config.frontends()) {
@@ -155,8 +156,8 @@ public final class Worker {
     }
 
     public StatsSnapshot snapshot() {
-        return stats.snapshot(current, pipes.inUse(), pipes.free(), buffers.inUse(),
-                poller.fdTab().epollCtlCalls(), poller.passes());
+        return stats.snapshot(current, pipes.inUse(), pipes.largeInUse(), pipes.free(), pipes.largeBytes(), pipes.memory(),
+                buffers.inUse(), poller.fdTab().epollCtlCalls(), poller.passes());
     }
 
     /** Releases what outlives the loop (after {@link Poller#run()} returned). */

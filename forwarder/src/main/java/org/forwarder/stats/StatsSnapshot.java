@@ -8,7 +8,9 @@ public record StatsSnapshot(
         long requestBytesCopied, long responseBytesCopied,
         long requestBytesSpliced, long responseBytesSpliced,
         long spliceFallbacks, int pipesInUse, int pipesFree, int buffersInUse,
-        long epollCtlCalls, long passes) {
+        long epollCtlCalls, long passes,
+        int pipesLargeInUse, long pipesLargeBytes, long pipesMemory,
+        long pipeResizeRefused, long pipesSurplusClosed, long pipesOverBudget) {
 
     /** One line per figure, for logs and the shutdown summary. */
     public String render() {
@@ -18,7 +20,11 @@ public record StatsSnapshot(
                 "server connects: failed " + connectFailures + ", retried " + connectRetries,
                 "request bytes: copied " + requestBytesCopied + ", spliced " + requestBytesSpliced,
                 "response bytes: copied " + responseBytesCopied + ", spliced " + responseBytesSpliced,
-                "pipes: in use " + pipesInUse + ", free " + pipesFree + ", splice fallbacks " + spliceFallbacks,
+                "pipes: in use " + pipesInUse + " (" + pipesLargeInUse + " large), free " + pipesFree
+                        + ", splice fallbacks " + spliceFallbacks,
+                "pipe memory: large pipes " + pipesLargeBytes + " of " + pipesMemory + " bytes, left small (budget) "
+                        + pipesOverBudget + ", resize refused (EPERM) " + pipeResizeRefused
+                        + ", surplus closed " + pipesSurplusClosed,
                 "buffers in use: " + buffersInUse + "; accept pauses: " + acceptPauses,
                 "poller: passes " + passes + ", epoll_ctl calls " + epollCtlCalls);
     }

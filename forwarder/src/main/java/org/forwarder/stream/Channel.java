@@ -230,7 +230,7 @@ final class Channel extends BufferWaiter {
     }
 
     private long spliceIn() {
-        int cap = pipes.capacity();
+        int cap = pipes.capacity(pipe);
         long total = 0;
         while (true) {
             int room = cap - pipeLen;
