@@ -195,14 +195,15 @@ public final class Stream extends Task {
     }
 
     /**
-     * The client reset (or failed) while its stream waited for a server: queued, connecting or
-     * turning around. Bytes it sent before that are still in its socket, and as on an
-     * established stream they go to the server once connected, then the reset. With none, there
-     * is nothing to deliver and the stream ends now.
+     * The client reset (or failed) while its stream waited for a server. While the connect is
+     * under way, bytes it sent before that are still in its socket, and as on an established
+     * stream (or a direct connection) they go to the server once connected, then the reset.
+     * With none, or while it only waited for a slot or a retry (no server is talking to it yet),
+     * the stream ends now and the server never hears of it.
      */
     private void clientFailedWhileWaiting() {
         worker.stats().aborts++;
-        if (worker.raw().peek(client.fd) <= 0) {
+        if (!connecting || worker.raw().peek(client.fd) <= 0) {
             finish(true, true);
             return;
         }

@@ -37,8 +37,8 @@ class PipesMemoryConfigTest {
     @Test
     void badValuesNameFileLineAndKeyword() {
         Map<String, String> cases = Map.of(
-                "    tune.pipes.memory lots\n", "t.cfg:2: 'tune.pipes.memory' 'lots' is not a valid number",
-                "    tune.pipes.memory -1\n", "t.cfg:2: 'tune.pipes.memory' '-1' is not a valid number",
+                "    tune.pipes.memory lots\n", "t.cfg:2: 'tune.pipes.memory' 'lots' is not a valid size",
+                "    tune.pipes.memory -1\n", "t.cfg:2: 'tune.pipes.memory' '-1' is not a valid size",
                 "    tune.pipes.memory\n", "t.cfg:2: 'tune.pipes.memory' expects a size in bytes that pipes larger than"
                         + " the kernel's 64 KiB may take together (0 = none larger)",
                 "    tune.pipes.memory 1m 2m\n", "t.cfg:2: 'tune.pipes.memory' takes exactly one argument",

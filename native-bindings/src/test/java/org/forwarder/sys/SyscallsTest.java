@@ -318,6 +318,32 @@ class SyscallsTest {
         c.close();
     }
 
+    @Test
+    void unackedBytesCountsWhatThePeerHasNotTakenYet() {
+        Conn c = connect();
+        assertEquals(0, sys.unackedBytes(c.client), "nothing sent yet");
+        MemorySegment buf = arena.allocate(1 << 16);
+        long sent = 0;
+        long r;
+        // the peer does not read: its window fills, then our send queue
+        while ((r = sys.send(c.client, buf, 0, buf.byteSize(), MSG_NOSIGNAL)) > 0) sent += r;
+        assertEquals(-Errno.EAGAIN, r);
+        int unacked = sys.unackedBytes(c.client);
+        assertTrue(unacked > 0 && unacked <= sent, "unacked " + unacked + " of " + sent + " sent");
+        long drained = 0;
+        long deadline = System.nanoTime() + DEADLINE_NANOS;
+        while (drained < sent && System.nanoTime() < deadline) {
+            long n = sys.recv(c.server, buf, 0, buf.byteSize(), 0);
+            if (n > 0) drained += n;
+            else Thread.onSpinWait();
+        }
+        assertEquals(sent, drained);
+        while (sys.unackedBytes(c.client) != 0 && System.nanoTime() < deadline) Thread.onSpinWait();
+        assertEquals(0, sys.unackedBytes(c.client), "everything taken and acknowledged");
+        assertTrue(sys.unackedBytes(-1) < 0, "a bad fd is -errno");
+        c.close();
+    }
+
     // ---- epoll -----------------------------------------------------------------------------------
 
     @Test
