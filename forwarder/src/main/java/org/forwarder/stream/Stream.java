@@ -2,6 +2,7 @@ package org.forwarder.stream;
 
 import org.forwarder.config.SpliceOptions;
 import org.forwarder.config.Timeouts;
+import org.forwarder.io.RawSock;
 import org.forwarder.linux.Linux;
 import org.forwarder.poll.FdTab;
 import org.forwarder.poll.Task;
@@ -212,6 +213,21 @@ public final class Stream extends Task {
     }
 
     /**
+     * Before a waiting stream connects (again): is its client still there? A client that closed
+     * with nothing to send, or reset, gets no more connects: HAProxy stops too (its request
+     * channel is closed and empty). A client that sent bytes before its FIN is served: its
+     * bytes and the FIN go out once connected. One MSG_PEEK per attempt, so a client that left
+     * during a long retry or queue wait costs at most one more look.
+     */
+    private boolean clientLeft() {
+        long p = worker.raw().peek(client.fd);
+        if (p != RawSock.SHUT && p != RawSock.ERROR) return false;
+        worker.stats().aborts++;
+        finish(p == RawSock.ERROR, p == RawSock.ERROR);
+        return true;
+    }
+
+    /**
      * Everything the failed peer sent has been handed to {@code target}'s socket: reset it. A
      * reset (linger-0 close) destroys what the socket has not yet had acknowledged, so while
      * some of those bytes are still on their way, wait: look again every {@link #RESET_POLL_MS},
@@ -254,6 +270,7 @@ public final class Stream extends Task {
     @Override
     protected void run() {
         if (closed || established || connecting) return;
+        if (clientLeft()) return;
         if (redispatchPending) {
             redispatchPending = false;
             assignServer();
@@ -470,6 +487,7 @@ public final class Stream extends Task {
             return;
         }
         if (turnaround) {
+            if (clientLeft()) return;
             if (redispatchPending) {
                 redispatchPending = false;
                 turnaround = false;

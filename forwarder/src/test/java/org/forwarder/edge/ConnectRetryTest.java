@@ -75,6 +75,26 @@ class ConnectRetryTest {
     }
 
     /**
+     * A client that leaves (FIN, nothing to send) while its stream retries a dead server gets no
+     * more connects: HAProxy stops too. Without that, retries 50 would go on for 10 s here.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void clientThatLeavesStopsTheRetries() throws Exception {
+        int port = Peers.deadPort();
+        Fw fw = Peers.startText(cleanup, listen("retries 50\ntimeout connect 200ms", "    server s 127.0.0.1:" + port + "\n"));
+        Socket c = Peers.connect(cleanup, fw.port);
+        Thread.sleep(300);
+        c.close();
+        Peers.waitUntil("the stream ends with its client", Duration.ofSeconds(5), () -> fw.stats().active() == 0,
+                () -> fw.stats().render());
+        long failures = fw.stats().connectFailures();
+        Thread.sleep(500);
+        assertEquals(failures, fw.stats().connectFailures(), "no connect after the client left\n" + fw.stats().render());
+        assertTrue(failures <= 4, failures + " connects for a client that stayed 300 ms\n" + fw.stats().render());
+    }
+
+    /**
      * option redispatch: the first server is dead; the same server is retried, and the last retry
      * goes to the other server, which serves the client. leastconn, so that the pick is
      * deterministic (the first server first) and the turn-around applies to every retry.
