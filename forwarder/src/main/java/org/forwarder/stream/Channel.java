@@ -279,15 +279,15 @@ final class Channel extends BufferWaiter {
     /**
      * splice moved nothing into an empty pipe although epoll called the socket readable, or it
      * reported the end of the stream. Both happen at a TCP urgent mark, which splice cannot step
-     * over (recv can). A one-byte peek, needing no buffer, tells which: bytes behind the mark
-     * are read with recv; otherwise it was the end, or nothing after all.
+     * over (recv can). A one-byte peek, needing no buffer, tells which: bytes behind the mark,
+     * or the end, are read with recv (which also consumes an urgent byte right before the FIN:
+     * a socket closed with that byte unread would send a reset instead of a FIN, destroying what
+     * is still queued toward its peer); otherwise there was nothing after all.
      */
     private long spliceStalled() {
         long p = raw.peek(src.fd);
-        if (p > 0) return copyIn();
-        if (p == RawSock.SHUT) {
-            readShut();
-        } else if (p == RawSock.AGAIN && !src.failed) {
+        if (p > 0 || p == RawSock.SHUT) return copyIn();
+        if (p == RawSock.AGAIN && !src.failed) {
             uncork(); // peek marked the fd not ready: epoll will say when bytes come
         } else {
             srcError(); // an error; or EAGAIN on a reset socket, which can only end

@@ -45,8 +45,9 @@ public final class Stream extends Task {
     private static final int SOCK_FLAGS = Linux.SOCK_STREAM() | Linux.SOCK_NONBLOCK() | Linux.SOCK_CLOEXEC();
     /** HAProxy's turn-around: wait min(timeout connect, 1 s) before connecting again after an error. */
     private static final long MAX_TURNAROUND_MS = 1_000;
-    /** How often a reset waiting for the peer to acknowledge our last bytes looks again. */
+    /** How soon, then how seldom at most, a reset waiting for the peer's acknowledgements looks again. */
     private static final long RESET_POLL_MS = 10;
+    private static final long RESET_POLL_MAX_MS = 1_000;
 
     final Worker worker;
     private final Frontend frontend;
@@ -75,6 +76,7 @@ public final class Stream extends Task {
     /** A peer reset; its bytes are out, and its reset goes to {@link #resetTarget} once they are acknowledged. */
     private Conn resetTarget;
     private long resetPollAt;
+    private long resetPollEvery;
     private int resetUnacked;
 
     /** Links in the backend's queue of streams waiting for a server slot. */
@@ -242,20 +244,28 @@ public final class Stream extends Task {
         resetTarget = target;
         resetUnacked = unacked;
         target.writeSince = now();
-        resetPollAt = now() + RESET_POLL_MS;
+        resetPollEvery = RESET_POLL_MS;
+        resetPollAt = now() + resetPollEvery;
         armTimer();
     }
 
-    /** The reset waits for our last bytes to be acknowledged: are they? */
+    /**
+     * The reset waits for our last bytes to be acknowledged: are they? Looks again sooner while
+     * the peer takes them, less often (up to once a second) while it does not; gives up at its
+     * timeout, or when the peer itself reset (its fd may be out of epoll after a hang-up).
+     */
     private void pollResetTarget(long nowMs) {
         int unacked = sys.unackedBytes(resetTarget.fd);
-        if (unacked <= 0) {
+        if (unacked <= 0 || sys.getIntOption(resetTarget.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR()) != 0) {
             finish(true, true);
             return;
         }
         if (unacked < resetUnacked) {
             resetUnacked = unacked;
             resetTarget.writeSince = nowMs; // the peer is taking them
+            resetPollEvery = RESET_POLL_MS;
+        } else {
+            resetPollEvery = Math.min(RESET_POLL_MAX_MS, resetPollEvery * 2);
         }
         long timeout = resetTarget.isClient ? clientTimeout() : serverTimeout();
         if (timeout > 0 && nowMs >= resetTarget.writeSince + timeout) {
@@ -263,7 +273,7 @@ public final class Stream extends Task {
             finish(true, true); // it stopped taking them: cut, as any stream with bytes in flight
             return;
         }
-        resetPollAt = nowMs + RESET_POLL_MS;
+        resetPollAt = nowMs + resetPollEvery;
         worker.poller().timers().schedule(this, resetPollAt);
     }
 
@@ -387,6 +397,10 @@ public final class Stream extends Task {
         srv.connectFailed();
         connecting = false;
         if (server.fd >= 0) closeFd(server, false);
+        if (client.failed) {
+            finish(true, true); // its client reset meanwhile: no wait, no retry for it
+            return;
+        }
         int retries = backend.config().retries();
         if (retriesDone >= retries) {
             finish(false, false); // the client's unread bytes make the kernel reset it

@@ -34,12 +34,17 @@ class ConnectRetryTest {
         return Peers.defaults("20s", settings.split("\n")) + "listen l\n    bind 127.0.0.1:0\n" + servers;
     }
 
+    /** One server at {@code port}, with the given settings. */
+    private static String listenOne(String settings, int port) {
+        return listen(settings, "    server s 127.0.0.1:" + port + "\n");
+    }
+
     /** The server starts listening 300 ms after the client arrives; retries 3: the client is served. */
     @Test
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void serverThatComesBackIsWaitedFor() throws Exception {
         int port = Peers.deadPort();
-        Fw fw = Peers.startText(cleanup, listen("retries 3\ntimeout connect 5s", "    server s 127.0.0.1:" + port + "\n"));
+        Fw fw = Peers.startText(cleanup, listenOne("retries 3\ntimeout connect 5s", port));
         Socket c = Peers.connect(cleanup, fw.port);
         c.getOutputStream().write("ping".getBytes());
         Thread.sleep(300);
@@ -61,7 +66,7 @@ class ConnectRetryTest {
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void deadServerIsRetriedAtTheTurnAroundPace() throws Exception {
         int port = Peers.deadPort();
-        Fw fw = Peers.startText(cleanup, listen("retries 50\ntimeout connect 200ms", "    server s 127.0.0.1:" + port + "\n"));
+        Fw fw = Peers.startText(cleanup, listenOne("retries 50\ntimeout connect 200ms", port));
         Socket c = Peers.connect(cleanup, fw.port);
         c.getOutputStream().write("ping".getBytes());
         Thread.sleep(1_000);
@@ -82,7 +87,7 @@ class ConnectRetryTest {
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void clientThatLeavesStopsTheRetries() throws Exception {
         int port = Peers.deadPort();
-        Fw fw = Peers.startText(cleanup, listen("retries 50\ntimeout connect 200ms", "    server s 127.0.0.1:" + port + "\n"));
+        Fw fw = Peers.startText(cleanup, listenOne("retries 50\ntimeout connect 200ms", port));
         Socket c = Peers.connect(cleanup, fw.port);
         Thread.sleep(300);
         c.close();
@@ -147,7 +152,7 @@ class ConnectRetryTest {
         } catch (java.io.IOException expected) {
             // the queue may already be full
         }
-        Fw fw = Peers.startText(cleanup, listen("retries 0\ntimeout connect 20s", "    server s 127.0.0.1:" + silent.getLocalPort() + "\n"));
+        Fw fw = Peers.startText(cleanup, listenOne("retries 0\ntimeout connect 20s", silent.getLocalPort()));
         Socket c = Peers.connect(cleanup, fw.port);
         Peers.waitUntil("the connect is under way", Duration.ofSeconds(5), () -> fw.stats().accepted() == 1);
         Thread.sleep(300);

@@ -57,11 +57,7 @@ class GhostDeadlineTest {
                 atServer.complete(new long[] {total, 1});
             }
         }));
-        Fw fw = Peers.startText(cleanup, Peers.defaults("30s", "timeout client 1s") + """
-                listen l
-                    bind 127.0.0.1:0
-                    server s 127.0.0.1:%d
-                """.formatted(server.port()));
+        Fw fw = Peers.startText(cleanup, Peers.oneServer(server.port(), "30s", "timeout client 1s"));
         SocketChannel c = SocketChannel.open();
         cleanup.add(c);
         c.setOption(StandardSocketOptions.SO_RCVBUF, 4096);

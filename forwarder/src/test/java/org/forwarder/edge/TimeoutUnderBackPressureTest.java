@@ -59,11 +59,7 @@ class TimeoutUnderBackPressureTest {
             Peers.writePattern(s.getOutputStream(), 21, SIZE);
             clientDone.get(30, TimeUnit.SECONDS); // then silent until the client has it all
         }));
-        Fw fw = Peers.startText(cleanup, Peers.defaults("30s", "timeout server 1s") + """
-                listen l
-                    bind 127.0.0.1:0
-                    server s 127.0.0.1:%d
-                """.formatted(server.port()));
+        Fw fw = Peers.startText(cleanup, Peers.oneServer(server.port(), "30s", "timeout server 1s"));
         Socket c = Peers.connect(cleanup, fw.port);
         c.getOutputStream().write('?');
         Thread.sleep(3_000);
@@ -85,11 +81,7 @@ class TimeoutUnderBackPressureTest {
             received.complete(readAndHash(s.getInputStream(), SIZE));
             s.getOutputStream().write('!');
         }));
-        Fw fw = Peers.startText(cleanup, Peers.defaults("30s", "timeout client 1s") + """
-                listen l
-                    bind 127.0.0.1:0
-                    server s 127.0.0.1:%d
-                """.formatted(server.port()));
+        Fw fw = Peers.startText(cleanup, Peers.oneServer(server.port(), "30s", "timeout client 1s"));
         Socket c = Peers.connect(cleanup, fw.port);
         Thread writer = Thread.ofVirtual().start(() -> {
             try {
@@ -122,11 +114,7 @@ class TimeoutUnderBackPressureTest {
                 serverSawReset.complete(true);
             }
         }));
-        Fw fw = Peers.startText(cleanup, Peers.defaults("30s", "timeout client 1s") + """
-                listen l
-                    bind 127.0.0.1:0
-                    server s 127.0.0.1:%d
-                """.formatted(server.port()));
+        Fw fw = Peers.startText(cleanup, Peers.oneServer(server.port(), "30s", "timeout client 1s"));
         Socket c = Peers.connect(cleanup, fw.port);
         c.getOutputStream().write('?');
         Peers.waitUntil("the stream is cut by the client timeout", Duration.ofSeconds(10),
@@ -144,11 +132,7 @@ class TimeoutUnderBackPressureTest {
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void idleStreamStillTimesOutCleanly() throws Exception {
         TestServer server = cleanup.add(new TestServer("silent", 50, (s, i) -> s.getInputStream().read()));
-        Fw fw = Peers.startText(cleanup, Peers.defaults("30s", "timeout client 1s") + """
-                listen l
-                    bind 127.0.0.1:0
-                    server s 127.0.0.1:%d
-                """.formatted(server.port()));
+        Fw fw = Peers.startText(cleanup, Peers.oneServer(server.port(), "30s", "timeout client 1s"));
         Socket c = Peers.connect(cleanup, fw.port);
         Drained end = Peers.drainToEnd(c, Duration.ofSeconds(10));
         assertEquals(End.EOF, end.end(), "an idle stream that times out has nothing in flight: a clean close");

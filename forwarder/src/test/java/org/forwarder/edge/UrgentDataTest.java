@@ -9,6 +9,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.time.Duration;
@@ -17,6 +18,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -80,6 +82,47 @@ class UrgentDataTest {
             }
         }
         assertLoopQuiet(fw);
+    }
+
+    /**
+     * The request's last byte is urgent, then the FIN (found in review). splice stops at the mark;
+     * the urgent byte must still be consumed, or the socket is closed with unread data, which
+     * makes the kernel send a reset that destroys the response bytes still queued toward the
+     * client. The client must get the whole 16 MiB response and a clean EOF.
+     */
+    @ParameterizedTest(name = "[{0}]")
+    @ValueSource(strings = {"", "--splice-request"})
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void responseSurvivesAnUrgentLastRequestByte(String mode) throws Exception {
+        int response = 16 << 20;
+        TestServer server = cleanup.add(new TestServer("big-answer", 50, (s, i) -> {
+            s.getInputStream().readAllBytes();
+            Peers.writePattern(s.getOutputStream(), 31, response);
+        }));
+        Fw fw = Peers.startQuick(cleanup, server.port(), "20s", mode);
+        try (Socket c = Peers.connect(cleanup, fw.port)) {
+            c.getOutputStream().write("req".getBytes());
+            c.sendUrgentData('X');
+            c.shutdownOutput();
+            Thread.sleep(1000); // the forwarder's send queue toward us fills up meanwhile
+            // read slowly, so that bytes are still queued toward us when the stream ends
+            InputStream in = c.getInputStream();
+            byte[] b = new byte[32 << 10];
+            long got = 0;
+            String end = "EOF";
+            try {
+                int n;
+                while ((n = in.read(b)) > 0) {
+                    got += n;
+                    Thread.sleep(1);
+                }
+            } catch (java.net.SocketException e) {
+                end = "RESET (" + e.getMessage() + ")";
+            }
+            assertEquals("EOF after " + response, end + " after " + got,
+                    "the client must get the whole response and a clean EOF\n" + fw.stats().render());
+        }
+        fw.awaitIdleAndReleased(Duration.ofSeconds(5));
     }
 
     /** No spin left behind: once the streams are done the loop sleeps. */

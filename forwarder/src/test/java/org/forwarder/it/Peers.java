@@ -170,6 +170,18 @@ public final class Peers {
     }
 
     /**
+     * {@link #defaults} with {@code timeout} and {@code settings}, then a listener "l" on
+     * 127.0.0.1:0 in front of one server, 127.0.0.1:{@code serverPort}.
+     */
+    public static String oneServer(int serverPort, String timeout, String... settings) {
+        return defaults(timeout, settings) + """
+                listen l
+                    bind 127.0.0.1:0
+                    server s 127.0.0.1:%d
+                """.formatted(serverPort);
+    }
+
+    /**
      * The configuration of a listener "q" in front of one server with maxconn 1: a second client
      * waits in the backend's queue, for up to {@code queueTimeout}.
      */
