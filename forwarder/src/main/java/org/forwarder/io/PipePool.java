@@ -209,7 +209,7 @@ public final class PipePool {
     public void release(long pipe, boolean empty) {
         inUse--;
         if (isLarge(capacity(pipe))) largeInUse--;
-        if (!empty || capacity(pipe) < KERNEL_PIPE_SIZE) {
+        if (!empty || capacity(pipe) < Math.min(pipeSize, KERNEL_PIPE_SIZE)) {
             // bytes that belong to nobody; or a pipe the kernel shrank (made past the per-user
             // limit): reusing it would make a fast stream splice 8 KiB at a time
             closePipe(pipe);
