@@ -114,24 +114,24 @@ final class Channel extends BufferWaiter {
 
     /** src is readable: read and forward, a bounded number of rounds. */
     void onReadable() {
-        for (int round = 0; round < MAX_ROUNDS && !s.closed; round++) {
+        for (int round = 0; round < MAX_ROUNDS && !s.isClosed(); round++) {
             long got = receiveOnce();
-            if (got <= 0 || s.closed || !s.established) break; // before connect, hold the bytes
+            if (got <= 0 || s.isClosed() || !s.isConnected()) break; // before connect, hold the bytes
             forward();
-            if (s.closed || !isEmpty()) break; // dst is full: its writability resumes us
+            if (s.isClosed() || !isEmpty()) break; // dst is full: its writability resumes us
         }
-        if (!s.closed) afterIo();
+        if (!s.isClosed()) afterIo();
     }
 
     /** dst is writable. */
     void onWritable() {
         forward();
-        if (!s.closed) afterIo();
+        if (!s.isClosed()) afterIo();
     }
 
     /** Forwards the end of src once everything before it is out: a FIN, or the reset src sent. */
     void afterIo() {
-        if (srcShut && !dstShut && s.established && isEmpty()) {
+        if (srcShut && !dstShut && s.isConnected() && isEmpty()) {
             if (src.failed) {
                 dstShut = true;
                 s.passResetOn(dst);
@@ -223,7 +223,7 @@ final class Channel extends BufferWaiter {
 
     /** The bytes MSG_MORE promised are not coming now: let the kernel send what it holds. */
     private void uncork() {
-        if (corked && s.established) {
+        if (corked && s.isConnected()) {
             corked = false;
             raw.push(dst.fd);
         }
@@ -334,7 +334,7 @@ final class Channel extends BufferWaiter {
 
     /** Sends what is held to dst, if dst can take it. */
     void forward() {
-        if (!s.established || dropped) return;
+        if (!s.isConnected() || dropped) return;
         if (pipeLen > 0) spliceOut();
         else if (head < tail) copyOut();
     }
@@ -448,7 +448,7 @@ final class Channel extends BufferWaiter {
     protected void onBufferGranted() {
         // the buffer is ours; reading resumes and takes it
         bufferWait = false;
-        if (!srcShut && !s.closed) resumed();
+        if (!srcShut && !s.isClosed()) resumed();
     }
 
     private void releaseBufferIfEmpty() {

@@ -18,14 +18,29 @@ import org.forwarder.sys.Syscalls;
  * A client connection joined to a server connection: two {@link Channel}s (request, response),
  * the server choice and connect with retries, the backend queue, timeouts and the teardown.
  *
+ * <p>States ({@link #state}) and what moves a stream from one to the next:
  * <pre>
- *  accepted --> queued ------(slot granted)-----> connecting --(connected)--> established --> closed
- *      |                                           ^      |
- *      +-------------(slot free)-------------------+      | refused/error: retry the same server
- *                                                  |      v after min(timeout connect, 1 s)
- *                                                  +-- turn-around       (timeout: at once)
- *          option redispatch: on the chosen retry, give the slot back and pick again (maybe queue)
+ *  state          holds a slot  timer                      event -&gt; next state
+ *  NEW            no            -                          a server has a slot -&gt; CONNECTING; all full -&gt; WAITING_SLOT
+ *  WAITING_SLOT   no            timeout queue              slot granted -&gt; TO_CONNECT; timeout, client reset -&gt; CLOSED
+ *  TO_CONNECT     yes           - (end of the pass)        client still there -&gt; CONNECTING; it left -&gt; CLOSED
+ *  CONNECTING     yes           timeout connect            connected -&gt; ESTABLISHED
+ *                                                          refused/error, retries left -&gt; TURNAROUND (same server),
+ *                                                            or TO_REDISPATCH (option redispatch on this retry)
+ *                                                          timeout or local error, retries left -&gt; TO_CONNECT
+ *                                                            (same server, at once) or TO_REDISPATCH (at once)
+ *                                                          no retries left, or the client reset -&gt; CLOSED
+ *  TURNAROUND     yes           min(timeout connect, 1 s)  due, client still there -&gt; CONNECTING; it left -&gt; CLOSED
+ *  TO_REDISPATCH  no            turn-around, or at once    due -&gt; CONNECTING or WAITING_SLOT (a fresh pick)
+ *  ESTABLISHED    yes           per-direction timeouts     both FINs passed on -&gt; CLOSED (clean)
+ *                                                          a peer reset, its bytes out but not yet acknowledged
+ *                                                            -&gt; PASSING_RESET; acknowledged -&gt; CLOSED (reset)
+ *                                                          timeout, forced stop -&gt; CLOSED
+ *  PASSING_RESET  yes           polls the acknowledgements acknowledged, peer timeout, its reset -&gt; CLOSED (reset)
+ *  CLOSED         no            -                          -
  * </pre>
+ * Timeouts ({@link #deadline}), timers ({@link #onTimer}) and end-of-pass work ({@link #run})
+ * switch on the state; the retry policy (which server, how long to wait) is HAProxy's.
  * The client is read only once established: a stream that waits (queue, connect, turn-around)
  * pins no buffer the established streams need (seed 003), whichever way it came to wait. While it
  * waits, only a reset of the client is watched for.
@@ -60,20 +75,26 @@ public final class Stream extends Task {
     final Channel request;
     final Channel response;
 
+    static final int NEW = 0;
+    static final int WAITING_SLOT = 1;
+    static final int TO_CONNECT = 2;
+    static final int CONNECTING = 3;
+    static final int TURNAROUND = 4;
+    static final int TO_REDISPATCH = 5;
+    static final int ESTABLISHED = 6;
+    static final int PASSING_RESET = 7;
+    static final int CLOSED = 8;
+
+    /** One of the states above; see the table in the class comment. */
+    private int state = NEW;
     private Server srv;
     /** Retries done so far (HAProxy's conn_retries), against the backend's 'retries'. */
     private int retriesDone;
-    boolean established;
-    boolean closed;
-    private boolean connecting;
-    /** A connect failed: reconnect to the same server at {@link #retryAt} (slot kept). */
-    private boolean turnaround;
+    /** TURNAROUND and TO_REDISPATCH: when to try again. */
     private long retryAt;
-    /** A connect failed and the stream gave its server up: pick again at the end of the pass. */
-    private boolean redispatchPending;
     private long connectStart;
     private long queuedAt;
-    /** A peer reset; its bytes are out, and its reset goes to {@link #resetTarget} once they are acknowledged. */
+    /** PASSING_RESET: the side that gets the reset once it acknowledged our last bytes. */
     private Conn resetTarget;
     private long resetPollAt;
     private long resetPollEvery;
@@ -104,6 +125,15 @@ public final class Stream extends Task {
         return worker.now();
     }
 
+    boolean isClosed() {
+        return state == CLOSED;
+    }
+
+    /** The server connection is up (established, or passing a peer's reset on). */
+    boolean isConnected() {
+        return state == ESTABLISHED || state == PASSING_RESET;
+    }
+
     /** Takes the accepted client socket into the loop and looks for a server. */
     public void start() {
         int fd = client.fd;
@@ -116,9 +146,9 @@ public final class Stream extends Task {
     // ---- events --------------------------------------------------------------------------
 
     void onIo(Conn c) {
-        if (closed) return;
+        if (state == CLOSED) return;
         int st = fdt.state(c.fd);
-        if (!c.isClient && connecting) {
+        if (!c.isClient && state == CONNECTING) {
             if ((st & FdTab.EV_ERR) != 0) {
                 int e = sys.getIntOption(c.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
                 connectFailed(e > 0 ? e : Errno.ECONNREFUSED, true);
@@ -127,7 +157,7 @@ public final class Stream extends Task {
             if (!connectDone()) return;
             st = fdt.state(c.fd);
         } else if ((st & FdTab.EV_ERR) != 0 && !c.failed) {
-            if (!established) {
+            if (!isConnected()) {
                 clientFailedWhileWaiting();
                 return;
             }
@@ -137,14 +167,14 @@ public final class Stream extends Task {
             }
             // the bytes the peer sent before its reset are still queued: read them below
             peerFailed(c);
-            if (closed) return;
+            if (state == CLOSED) return;
             st = fdt.state(c.fd);
         }
         Channel in = c.isClient ? request : response;
         Channel out = c.isClient ? response : request;
         if ((st & (FdTab.ACTIVE_R | FdTab.READY_R)) == (FdTab.ACTIVE_R | FdTab.READY_R)) {
             in.onReadable();
-            if (closed) return;
+            if (state == CLOSED) return;
         }
         st = fdt.state(c.fd);
         if ((st & (FdTab.ACTIVE_W | FdTab.READY_W)) == (FdTab.ACTIVE_W | FdTab.READY_W)) {
@@ -176,13 +206,13 @@ public final class Stream extends Task {
      * from the fd cache as room allows.
      */
     void peerFailed(Conn c) {
-        if (c.failed || closed) return;
+        if (c.failed || state == CLOSED) return;
         c.failed = true;
         Conn other = c.isClient ? server : client;
         Channel from = c.isClient ? request : response;
         Channel toward = c.isClient ? response : request;
         toward.drop();
-        if (other.failed || !established) {
+        if (other.failed || !isConnected()) {
             finish(true, true); // nothing can be delivered any more
             return;
         }
@@ -194,7 +224,7 @@ public final class Stream extends Task {
         }
         if (!from.srcShut) fdt.wantRecv(c.fd);
         from.afterIo(); // already read and delivered everything: pass the reset on now
-        if (!closed) armTimer();
+        if (state != CLOSED) armTimer();
     }
 
     /**
@@ -206,7 +236,7 @@ public final class Stream extends Task {
      */
     private void clientFailedWhileWaiting() {
         worker.stats().aborts++;
-        if (!connecting || worker.raw().peek(client.fd) <= 0) {
+        if (state != CONNECTING || worker.raw().peek(client.fd) <= 0) {
             finish(true, true);
             return;
         }
@@ -241,6 +271,7 @@ public final class Stream extends Task {
             finish(true, true);
             return;
         }
+        state = PASSING_RESET;
         resetTarget = target;
         resetUnacked = unacked;
         target.writeSince = now();
@@ -277,16 +308,23 @@ public final class Stream extends Task {
         worker.poller().timers().schedule(this, resetPollAt);
     }
 
+    /** End-of-pass work: a connect or a fresh pick that must not nest in the call that decided it. */
     @Override
     protected void run() {
-        if (closed || established || connecting) return;
-        if (clientLeft()) return;
-        if (redispatchPending) {
-            redispatchPending = false;
-            assignServer();
-        } else if (srv != null && !turnaround) {
-            connect(); // woken from the backend queue with a server slot already taken for us
+        switch (state) {
+            case TO_CONNECT -> retryNow(); // granted from the queue, or retrying at once
+            case TO_REDISPATCH -> {
+                if (retryAt <= now()) retryNow();
+            }
+            default -> { } // woken for a state it has left since
         }
+    }
+
+    /** TO_CONNECT, TURNAROUND or TO_REDISPATCH is due: connect (again), or pick a server again. */
+    private void retryNow() {
+        if (clientLeft()) return;
+        if (state == TO_REDISPATCH) assignServer();
+        else connect();
     }
 
     /**
@@ -296,6 +334,7 @@ public final class Stream extends Task {
      */
     public void grantSlot(Server sv) {
         srv = sv;
+        state = TO_CONNECT;
         worker.poller().wake(this);
     }
 
@@ -310,6 +349,7 @@ public final class Stream extends Task {
                 return;
             }
             backend.enqueue(this);
+            state = WAITING_SLOT;
             fdt.watchErrors(client.fd); // not read while queued, but a reset must end the wait
             queuedAt = now();
             worker.stats().queuedTotal++;
@@ -324,8 +364,7 @@ public final class Stream extends Task {
     /** Connects to {@code srv}, whose slot this stream holds. */
     private void connect() {
         Server sv = srv;
-        turnaround = false;
-        connecting = true;
+        state = CONNECTING;
         connectStart = now();
         armTimer();
         int fd = sys.socket(sv.address().family(), SOCK_FLAGS, 0);
@@ -363,12 +402,11 @@ public final class Stream extends Task {
             return false;
         }
         connected();
-        return !closed;
+        return state != CLOSED;
     }
 
     private void connected() {
-        connecting = false;
-        established = true;
+        state = ESTABLISHED;
         long now = now();
         server.readSince = server.writeSince = now;
         client.readSince = client.writeSince = now; // time spent waiting was not the client's silence
@@ -395,7 +433,6 @@ public final class Stream extends Task {
     private void connectFailed(int errno, boolean async) {
         worker.stats().connectFailures++;
         srv.connectFailed();
-        connecting = false;
         if (server.fd >= 0) closeFd(server, false);
         if (client.failed) {
             finish(true, true); // its client reset meanwhile: no wait, no retry for it
@@ -415,15 +452,15 @@ public final class Stream extends Task {
         if (async && (!redispatch || backend.waitsBeforeRedispatch())) {
             long pause = t.connectMs() > 0 ? Math.min(t.connectMs(), MAX_TURNAROUND_MS) : MAX_TURNAROUND_MS;
             retryAt = now() + pause;
-            turnaround = true;
-            redispatchPending = redispatch;
+            state = redispatch ? TO_REDISPATCH : TURNAROUND;
             fdt.watchErrors(client.fd); // a client that resets meanwhile ends the wait
             armTimer();
             return;
         }
         // at once, from the run queue rather than recursively: a connect that fails at once
         // must not nest one call per retry
-        redispatchPending = redispatch;
+        retryAt = now();
+        state = redispatch ? TO_REDISPATCH : TO_CONNECT;
         worker.poller().wake(this);
     }
 
@@ -439,18 +476,18 @@ public final class Stream extends Task {
     // ---- timeouts ------------------------------------------------------------------------
 
     private long deadline() {
-        if (inQueue) {
-            long q = t.queueMs() > 0 ? t.queueMs() : t.connectMs();
-            return q > 0 ? queuedAt + q : NEVER;
-        }
-        if (turnaround) return retryAt;
-        if (resetTarget != null) return resetPollAt;
-        if (connecting) {
-            return t.connectMs() > 0 ? connectStart + t.connectMs() : NEVER;
-        }
-        if (!established) return NEVER;
-        return Math.min(sideDeadline(client, request, response, clientTimeout()),
-                sideDeadline(server, response, request, serverTimeout()));
+        return switch (state) {
+            case WAITING_SLOT -> {
+                long q = t.queueMs() > 0 ? t.queueMs() : t.connectMs();
+                yield q > 0 ? queuedAt + q : NEVER;
+            }
+            case CONNECTING -> t.connectMs() > 0 ? connectStart + t.connectMs() : NEVER;
+            case TURNAROUND, TO_REDISPATCH -> retryAt;
+            case ESTABLISHED -> Math.min(sideDeadline(client, request, response, clientTimeout()),
+                    sideDeadline(server, response, request, serverTimeout()));
+            case PASSING_RESET -> resetPollAt;
+            default -> NEVER; // NEW and TO_CONNECT move on within the pass; CLOSED has none
+        };
     }
 
     /** When side {@code c} has been silent too long: waited on to send ({@code from}) or to take ({@code toward}). */
@@ -490,33 +527,22 @@ public final class Stream extends Task {
 
     @Override
     protected void onTimer(long nowMs) {
-        if (closed) return;
+        if (state == CLOSED) return;
         long d = deadline();
         if (d > nowMs) {
             if (d != NEVER) worker.poller().timers().schedule(this, d);
             return;
         }
-        if (resetTarget != null) {
-            pollResetTarget(nowMs);
-            return;
-        }
-        if (turnaround) {
-            if (clientLeft()) return;
-            if (redispatchPending) {
-                redispatchPending = false;
-                turnaround = false;
-                assignServer();
-            } else {
-                connect();
+        switch (state) {
+            case TURNAROUND, TO_REDISPATCH -> retryNow();
+            case CONNECTING -> connectFailed(Errno.ETIMEDOUT, false);
+            case PASSING_RESET -> pollResetTarget(nowMs);
+            case WAITING_SLOT, ESTABLISHED -> {
+                worker.stats().timeouts++;
+                abandon();
             }
-            return;
+            default -> { }
         }
-        if (connecting) {
-            connectFailed(Errno.ETIMEDOUT, false);
-            return;
-        }
-        worker.stats().timeouts++;
-        abandon();
     }
 
     /**
@@ -533,8 +559,8 @@ public final class Stream extends Task {
     // ---- teardown ------------------------------------------------------------------------
 
     private void finish(boolean resetClient, boolean resetServer) {
-        if (closed) return;
-        closed = true;
+        if (state == CLOSED) return;
+        state = CLOSED;
         worker.poller().timers().cancel(this);
         if (inQueue) backend.dequeue(this);
         request.release();
@@ -559,10 +585,7 @@ public final class Stream extends Task {
      * it cannot know whether more was coming.
      */
     public void kill() {
-        finish(!response.dstShut || resetTarget != null, !request.dstShut || resetTarget != null);
+        boolean passing = state == PASSING_RESET;
+        finish(!response.dstShut || passing, !request.dstShut || passing);
     }
-
-    // ---- for tests and stats -------------------------------------------------------------
-
-    public boolean isClosed() { return closed; }
 }
