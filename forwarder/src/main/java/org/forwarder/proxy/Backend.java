@@ -2,7 +2,6 @@ package org.forwarder.proxy;
 
 import org.forwarder.config.Balance;
 import org.forwarder.config.BackendConfig;
-import org.forwarder.stream.Stream;
 
 import java.util.List;
 
@@ -15,9 +14,7 @@ public final class Backend {
     private final BackendConfig config;
     private final Server[] servers;
     private final Balance balance;
-    private Stream queueHead;
-    private Stream queueTail;
-    private int queued;
+    private final Session.WaitQueue queue = new Session.WaitQueue();
     private int rrStart;
 
     public Backend(BackendConfig config) {
@@ -32,7 +29,7 @@ public final class Backend {
     public BackendConfig config() { return config; }
     public String name() { return config.name(); }
     public Server[] servers() { return servers; }
-    public int queued() { return queued; }
+    public int queued() { return queue.size(); }
 
     /** True when some server can take traffic at all (weight > 0). */
     public boolean hasUsableServer() {
@@ -112,22 +109,12 @@ public final class Backend {
 
     // ---- the queue of streams waiting for a slot -------------------------------------------
 
-    public void enqueue(Stream s) {
-        s.queuePrev = queueTail;
-        s.queueNext = null;
-        if (queueTail == null) queueHead = s; else queueTail.queueNext = s;
-        queueTail = s;
-        s.inQueue = true;
-        queued++;
+    void enqueue(Session s) {
+        queue.add(s);
     }
 
-    public void dequeue(Stream s) {
-        if (!s.inQueue) return;
-        if (s.queuePrev != null) s.queuePrev.queueNext = s.queueNext; else queueHead = s.queueNext;
-        if (s.queueNext != null) s.queueNext.queuePrev = s.queuePrev; else queueTail = s.queuePrev;
-        s.queuePrev = s.queueNext = null;
-        s.inQueue = false;
-        queued--;
+    void dequeue(Session s) {
+        queue.remove(s);
     }
 
     /**
@@ -135,11 +122,11 @@ public final class Backend {
      * nobody arriving meanwhile can have it), and so on while slots remain.
      */
     public void slotFreed() {
-        while (queueHead != null) {
+        while (queue.head() != null) {
             Server sv = pick();
             if (sv == null) return;
-            Stream s = queueHead;
-            dequeue(s);
+            Session s = queue.head();
+            queue.remove(s);
             sv.take();
             s.grantSlot(sv);
         }

@@ -12,7 +12,7 @@ import org.forwarder.poll.Poller;
 import org.forwarder.poll.Task;
 import org.forwarder.stats.Stats;
 import org.forwarder.stats.StatsSnapshot;
-import org.forwarder.stream.Stream;
+import org.forwarder.stream.IoContext;
 import org.forwarder.sys.Errno;
 import org.forwarder.sys.Syscalls;
 
@@ -35,13 +35,14 @@ public final class Worker {
     private final BufferPool buffers;
     private final PipePool pipes;
     private final Stats stats = new Stats();
+    private final IoContext io;
     private final GlobalConfig global;
     private final List<Frontend> frontends = new ArrayList<>();
     private final List<Listener> listeners = new ArrayList<>();
     private final Consumer<String> log;
     private int current;
     /** Every open stream, so a stop can close what the grace period did not. */
-    private Stream liveHead;
+    private final Session.LiveSet live = new Session.LiveSet();
     private boolean draining;
     /** Loop time before which another fd-shortage warning would only repeat the last one. */
     private long nextFdWarning;
@@ -60,6 +61,7 @@ public final class Worker {
         this.buffers = new BufferPool(global.bufsize(), global.buffersLimit(), global.buffersReserve());
         this.pipes = new PipePool(poller.sys(), global.noSplice() ? 0 : global.maxpipes(), global.pipesize(),
                 global.pipesMemory(), poller.fdTab().capacity(), stats, log);
+        this.io = new IoContext(poller.fdTab(), poller.sys(), raw, buffers, pipes, stats);
         Map<String, Backend> backends = new LinkedHashMap<>();
         config.backends().forEach((name, bc) -> backends.put(name, new Backend(bc)));
         for (FrontendConfig fc : config.frontends()) {
@@ -90,6 +92,8 @@ public final class Worker {
     public BufferPool buffers() { return buffers; }
     public PipePool pipes() { return pipes; }
     public Stats stats() { return stats; }
+    /** What the streams' channels of this loop work with. */
+    IoContext io() { return io; }
     public long now() { return poller.now(); }
     public List<Listener> listeners() { return listeners; }
     public List<Frontend> frontends() { return frontends; }
@@ -104,27 +108,23 @@ public final class Worker {
         stats.accepted++;
         Frontend fe = l.frontend();
         fe.opened();
-        Stream s = new Stream(this, fe, fd);
-        s.liveNext = liveHead;
-        if (liveHead != null) liveHead.livePrev = s;
-        liveHead = s;
+        Session s = new Session(this, fe, fd);
+        live.add(s);
         s.start();
     }
 
     /** Closes every stream still open (end of the grace period). */
     public void closeAllStreams() {
-        while (liveHead != null) {
-            Stream s = liveHead;
+        Session s;
+        while ((s = live.first()) != null) {
             s.kill(); // unlinks itself
-            if (liveHead == s) liveHead = s.liveNext; // defensive: never loop forever
+            if (live.first() == s) live.remove(s); // defensive: never loop forever
         }
     }
 
     /** A stream ended: its slots are free, listeners may resume. */
-    public void streamClosed(Stream s, Frontend fe) {
-        if (s.livePrev != null) s.livePrev.liveNext = s.liveNext; else if (liveHead == s) liveHead = s.liveNext;
-        if (s.liveNext != null) s.liveNext.livePrev = s.livePrev;
-        s.livePrev = s.liveNext = null;
+    void streamClosed(Session s, Frontend fe) {
+        live.remove(s);
         current--;
         stats.closed++;
         fe.closed();

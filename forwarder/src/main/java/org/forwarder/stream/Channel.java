@@ -7,6 +7,7 @@ import org.forwarder.io.RawSock;
 import org.forwarder.poll.FdTab;
 import org.forwarder.stats.Stats;
 import org.forwarder.sys.Errno;
+import org.forwarder.sys.Syscalls;
 
 import java.lang.foreign.MemorySegment;
 
@@ -36,7 +37,7 @@ import java.lang.foreign.MemorySegment;
  * or 0 after a FIN, while epoll keeps saying readable), so a splice that moves nothing on a socket
  * epoll called readable, or that reports end of stream, is retried once with recv.
  */
-final class Channel extends BufferWaiter {
+public final class Channel extends BufferWaiter {
     /** Stop splicing in once the pipe holds about 16 full segments; then push them out. */
     static final int SPLICE_FULL_HINT = 16 * 1448;
     /** Consecutive reads that fill the whole buffer before splice-auto calls it a fast streamer. */
@@ -44,7 +45,8 @@ final class Channel extends BufferWaiter {
     /** Receive/forward rounds per wake-up, so one busy stream cannot starve the others. */
     private static final int MAX_ROUNDS = 8;
 
-    private final Stream s;
+    private final ChannelOwner s;
+    private final Syscalls sys;
     private final Conn src;
     private final Conn dst;
     private final int dir;
@@ -71,6 +73,11 @@ final class Channel extends BufferWaiter {
     boolean srcShut;
     /** FIN sent to dst. */
     boolean dstShut;
+
+    /** End of stream (or an error) read from src. */
+    public boolean srcShut() { return srcShut; }
+    /** This direction is complete: FIN (or the reset) passed on to dst, or dropped. */
+    public boolean dstShut() { return dstShut; }
     /** Reading paused until the writer makes room. */
     private boolean roomWait;
     /** Reading paused until the buffer pool grants a buffer. */
@@ -82,38 +89,39 @@ final class Channel extends BufferWaiter {
     /** A send said MSG_MORE: dst may hold a partial segment until we push. */
     private boolean corked;
 
-    Channel(Stream s, Conn src, Conn dst, int dir, boolean splice, boolean spliceAuto) {
+    public Channel(ChannelOwner s, IoContext io, Conn src, Conn dst, int dir, boolean splice, boolean spliceAuto) {
         this.s = s;
         this.src = src;
         this.dst = dst;
         this.dir = dir;
         // responses release server slots, which queued requests wait for: they may use the reserve
         this.urgent = dir == Stats.RESPONSE;
-        this.fdt = s.worker.fdTab();
-        this.raw = s.worker.raw();
-        this.pool = s.worker.buffers();
-        this.pipes = s.worker.pipes();
-        this.stats = s.worker.stats();
+        this.fdt = io.fdTab();
+        this.sys = io.sys();
+        this.raw = io.raw();
+        this.pool = io.buffers();
+        this.pipes = io.pipes();
+        this.stats = io.stats();
         this.spliceWanted = splice;
         this.spliceAuto = spliceAuto;
     }
 
-    boolean isEmpty() {
+    public boolean isEmpty() {
         return head == tail && pipeLen == 0;
     }
 
     /** src is being read and its silence is its own (we are not holding it back). */
-    boolean isReading() {
+    public boolean isReading() {
         return !srcShut && !roomWait && !bufferWait;
     }
 
     /** We stopped reading src while it may have more to send (no room, no buffer). */
-    boolean isHeldBack() {
+    public boolean isHeldBack() {
         return !srcShut && (roomWait || bufferWait);
     }
 
     /** src is readable: read and forward, a bounded number of rounds. */
-    void onReadable() {
+    public void onReadable() {
         for (int round = 0; round < MAX_ROUNDS && !s.isClosed(); round++) {
             long got = receiveOnce();
             if (got <= 0 || s.isClosed() || !s.isConnected()) break; // before connect, hold the bytes
@@ -124,13 +132,13 @@ final class Channel extends BufferWaiter {
     }
 
     /** dst is writable. */
-    void onWritable() {
+    public void onWritable() {
         forward();
         if (!s.isClosed()) afterIo();
     }
 
     /** Forwards the end of src once everything before it is out: a FIN, or the reset src sent. */
-    void afterIo() {
+    public void afterIo() {
         if (srcShut && !dstShut && s.isConnected() && isEmpty()) {
             if (src.failed) {
                 dstShut = true;
@@ -296,7 +304,7 @@ final class Channel extends BufferWaiter {
     }
 
     /** No more splicing in this direction; a pipe still holding bytes drains first. */
-    void disableSplice() {
+    public void disableSplice() {
         spliceDisabled = true;
         if (pipeLen == 0) releasePipe();
     }
@@ -333,7 +341,7 @@ final class Channel extends BufferWaiter {
     // ---- sending -------------------------------------------------------------------------
 
     /** Sends what is held to dst, if dst can take it. */
-    void forward() {
+    public void forward() {
         if (!s.isConnected() || dropped) return;
         if (pipeLen > 0) spliceOut();
         else if (head < tail) copyOut();
@@ -408,7 +416,7 @@ final class Channel extends BufferWaiter {
      * dst failed (reset): what is held for it can never be delivered, and src is not read for it
      * any more. The stream resets src once the other direction has delivered what dst sent.
      */
-    void drop() {
+    public void drop() {
         if (dropped) return;
         dropped = true;
         srcShut = true;
@@ -422,7 +430,7 @@ final class Channel extends BufferWaiter {
     private void shutdownDst() {
         dstShut = true;
         fdt.stopSend(dst.fd);
-        s.worker.sys().shutdown(dst.fd, org.forwarder.linux.Linux.SHUT_WR());
+        sys.shutdown(dst.fd, org.forwarder.linux.Linux.SHUT_WR());
         s.halfClosed();
     }
 
@@ -477,7 +485,7 @@ final class Channel extends BufferWaiter {
     }
 
     /** Gives everything back (the stream is closing, or dst failed). */
-    void release() {
+    public void release() {
         bufferWait = false;
         pool.cancel(this);
         if (bufId >= 0) {

@@ -2,30 +2,30 @@ package org.forwarder.stream;
 
 import org.forwarder.poll.FdHandler;
 
-/** One socket of a stream (the client's or the server's); routes its fd events to the stream. */
-final class Conn implements FdHandler {
-    final Stream stream;
-    final boolean isClient;
-    int fd = -1;
+/** One socket of a stream (the client's or the server's); routes its fd events to its owner. */
+public final class Conn implements FdHandler {
+    private final ChannelOwner owner;
+    public final boolean isClient;
+    public int fd = -1;
     /**
      * Start of the wait for this peer to send, in poller milliseconds: the last byte read from it,
      * the last byte written to it (as in HAProxy, writing to a side also refreshes its read
      * timeout), or the moment reading it resumed after we had held it back.
      */
-    long readSince;
+    public long readSince;
     /** Start of the wait for this peer to take bytes: the last write to it, or when bytes for it arrived. */
-    long writeSince;
+    public long writeSince;
     /** The peer reset the connection (or an I/O error): nothing more is sent to it. */
-    boolean failed;
+    public boolean failed;
 
-    Conn(Stream stream, boolean isClient) {
-        this.stream = stream;
+    public Conn(ChannelOwner owner, boolean isClient) {
+        this.owner = owner;
         this.isClient = isClient;
     }
 
     @Override
     public void onIo(int fd) {
-        stream.onIo(this);
+        owner.onIo(this);
     }
 
     @Override

@@ -1,4 +1,4 @@
-package org.forwarder.stream;
+package org.forwarder.proxy;
 
 import org.forwarder.config.SpliceOptions;
 import org.forwarder.config.Timeouts;
@@ -6,11 +6,10 @@ import org.forwarder.io.RawSock;
 import org.forwarder.linux.Linux;
 import org.forwarder.poll.FdTab;
 import org.forwarder.poll.Task;
-import org.forwarder.proxy.Backend;
-import org.forwarder.proxy.Frontend;
-import org.forwarder.proxy.Server;
-import org.forwarder.proxy.Worker;
 import org.forwarder.stats.Stats;
+import org.forwarder.stream.Channel;
+import org.forwarder.stream.ChannelOwner;
+import org.forwarder.stream.Conn;
 import org.forwarder.sys.Errno;
 import org.forwarder.sys.Syscalls;
 
@@ -55,7 +54,7 @@ import org.forwarder.sys.Syscalls;
  * delivered. A timeout or a forced stop resets every side that has bytes in flight toward or from
  * it, so no truncated stream ever ends with a clean FIN; an idle stream is closed cleanly.
  */
-public final class Stream extends Task {
+public final class Session extends Task implements ChannelOwner {
     private static final long NEVER = Long.MAX_VALUE;
     private static final int SOCK_FLAGS = Linux.SOCK_STREAM() | Linux.SOCK_NONBLOCK() | Linux.SOCK_CLOEXEC();
     /** HAProxy's turn-around: wait min(timeout connect, 1 s) before connecting again after an error. */
@@ -100,15 +99,14 @@ public final class Stream extends Task {
     private long resetPollEvery;
     private int resetUnacked;
 
-    /** Links in the backend's queue of streams waiting for a server slot. */
-    public Stream queuePrev;
-    public Stream queueNext;
-    public boolean inQueue;
-    /** Links in the worker's list of open streams. */
-    public Stream livePrev;
-    public Stream liveNext;
+    /** Links in a {@link WaitQueue} and in a {@link LiveSet}: only those two touch them. */
+    private Session queuePrev;
+    private Session queueNext;
+    private boolean inQueue;
+    private Session livePrev;
+    private Session liveNext;
 
-    public Stream(Worker worker, Frontend frontend, int clientFd) {
+    Session(Worker worker, Frontend frontend, int clientFd) {
         this.worker = worker;
         this.frontend = frontend;
         this.backend = frontend.backend();
@@ -117,25 +115,28 @@ public final class Stream extends Task {
         this.t = frontend.timeouts();
         this.client.fd = clientFd;
         SpliceOptions sp = frontend.splice();
-        this.request = new Channel(this, client, server, Stats.REQUEST, sp.request(), sp.auto());
-        this.response = new Channel(this, server, client, Stats.RESPONSE, sp.response(), sp.auto());
+        this.request = new Channel(this, worker.io(), client, server, Stats.REQUEST, sp.request(), sp.auto());
+        this.response = new Channel(this, worker.io(), server, client, Stats.RESPONSE, sp.response(), sp.auto());
     }
 
-    long now() {
+    @Override
+    public long now() {
         return worker.now();
     }
 
-    boolean isClosed() {
+    @Override
+    public boolean isClosed() {
         return state == CLOSED;
     }
 
     /** The server connection is up (established, or passing a peer's reset on). */
-    boolean isConnected() {
+    @Override
+    public boolean isConnected() {
         return state == ESTABLISHED || state == PASSING_RESET;
     }
 
     /** Takes the accepted client socket into the loop and looks for a server. */
-    public void start() {
+    void start() {
         int fd = client.fd;
         sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
         // ready from the start: the first recv, once connected, is tried before any epoll_ctl
@@ -145,7 +146,8 @@ public final class Stream extends Task {
 
     // ---- events --------------------------------------------------------------------------
 
-    void onIo(Conn c) {
+    @Override
+    public void onIo(Conn c) {
         if (state == CLOSED) return;
         int st = fdt.state(c.fd);
         if (!c.isClient && state == CONNECTING) {
@@ -183,15 +185,17 @@ public final class Stream extends Task {
     }
 
     /** splice failed with EBADF, EINVAL or ENOSYS: the whole stream goes on copying. */
-    void spliceFailed() {
+    @Override
+    public void spliceFailed() {
         worker.stats().spliceFallbacks++;
         request.disableSplice();
         response.disableSplice();
     }
 
     /** A direction read or sent its FIN: maybe the end, maybe a shorter (fin) timeout. */
-    void halfClosed() {
-        if (request.dstShut && response.dstShut) {
+    @Override
+    public void halfClosed() {
+        if (request.dstShut() && response.dstShut()) {
             finish(false, false);
         } else {
             armTimer();
@@ -205,7 +209,8 @@ public final class Stream extends Task {
      * The failed socket leaves epoll (its error would be reported on every pass) and is read
      * from the fd cache as room allows.
      */
-    void peerFailed(Conn c) {
+    @Override
+    public void peerFailed(Conn c) {
         if (c.failed || state == CLOSED) return;
         c.failed = true;
         Conn other = c.isClient ? server : client;
@@ -218,11 +223,11 @@ public final class Stream extends Task {
         }
         worker.stats().aborts++;
         fdt.detach(c.fd);
-        if (from.dstShut) {
+        if (from.dstShut()) {
             passResetOn(other); // its stream was complete, FIN included
             return;
         }
-        if (!from.srcShut) fdt.wantRecv(c.fd);
+        if (!from.srcShut()) fdt.wantRecv(c.fd);
         from.afterIo(); // already read and delivered everything: pass the reset on now
         if (state != CLOSED) armTimer();
     }
@@ -265,7 +270,8 @@ public final class Stream extends Task {
      * some of those bytes are still on their way, wait: look again every {@link #RESET_POLL_MS},
      * for as long as the peer keeps taking them within its timeout.
      */
-    void passResetOn(Conn target) {
+    @Override
+    public void passResetOn(Conn target) {
         int unacked = sys.unackedBytes(target.fd);
         if (unacked <= 0) {
             finish(true, true);
@@ -332,7 +338,7 @@ public final class Stream extends Task {
      * starts at the end of the pass. Should the stream die first, finish() frees the slot again
      * and the next in the queue gets it.
      */
-    public void grantSlot(Server sv) {
+    void grantSlot(Server sv) {
         srv = sv;
         state = TO_CONNECT;
         worker.poller().wake(this);
@@ -501,13 +507,13 @@ public final class Stream extends Task {
 
     /** HAProxy's client side: client-fin once half-closed, else tunnel when set, else client. */
     private long clientTimeout() {
-        boolean half = request.srcShut || response.dstShut;
+        boolean half = request.srcShut() || response.dstShut();
         if (half && t.clientFinMs() > 0) return t.clientFinMs();
         return t.tunnelMs() > 0 ? t.tunnelMs() : t.clientMs();
     }
 
     private long serverTimeout() {
-        boolean half = response.srcShut || request.dstShut;
+        boolean half = response.srcShut() || request.dstShut();
         if (half && t.serverFinMs() > 0) return t.serverFinMs();
         return t.tunnelMs() > 0 ? t.tunnelMs() : t.serverMs();
     }
@@ -520,7 +526,8 @@ public final class Stream extends Task {
     }
 
     /** A wait started (bytes to deliver, reading resumed) whose deadline may precede the armed one. */
-    void rearmTimer() {
+    @Override
+    public void rearmTimer() {
         long d = deadline();
         if (d != NEVER) worker.poller().timers().scheduleNoLaterThan(this, d);
     }
@@ -562,7 +569,7 @@ public final class Stream extends Task {
         if (state == CLOSED) return;
         state = CLOSED;
         worker.poller().timers().cancel(this);
-        if (inQueue) backend.dequeue(this);
+        backend.dequeue(this);
         request.release();
         response.release();
         closeFd(client, resetClient);
@@ -584,8 +591,61 @@ public final class Stream extends Task {
      * idle, so each side whose incoming direction is not complete (FIN forwarded) gets a reset:
      * it cannot know whether more was coming.
      */
-    public void kill() {
+    void kill() {
         boolean passing = state == PASSING_RESET;
-        finish(!response.dstShut || passing, !request.dstShut || passing);
+        finish(!response.dstShut() || passing, !request.dstShut() || passing);
+    }
+
+    // ---- intrusive lists (no allocation to link or unlink a session) --------------------------
+
+    /** A backend's FIFO of sessions waiting for a server slot. */
+    static final class WaitQueue {
+        private Session head;
+        private Session tail;
+        private int size;
+
+        int size() { return size; }
+
+        /** The oldest waiter, or null. */
+        Session head() { return head; }
+
+        void add(Session s) {
+            s.queuePrev = tail;
+            s.queueNext = null;
+            if (tail == null) head = s; else tail.queueNext = s;
+            tail = s;
+            s.inQueue = true;
+            size++;
+        }
+
+        /** Takes {@code s} out if it is in the queue. */
+        void remove(Session s) {
+            if (!s.inQueue) return;
+            if (s.queuePrev != null) s.queuePrev.queueNext = s.queueNext; else head = s.queueNext;
+            if (s.queueNext != null) s.queueNext.queuePrev = s.queuePrev; else tail = s.queuePrev;
+            s.queuePrev = s.queueNext = null;
+            s.inQueue = false;
+            size--;
+        }
+    }
+
+    /** A worker's open sessions, so that a stop can close what the grace period did not. */
+    static final class LiveSet {
+        private Session head;
+
+        Session first() { return head; }
+
+        void add(Session s) {
+            s.liveNext = head;
+            s.livePrev = null;
+            if (head != null) head.livePrev = s;
+            head = s;
+        }
+
+        void remove(Session s) {
+            if (s.livePrev != null) s.livePrev.liveNext = s.liveNext; else if (head == s) head = s.liveNext;
+            if (s.liveNext != null) s.liveNext.livePrev = s.livePrev;
+            s.livePrev = s.liveNext = null;
+        }
     }
 }
