@@ -7,11 +7,14 @@ import org.forwarder.sys.Syscalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One event loop: one epoll set, one fd table and cache, one timer heap, one run queue, all owned
  * by the thread that calls {@link #run()}. Nothing here is global, so N pollers can run side by
- * side. Other threads talk to it only through {@link #execute(Runnable)}.
+ * side. Other threads talk to it only through {@link #execute(Runnable)} (rare commands) and
+ * {@link #wakeFromAnyThread(Task)} (allocation-free, e.g. a server slot handed to a stream that
+ * lives on this loop).
  *
  * <p>A pass: apply queued polling changes; epoll_wait (timeout 0 while work is pending, else until
  * the nearest timer); mark readiness from the events; run the fd cache once; fire expired timers;
@@ -30,6 +33,8 @@ public final class Poller {
     private final MemorySegment events;
     private final MemorySegment wakeBuf;
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
+    /** Tasks woken from other threads: a lock-free stack (Treiber), drained whole once per pass. */
+    private final AtomicReference<Task> remoteWakes = new AtomicReference<>();
     private final long startNanos = System.nanoTime();
     private Task runHead;
     private Task runTail;
@@ -77,6 +82,52 @@ public final class Poller {
         runTail = t;
     }
 
+    /**
+     * Queues {@code t} to run on this poller's thread at the end of its next pass; callable from
+     * any thread, allocation-free (the link lives in the task). A task already waiting is not
+     * queued twice. Only the push that finds the stack empty writes the eventfd, so a burst of
+     * wakes costs one syscall. What the caller wrote before this call is visible to {@code t.run()}
+     * (the CAS publishes it, the poller's swap acquires it).
+     */
+    public void wakeFromAnyThread(Task t) {
+        if (!REMOTE_PENDING.compareAndSet(t, 0, 1)) return;
+        Task head;
+        do {
+            head = remoteWakes.get();
+            t.remoteNext = head;
+        } while (!remoteWakes.compareAndSet(head, t));
+        if (head == null) wakeUp();
+    }
+
+    /** Moves the tasks woken from other threads to the run queue, oldest first. */
+    private void drainRemoteWakes() {
+        Task t = remoteWakes.getAndSet(null);
+        Task reversed = null;
+        while (t != null) {
+            Task next = t.remoteNext;
+            t.remoteNext = reversed;
+            reversed = t;
+            t = next;
+        }
+        while (reversed != null) {
+            Task next = reversed.remoteNext;
+            reversed.remoteNext = null;
+            reversed.remotePending = 0; // from now on a new wake queues it again
+            wake(reversed);
+            reversed = next;
+        }
+    }
+
+    private static final java.lang.invoke.VarHandle REMOTE_PENDING;
+
+    static {
+        try {
+            REMOTE_PENDING = java.lang.invoke.MethodHandles.lookup().findVarHandle(Task.class, "remotePending", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** Runs {@code r} on the poller thread soon; callable from any thread. */
     public void execute(Runnable r) {
         commands.add(r);
@@ -115,8 +166,8 @@ public final class Poller {
         try {
             while (running) {
                 fdTab.flushUpdates();
-                int timeout = (fdTab.cache().hasPending() || runHead != null || !commands.isEmpty())
-                        ? 0 : timers.timeoutMs(now, MAX_SLEEP_MS);
+                int timeout = (fdTab.cache().hasPending() || runHead != null || !commands.isEmpty()
+                        || remoteWakes.get() != null) ? 0 : timers.timeoutMs(now, MAX_SLEEP_MS);
                 int n = sys.epollWait(epfd, events, MAX_EVENTS, timeout);
                 now = clock();
                 if (n < 0 && n != -Errno.EINTR) {
@@ -127,6 +178,7 @@ public final class Poller {
                 }
                 fdTab.cache().runPass(fdTab);
                 timers.runExpired(now);
+                drainRemoteWakes();
                 runTasks();
                 Runnable c;
                 while ((c = commands.poll()) != null) {
