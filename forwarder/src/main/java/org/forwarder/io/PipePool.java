@@ -1,8 +1,8 @@
 package org.forwarder.io;
 
-import org.forwarder.linux.Linux;
 import org.forwarder.stats.Stats;
 import org.forwarder.sys.Errno;
+import org.forwarder.sys.FdConst;
 import org.forwarder.sys.Syscalls;
 
 import java.util.function.Consumer;
@@ -35,7 +35,7 @@ import java.util.function.Consumer;
  * Pipes are not created ahead of time: a pre-filled cache is fds taken from connections.
  */
 public final class PipePool {
-    private static final int PIPE_FLAGS = Linux.O_NONBLOCK() | Linux.O_CLOEXEC();
+    private static final int PIPE_FLAGS = FdConst.O_NONBLOCK | FdConst.O_CLOEXEC;
 
     /**
      * Pipe size used when {@code tune.pipesize} is not set. The kernel's default pipe has 16 page
@@ -151,7 +151,7 @@ public final class PipePool {
             if (overBudget(0)) stats.pipesOverBudget++;
             else if (!refusedSinceClose) sized = resize(p);
             if (!sized) {
-                int c = sys.fcntl(writeFd(p), Linux.F_GETPIPE_SZ(), 0);
+                int c = sys.fcntl(writeFd(p), FdConst.F_GETPIPE_SZ, 0);
                 setCapacity(p, c > 0 ? c : (int) PAGE); // a pipe holds at least one page
             }
         }
@@ -167,7 +167,7 @@ public final class PipePool {
 
     /** Asks the kernel for pipeSize bytes; true if it gave them. */
     private boolean resize(long p) {
-        int c = sys.fcntl(writeFd(p), Linux.F_SETPIPE_SZ(), pipeSize);
+        int c = sys.fcntl(writeFd(p), FdConst.F_SETPIPE_SZ, pipeSize);
         if (c > 0) {
             setCapacity(p, c);
             return true;

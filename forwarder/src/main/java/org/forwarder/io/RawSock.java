@@ -1,8 +1,9 @@
 package org.forwarder.io;
 
-import org.forwarder.linux.Linux;
 import org.forwarder.poll.FdTab;
 import org.forwarder.sys.Errno;
+import org.forwarder.sys.FdConst;
+import org.forwarder.sys.SockConst;
 import org.forwarder.sys.Syscalls;
 
 import java.lang.foreign.MemorySegment;
@@ -24,9 +25,9 @@ public final class RawSock {
     public static final long SHUT = -1;
     public static final long ERROR = -2;
 
-    private static final int SEND_FLAGS = Linux.MSG_NOSIGNAL() | Linux.MSG_DONTWAIT();
-    private static final int SEND_MORE_FLAGS = SEND_FLAGS | Linux.MSG_MORE();
-    private static final int SPLICE_FLAGS = Linux.SPLICE_F_MOVE() | Linux.SPLICE_F_NONBLOCK();
+    private static final int SEND_FLAGS = SockConst.MSG_NOSIGNAL | SockConst.MSG_DONTWAIT;
+    private static final int SEND_MORE_FLAGS = SEND_FLAGS | SockConst.MSG_MORE;
+    private static final int SPLICE_FLAGS = FdConst.SPLICE_F_MOVE | FdConst.SPLICE_F_NONBLOCK;
 
     private final Syscalls sys;
     private final FdTab fdTab;
@@ -66,7 +67,7 @@ public final class RawSock {
      * buffer (MSG_PEEK of one byte). recv's view, not splice's: it steps over an urgent mark.
      */
     public long peek(int fd) {
-        long n = sys.recv(fd, peekByte, 0, 1, Linux.MSG_PEEK());
+        long n = sys.recv(fd, peekByte, 0, 1, SockConst.MSG_PEEK);
         if (n > 0) return n;
         if (n == 0) return SHUT;
         return readFailure(fd, (int) -n);
@@ -88,7 +89,7 @@ public final class RawSock {
 
     /** Sends what MSG_MORE held back: setting TCP_NODELAY pushes pending segments out. */
     public void push(int fd) {
-        sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
+        Sock.noDelay(sys, fd);
     }
 
     /** socket -> pipe. 0 bytes from splice is a read shutdown, as for recv. */

@@ -1,6 +1,6 @@
 package org.forwarder.poll;
 
-import org.forwarder.linux.Linux;
+import org.forwarder.sys.FdConst;
 import org.forwarder.sys.Syscalls;
 
 /**
@@ -44,14 +44,14 @@ public final class FdTab {
     /** The peer shut its write side: once the socket is drained, the next recv would return 0. */
     public static final int EV_RDHUP = 1024;
 
-    static final int EPOLLIN = Linux.EPOLLIN();
-    static final int EPOLLOUT = Linux.EPOLLOUT();
-    static final int EPOLLERR = Linux.EPOLLERR();
-    static final int EPOLLHUP = Linux.EPOLLHUP();
-    static final int EPOLLRDHUP = Linux.EPOLLRDHUP();
-    private static final int CTL_ADD = Linux.EPOLL_CTL_ADD();
-    private static final int CTL_MOD = Linux.EPOLL_CTL_MOD();
-    private static final int CTL_DEL = Linux.EPOLL_CTL_DEL();
+    static final int EPOLLIN = FdConst.EPOLLIN;
+    static final int EPOLLOUT = FdConst.EPOLLOUT;
+    static final int EPOLLERR = FdConst.EPOLLERR;
+    static final int EPOLLHUP = FdConst.EPOLLHUP;
+    static final int EPOLLRDHUP = FdConst.EPOLLRDHUP;
+    private static final int CTL_ADD = FdConst.EPOLL_CTL_ADD;
+    private static final int CTL_MOD = FdConst.EPOLL_CTL_MOD;
+    private static final int CTL_DEL = FdConst.EPOLL_CTL_DEL;
 
     private final int[] state;
     private final int[] gen;

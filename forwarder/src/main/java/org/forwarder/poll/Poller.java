@@ -1,7 +1,7 @@
 package org.forwarder.poll;
 
-import org.forwarder.linux.Linux;
 import org.forwarder.sys.Errno;
+import org.forwarder.sys.FdConst;
 import org.forwarder.sys.Syscalls;
 
 import java.lang.foreign.Arena;
@@ -45,8 +45,8 @@ public final class Poller {
 
     public Poller(int maxFds) {
         this.sys = Syscalls.newInstance();
-        this.epfd = check(sys.epollCreate1(Linux.EPOLL_CLOEXEC()), "epoll_create1");
-        this.wakeFd = check(sys.eventfd(0, Linux.EFD_NONBLOCK() | Linux.EFD_CLOEXEC()), "eventfd");
+        this.epfd = check(sys.epollCreate1(FdConst.EPOLL_CLOEXEC), "epoll_create1");
+        this.wakeFd = check(sys.eventfd(0, FdConst.EFD_NONBLOCK | FdConst.EFD_CLOEXEC), "eventfd");
         this.fdTab = new FdTab(maxFds, epfd, sys);
         this.events = arena.allocate(Syscalls.EPOLL_EVENT_SIZE * MAX_EVENTS, 8);
         this.wakeBuf = arena.allocate(8, 8);

@@ -1,6 +1,6 @@
 package org.forwarder.proxy;
 
-import org.forwarder.linux.Linux;
+import org.forwarder.io.Sock;
 import org.forwarder.poll.FdHandler;
 import org.forwarder.poll.FdTab;
 import org.forwarder.sys.Errno;
@@ -14,7 +14,6 @@ import org.forwarder.sys.Syscalls;
  */
 public final class Listener implements FdHandler {
     private static final int ACCEPT_BATCH = 64;
-    private static final int ACCEPT_FLAGS = Linux.SOCK_NONBLOCK() | Linux.SOCK_CLOEXEC();
 
     private final Worker worker;
     private final Frontend frontend;
@@ -37,9 +36,9 @@ public final class Listener implements FdHandler {
     /** Binds and listens; throws with the address, the config line and the errno on failure. */
     void open(int backlog) {
         Syscalls sys = worker.sys();
-        int s = sys.socket(requested.family(), Linux.SOCK_STREAM() | ACCEPT_FLAGS, 0);
+        int s = Sock.open(sys, requested.family());
         if (s < 0) throw failure("socket", s);
-        sys.setIntOption(s, Linux.SOL_SOCKET(), Linux.SO_REUSEADDR(), 1);
+        Sock.reuseAddress(sys, s);
         int r = sys.bind(s, requested);
         if (r < 0) {
             sys.close(s);
@@ -79,7 +78,7 @@ public final class Listener implements FdHandler {
                 injectCount--;
                 c = -injectErrno;
             } else {
-                c = worker.sys().accept4(lfd, ACCEPT_FLAGS);
+                c = Sock.accept(worker.sys(), lfd);
             }
             if (c >= 0) {
                 if (c >= fdt.capacity()) {

@@ -3,7 +3,7 @@ package org.forwarder.proxy;
 import org.forwarder.config.SpliceOptions;
 import org.forwarder.config.Timeouts;
 import org.forwarder.io.RawSock;
-import org.forwarder.linux.Linux;
+import org.forwarder.io.Sock;
 import org.forwarder.poll.FdTab;
 import org.forwarder.poll.Task;
 import org.forwarder.stats.Stats;
@@ -56,7 +56,6 @@ import org.forwarder.sys.Syscalls;
  */
 public final class Session extends Task implements ChannelOwner {
     private static final long NEVER = Long.MAX_VALUE;
-    private static final int SOCK_FLAGS = Linux.SOCK_STREAM() | Linux.SOCK_NONBLOCK() | Linux.SOCK_CLOEXEC();
     /** HAProxy's turn-around: wait min(timeout connect, 1 s) before connecting again after an error. */
     private static final long MAX_TURNAROUND_MS = 1_000;
     /** How soon, then how seldom at most, a reset waiting for the peer's acknowledgements looks again. */
@@ -138,7 +137,7 @@ public final class Session extends Task implements ChannelOwner {
     /** Takes the accepted client socket into the loop and looks for a server. */
     void start() {
         int fd = client.fd;
-        sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
+        Sock.noDelay(sys, fd);
         // ready from the start: the first recv, once connected, is tried before any epoll_ctl
         fdt.register(fd, client, true, true);
         assignServer(); // arms the timer (queue or connect) unless it already closed the stream
@@ -152,7 +151,7 @@ public final class Session extends Task implements ChannelOwner {
         int st = fdt.state(c.fd);
         if (!c.isClient && state == CONNECTING) {
             if ((st & FdTab.EV_ERR) != 0) {
-                int e = sys.getIntOption(c.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
+                int e = Sock.pendingError(sys, c.fd);
                 connectFailed(e > 0 ? e : Errno.ECONNREFUSED, true);
                 return;
             }
@@ -293,7 +292,7 @@ public final class Session extends Task implements ChannelOwner {
      */
     private void pollResetTarget(long nowMs) {
         int unacked = sys.unackedBytes(resetTarget.fd);
-        if (unacked <= 0 || sys.getIntOption(resetTarget.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR()) != 0) {
+        if (unacked <= 0 || Sock.pendingError(sys, resetTarget.fd) != 0) {
             finish(true, true);
             return;
         }
@@ -373,7 +372,7 @@ public final class Session extends Task implements ChannelOwner {
         state = CONNECTING;
         connectStart = now();
         armTimer();
-        int fd = sys.socket(sv.address().family(), SOCK_FLAGS, 0);
+        int fd = Sock.open(sys, sv.address().family());
         if (fd < 0) {
             connectFailed(-fd, false);
             return;
@@ -385,11 +384,11 @@ public final class Session extends Task implements ChannelOwner {
         }
         // the client is not read before the connection is up, but its reset must end the wait
         fdt.watchErrors(client.fd);
-        sys.setIntOption(fd, Linux.IPPROTO_TCP(), Linux.TCP_NODELAY(), 1);
+        Sock.noDelay(sys, fd);
         server.fd = fd;
         // not ready either way: no recv before the connection is confirmed
         fdt.register(fd, server, false, false);
-        int r = sys.connect(fd, sv.address());
+        int r = Sock.connect(sys, fd, sv.address());
         if (r == 0) {
             fdt.maySend(fd);
             connected();
@@ -402,7 +401,7 @@ public final class Session extends Task implements ChannelOwner {
 
     /** The server socket became writable (or hung up): did the connect succeed? */
     private boolean connectDone() {
-        int e = sys.getIntOption(server.fd, Linux.SOL_SOCKET(), Linux.SO_ERROR());
+        int e = Sock.pendingError(sys, server.fd);
         if (e != 0) {
             connectFailed(e < 0 ? -e : e, true);
             return false;
@@ -580,9 +579,8 @@ public final class Session extends Task implements ChannelOwner {
 
     private void closeFd(Conn c, boolean reset) {
         int fd = c.fd;
-        if (reset) sys.setLinger(fd, true, 0); // close() now sends a reset, as the peer did
         fdt.unregister(fd);
-        sys.close(fd);
+        Sock.close(sys, fd, reset); // with reset, close() sends a reset, as the peer did
         c.fd = -1;
     }
 

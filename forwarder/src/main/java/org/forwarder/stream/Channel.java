@@ -4,6 +4,7 @@ import org.forwarder.io.BufferPool;
 import org.forwarder.io.BufferWaiter;
 import org.forwarder.io.PipePool;
 import org.forwarder.io.RawSock;
+import org.forwarder.io.Sock;
 import org.forwarder.poll.FdTab;
 import org.forwarder.stats.Stats;
 import org.forwarder.sys.Errno;
@@ -430,7 +431,7 @@ public final class Channel extends BufferWaiter {
     private void shutdownDst() {
         dstShut = true;
         fdt.stopSend(dst.fd);
-        sys.shutdown(dst.fd, org.forwarder.linux.Linux.SHUT_WR());
+        Sock.shutdownWrite(sys, dst.fd);
         s.halfClosed();
     }
 

@@ -1,6 +1,7 @@
 package org.forwarder.io;
 
 import org.forwarder.stats.Stats;
+import org.forwarder.sys.FdConst;
 import org.forwarder.sys.Syscalls;
 import org.junit.jupiter.api.Test;
 
@@ -39,7 +40,7 @@ class PipePoolTest {
 
     /** What the kernel says the pipe holds (not what the pool remembers). */
     private static int kernelSize(long pipe) {
-        return Syscalls.get().fcntl(PipePool.writeFd(pipe), org.forwarder.linux.Linux.F_GETPIPE_SZ(), 0);
+        return Syscalls.get().fcntl(PipePool.writeFd(pipe), FdConst.F_GETPIPE_SZ, 0);
     }
 
     @Test

@@ -4,7 +4,7 @@ import org.forwarder.Main;
 import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.Pattern;
 import org.forwarder.it.Peers.TestServer;
-import org.forwarder.linux.Linux;
+import org.forwarder.sys.FdConst;
 import org.forwarder.sys.Syscalls;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -343,10 +343,10 @@ class PipeBudgetProcessTest {
                     long inode = Long.parseLong(target.substring(6, target.length() - 1));
                     if (pipes.containsKey(inode)) continue;
                     int own = (int) OPEN.invokeExact(arena.allocateFrom(fd.toString()),
-                            O_RDONLY | Linux.O_NONBLOCK() | Linux.O_CLOEXEC(), 0);
+                            O_RDONLY | FdConst.O_NONBLOCK | FdConst.O_CLOEXEC, 0);
                     if (own < 0) continue; // closed meanwhile
                     try {
-                        int size = sys.fcntl(own, Linux.F_GETPIPE_SZ(), 0);
+                        int size = sys.fcntl(own, FdConst.F_GETPIPE_SZ, 0);
                         int r = (int) IOCTL.invokeExact(own, FIONREAD, count);
                         pipes.put(inode, new Pipe(inode, size, r < 0 ? -1 : count.get(JAVA_INT, 0)));
                     } finally {

@@ -1,8 +1,8 @@
 package org.forwarder.poll;
 
-import org.forwarder.linux.Linux;
 import org.forwarder.poll.FdCache;
 import org.forwarder.poll.FdTab;
+import org.forwarder.sys.FdConst;
 import org.forwarder.sys.Syscalls;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -24,7 +24,7 @@ class FdCachePassWrapTest {
     @Timeout(10)
     void aReadyActiveFdKeepsRunningAcrossThePassCounterWrap() throws Exception {
         Syscalls sys = Syscalls.newInstance();
-        int epfd = sys.epollCreate1(Linux.EPOLL_CLOEXEC());
+        int epfd = sys.epollCreate1(FdConst.EPOLL_CLOEXEC);
         assertTrue(epfd >= 0);
         try {
             FdTab tab = new FdTab(1024, epfd, sys);

@@ -1,6 +1,6 @@
 package org.forwarder.poll;
 
-import org.forwarder.linux.Linux;
+import org.forwarder.sys.FdConst;
 import org.forwarder.sys.Syscalls;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,7 +25,7 @@ class FdCacheTest {
     @BeforeEach
     void setUp() {
         sys = Syscalls.newInstance();
-        epfd = sys.epollCreate1(Linux.EPOLL_CLOEXEC());
+        epfd = sys.epollCreate1(FdConst.EPOLL_CLOEXEC);
         assertTrue(epfd >= 0);
         tab = new FdTab(1024, epfd, sys);
     }
@@ -123,7 +123,7 @@ class FdCacheTest {
     @Test
     void stopAndRestartWithinOnePassCostsNoEpollCtl() {
         long[] fds = new long[1];
-        fds[0] = sys.pipe2(Linux.O_NONBLOCK() | Linux.O_CLOEXEC());
+        fds[0] = sys.pipe2(FdConst.O_NONBLOCK | FdConst.O_CLOEXEC);
         int r = (int) fds[0];
         int w = (int) (fds[0] >>> 32);
         try {
