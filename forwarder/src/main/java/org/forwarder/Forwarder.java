@@ -35,9 +35,14 @@ public final class Forwarder implements AutoCloseable {
 
     /** Binds every listener and starts the loop; throws (with the address and errno) if a bind fails. */
     public static Forwarder start(Config config, Consumer<String> log) {
+        return start(config, log, Syscalls.newInstance());
+    }
+
+    /** The same, with the loop's system calls made through {@code sys} (a test double in fault tests). */
+    public static Forwarder start(Config config, Consumer<String> log, Syscalls sys) {
         long soft = Syscalls.get().getNofileLimit()[0];
         int maxFds = (int) Math.min(MAX_FD_TABLE, Math.max(1024, soft));
-        Worker w = new Worker(config, maxFds, log);
+        Worker w = new Worker(config, maxFds, log, sys);
         try {
             w.openListeners();
         } catch (RuntimeException e) {

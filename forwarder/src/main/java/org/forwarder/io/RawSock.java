@@ -34,9 +34,6 @@ public final class RawSock {
     /** Where {@link #peek} puts its byte: one per loop, made once. */
     private final MemorySegment peekByte = java.lang.foreign.Arena.ofAuto().allocate(1);
     private int lastErrno;
-    /** Fault injection for tests: the next {@code injectCount} splice-ins fail with this errno. */
-    private int injectErrno;
-    private int injectCount;
 
     public RawSock(Syscalls sys, FdTab fdTab) {
         this.sys = sys;
@@ -94,11 +91,6 @@ public final class RawSock {
 
     /** socket -> pipe. 0 bytes from splice is a read shutdown, as for recv. */
     public long spliceIn(int fd, int pipeWrite, long len) {
-        if (injectCount > 0) {
-            injectCount--;
-            lastErrno = injectErrno;
-            return ERROR;
-        }
         long n = sys.splice(fd, pipeWrite, len, SPLICE_FLAGS);
         if (n > 0) return n;
         if (n == 0) return SHUT;
@@ -123,12 +115,6 @@ public final class RawSock {
             return AGAIN;
         }
         return writeFailure(fd, (int) -n);
-    }
-
-    /** Makes the next {@code count} splice-in calls fail with {@code errno} (tests only). */
-    public void injectSpliceInFailure(int errno, int count) {
-        injectErrno = errno;
-        injectCount = count;
     }
 
     private long readFailure(int fd, int e) {

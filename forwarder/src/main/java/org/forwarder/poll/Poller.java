@@ -44,7 +44,12 @@ public final class Poller {
     private long passes;
 
     public Poller(int maxFds) {
-        this.sys = Syscalls.newInstance();
+        this(maxFds, Syscalls.newInstance());
+    }
+
+    /** A loop whose thread makes its calls through {@code sys} (a test double in fault tests). */
+    public Poller(int maxFds, Syscalls sys) {
+        this.sys = sys;
         this.epfd = check(sys.epollCreate1(FdConst.EPOLL_CLOEXEC), "epoll_create1");
         this.wakeFd = check(sys.eventfd(0, FdConst.EFD_NONBLOCK | FdConst.EFD_CLOEXEC), "eventfd");
         this.fdTab = new FdTab(maxFds, epfd, sys);

@@ -22,9 +22,6 @@ public final class Listener implements FdHandler {
     private int fd = -1;
     private SockAddr bound;
     private boolean paused;
-    /** Fault injection for tests: the next {@code injectCount} accepts fail with this errno. */
-    private int injectErrno;
-    private int injectCount;
 
     Listener(Worker worker, Frontend frontend, SockAddr requested, String where) {
         this.worker = worker;
@@ -73,13 +70,7 @@ public final class Listener implements FdHandler {
                 pause();
                 return;
             }
-            int c;
-            if (injectCount > 0) {
-                injectCount--;
-                c = -injectErrno;
-            } else {
-                c = Sock.accept(worker.sys(), lfd);
-            }
+            int c = Sock.accept(worker.sys(), lfd);
             if (c >= 0) {
                 if (c >= fdt.capacity()) {
                     worker.sys().close(c); // cannot happen while the fd budget holds
@@ -102,11 +93,6 @@ public final class Listener implements FdHandler {
         // batch used up: the fd stays ready and active, so the next pass continues
     }
 
-    /** Makes the next {@code count} accepts fail with {@code errno} (tests only). */
-    public void injectAcceptFailure(int errno, int count) {
-        injectErrno = errno;
-        injectCount = count;
-    }
 
     void pause() {
         if (paused) return;

@@ -54,9 +54,14 @@ public final class Worker {
     };
 
     public Worker(Config config, int maxFds, Consumer<String> log) {
+        this(config, maxFds, log, Syscalls.newInstance());
+    }
+
+    /** A worker whose loop makes its calls through {@code sys} (a test double in fault tests). */
+    public Worker(Config config, int maxFds, Consumer<String> log, Syscalls sys) {
         this.global = config.global();
         this.log = log;
-        this.poller = new Poller(maxFds);
+        this.poller = new Poller(maxFds, sys);
         this.raw = new RawSock(poller.sys(), poller.fdTab());
         this.buffers = new BufferPool(global.bufsize(), global.buffersLimit(), global.buffersReserve());
         this.pipes = new PipePool(poller.sys(), global.noSplice() ? 0 : global.maxpipes(), global.pipesize(),

@@ -153,6 +153,20 @@ public final class Peers {
         return start(cleanup, ConfigParser.parse(text, "it.cfg"));
     }
 
+    /** As {@link #startText}, with the loop's system calls going through {@code sys} (a test double). */
+    public static Fw startText(Cleanup cleanup, String text, org.forwarder.sys.Syscalls sys) throws ConfigException {
+        return start(cleanup, ConfigParser.parse(text, "it.cfg"), sys);
+    }
+
+    /** As {@link #startQuick}, with the loop's system calls going through {@code sys} (a test double). */
+    public static Fw startQuick(Cleanup cleanup, int serverPort, String timeout, String flags,
+                                org.forwarder.sys.Syscalls sys) throws ConfigException {
+        List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:0", "--server", "127.0.0.1:" + serverPort,
+                "--timeout-client", timeout, "--timeout-server", timeout));
+        if (!flags.isEmpty()) args.addAll(List.of(flags.split(" ")));
+        return start(cleanup, CommandLine.parse(args.toArray(String[]::new)).config(), sys);
+    }
+
     /**
      * A defaults section: mode tcp, timeout connect 2s, client and server timeouts {@code timeout},
      * then {@code more} (one setting each).
@@ -194,11 +208,15 @@ public final class Peers {
     }
 
     private static Fw start(Cleanup cleanup, Config config) {
+        return start(cleanup, config, org.forwarder.sys.Syscalls.newInstance());
+    }
+
+    private static Fw start(Cleanup cleanup, Config config, org.forwarder.sys.Syscalls sys) {
         List<String> log = new CopyOnWriteArrayList<>();
         Forwarder f = Forwarder.start(config, msg -> {
             log.add(msg);
             System.out.println("[forwarder] " + msg);
-        });
+        }, sys);
         return cleanup.add(new Fw(f, log));
     }
 

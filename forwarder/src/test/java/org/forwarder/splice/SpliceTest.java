@@ -1,5 +1,6 @@
 package org.forwarder.splice;
 
+import org.forwarder.it.FaultySyscalls;
 import org.forwarder.it.Peers;
 import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.Fw;
@@ -63,12 +64,17 @@ class SpliceTest {
      */
     private static Fw sinkAndSource(Cleanup owner, int respSize, long seed, List<String> seenHashes,
                                     String extraGlobal, String options) throws Exception {
+        return sinkAndSource(owner, respSize, seed, seenHashes, extraGlobal, options, org.forwarder.sys.Syscalls.newInstance());
+    }
+
+    private static Fw sinkAndSource(Cleanup owner, int respSize, long seed, List<String> seenHashes,
+                                    String extraGlobal, String options, org.forwarder.sys.Syscalls sys) throws Exception {
         TestServer srv = owner.add(new TestServer("sink-and-source", BACKLOG, (s, i) -> {
             Thread writer = sendThenShut(s, Pattern.bytes(seed, respSize));
             seenHashes.add(lengthAndSha(s.getInputStream().readNBytes(80 << 20)));
             writer.join();
         }));
-        return Peers.startText(owner, spliceCfg(srv.port(), extraGlobal, options));
+        return Peers.startText(owner, spliceCfg(srv.port(), extraGlobal, options), sys);
     }
 
     /** Client: sends {@code reqSize} seeded bytes (then FIN) while reading the whole response. */
@@ -170,13 +176,11 @@ class SpliceTest {
     void spliceFailureFallsBackToCopyWithoutLosingAByte() throws Exception {
         int size = 4 << 20;
         List<String> serverSaw = new CopyOnWriteArrayList<>();
-        Fw fw = sinkAndSource(cleanup, size, 3, serverSaw, "", SPLICE_BOTH);
+        FaultySyscalls sys = new FaultySyscalls();
+        Fw fw = sinkAndSource(cleanup, size, 3, serverSaw, "", SPLICE_BOTH, sys);
         int port = fw.port;
         // the very first splice-in of the stream fails, as HAProxy saw with EBADF on some kernels
-        fw.fw.call(w -> {
-            w.raw().injectSpliceInFailure(Errno.EBADF, 1);
-            return null;
-        });
+        sys.failSpliceIns(Errno.EBADF, 1);
         assertEquals(expected(3, size), exchange(port, size, 5, 8 << 20));
         Peers.waitUntil("the server saw the request", Duration.ofSeconds(10), () -> serverSaw.size() == 1);
         assertEquals(expected(5, size), serverSaw.get(0));
@@ -197,10 +201,7 @@ class SpliceTest {
                         for (int off = 0; off < size; off += 65536) {
                             out.write(req, off, Math.min(65536, size - off));
                             if (sent.addAndGet(65536) == 1 << 20) {
-                                fw.fw.call(w -> {
-                                    w.raw().injectSpliceInFailure(errno, 1);
-                                    return null;
-                                });
+                                sys.failSpliceIns(errno, 1);
                             }
                         }
                         c.shutdownOutput();

@@ -1,5 +1,6 @@
 package org.forwarder.stream;
 
+import org.forwarder.it.FaultySyscalls;
 import org.forwarder.it.Peers;
 import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.Fw;
@@ -28,12 +29,10 @@ class AcceptPauseTest {
     @Timeout(60)
     void emfileOnAcceptPausesTheListenerAndServesLater() throws Exception {
         TestServer echo = cleanup.add(new TestServer("echo", 10, Peers.ECHO));
-        Fw fw = Peers.startQuick(cleanup, echo.port(), "30s", "");
+        FaultySyscalls sys = new FaultySyscalls();
+        Fw fw = Peers.startQuick(cleanup, echo.port(), "30s", "", sys);
         int failures = 5;
-        fw.fw.call(w -> {
-            w.listeners().getFirst().injectAcceptFailure(Errno.EMFILE, failures);
-            return null;
-        });
+        sys.failAccepts(Errno.EMFILE, failures);
         long passes0 = fw.stats().passes();
         long cpu0 = fw.fw.pollerCpuNanos();
         try (Socket c = Peers.connect(cleanup, fw.port)) {

@@ -37,7 +37,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>An instance owns the errno capture segment and a small scratch area, so it belongs to one
  * thread: use {@link #get()} (one per thread, reused) and keep it in a field on hot paths.
  */
-public final class Syscalls {
+public class Syscalls {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
     private static final long ERRNO_OFFSET =
@@ -93,7 +93,12 @@ public final class Syscalls {
     private final MemorySegment scratch;
     private final long scratchAddr;
 
-    private Syscalls() {
+    /**
+     * For a test double only (a subclass that fails chosen calls): production code takes
+     * {@link #newInstance()} or {@link #get()}. While no subclass is loaded, the JIT treats the
+     * class as final, so the hot paths pay nothing for it being open.
+     */
+    protected Syscalls() {
         Arena arena = Arena.ofAuto();
         capture = arena.allocate(Linker.Option.captureStateLayout());
         scratch = arena.allocate(SCRATCH_SIZE, 16);
