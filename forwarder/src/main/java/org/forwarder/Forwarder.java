@@ -3,6 +3,7 @@ package org.forwarder;
 import org.forwarder.config.Config;
 import org.forwarder.proxy.Listener;
 import org.forwarder.proxy.Worker;
+import org.forwarder.stats.StatsRegistry;
 import org.forwarder.stats.StatsSnapshot;
 import org.forwarder.sys.SockAddr;
 import org.forwarder.sys.Syscalls;
@@ -17,18 +18,21 @@ import java.util.function.Function;
 
 /**
  * A running forwarder: one {@link Worker} on its own poller thread, started from a {@link Config}.
- * Used by {@code Main} and, in-process, by tests and benchmarks.
+ * Used by {@code Main} and, in-process, by tests and benchmarks. Its counters live in a
+ * {@link StatsRegistry} that any thread reads without involving the loop, even after it stopped.
  */
 public final class Forwarder implements AutoCloseable {
     private static final int MAX_FD_TABLE = 1 << 22;
 
     private final Worker worker;
+    private final StatsRegistry registry;
     private final Thread thread;
     private final Consumer<String> log;
     private volatile Throwable failure;
 
-    private Forwarder(Worker worker, Consumer<String> log) {
+    private Forwarder(Worker worker, StatsRegistry registry, Consumer<String> log) {
         this.worker = worker;
+        this.registry = registry;
         this.log = log;
         this.thread = new Thread(this::loop, "forwarder-poller-0");
     }
@@ -42,7 +46,8 @@ public final class Forwarder implements AutoCloseable {
     public static Forwarder start(Config config, Consumer<String> log, Syscalls sys) {
         long soft = Syscalls.get().getNofileLimit()[0];
         int maxFds = (int) Math.min(MAX_FD_TABLE, Math.max(1024, soft));
-        Worker w = new Worker(config, maxFds, log, sys);
+        StatsRegistry registry = StatsRegistry.of(config);
+        Worker w = new Worker(config, registry.newLoop(), maxFds, log, sys);
         try {
             w.openListeners();
         } catch (RuntimeException e) {
@@ -50,7 +55,7 @@ public final class Forwarder implements AutoCloseable {
             w.poller().run(); // returns at once and releases epoll and its eventfd
             throw e;
         }
-        Forwarder f = new Forwarder(w, log);
+        Forwarder f = new Forwarder(w, registry, log);
         f.thread.start();
         return f;
     }
@@ -89,8 +94,14 @@ public final class Forwarder implements AutoCloseable {
         }
     }
 
+    /** Every counter, summed over the loops, read now from this thread (the loop is not asked). */
     public StatsSnapshot stats() {
-        return call(Worker::snapshot);
+        return registry.snapshot();
+    }
+
+    /** The live counters, for reading one figure at a time. */
+    public StatsRegistry counters() {
+        return registry;
     }
 
     /** CPU time used so far by the event-loop thread. */

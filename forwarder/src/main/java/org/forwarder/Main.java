@@ -109,8 +109,8 @@ public final class Main {
             Thread.currentThread().interrupt();
         }
         System.err.println("forwarder: stopping: no new connections; open ones get " + GRACE.toMillis() + " ms to finish");
-        StatsSnapshot last = fw.stats();
         fw.shutdown(GRACE);
+        StatsSnapshot last = fw.stats(); // after the grace period: what it closed is counted too
         System.err.println(last.render());
         return 0;
     }

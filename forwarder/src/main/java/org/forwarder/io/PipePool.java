@@ -1,6 +1,7 @@
 package org.forwarder.io;
 
-import org.forwarder.stats.Stats;
+import org.forwarder.stats.CounterBlock;
+import org.forwarder.stats.ProcessCounter;
 import org.forwarder.sys.Errno;
 import org.forwarder.sys.FdConst;
 import org.forwarder.sys.Syscalls;
@@ -54,7 +55,7 @@ public final class PipePool {
     private static final long PAGE = 4096;
 
     private final Syscalls sys;
-    private final Stats stats;
+    private final CounterBlock<ProcessCounter> stats;
     private final Consumer<String> log;
     private final int maxPipes;
     private final int pipeSize;
@@ -79,7 +80,8 @@ public final class PipePool {
      * @param fdHint   expected highest fd, to size the per-pipe table once
      * @param log      where the one warning about the kernel's limit goes
      */
-    public PipePool(Syscalls sys, int maxPipes, int pipeSize, long memory, int fdHint, Stats stats, Consumer<String> log) {
+    public PipePool(Syscalls sys, int maxPipes, int pipeSize, long memory, int fdHint, CounterBlock<ProcessCounter> stats,
+                    Consumer<String> log) {
         this.sys = sys;
         this.stats = stats;
         this.log = log;
@@ -148,7 +150,7 @@ public final class PipePool {
             int r = readFd(p);
             if (r >= capacities.length) capacities = java.util.Arrays.copyOf(capacities, Math.max(r + 1, 2 * capacities.length));
             boolean sized = false;
-            if (overBudget(0)) stats.pipesOverBudget++;
+            if (overBudget(0)) stats.inc(ProcessCounter.PIPES_OVER_BUDGET);
             else if (!refusedSinceClose) sized = resize(p);
             if (!sized) {
                 int c = sys.fcntl(writeFd(p), FdConst.F_GETPIPE_SZ, 0);
@@ -177,7 +179,7 @@ public final class PipePool {
     }
 
     private void refused() {
-        stats.pipeResizeRefused++;
+        stats.inc(ProcessCounter.PIPE_RESIZE_REFUSED);
         refusedSinceClose = true;
         long was = memory;
         // above fs.pipe-max-size every resize fails alike; else back off to half of what the kernel let large
@@ -228,7 +230,7 @@ public final class PipePool {
             idle[smallest] = pipe;
             pipe = out;
         }
-        stats.pipesSurplusClosed++;
+        stats.inc(ProcessCounter.PIPES_SURPLUS_CLOSED);
         closePipe(pipe);
     }
 

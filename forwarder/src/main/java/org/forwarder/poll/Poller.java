@@ -42,6 +42,8 @@ public final class Poller {
     private volatile boolean running = true;
     private volatile Thread thread;
     private long passes;
+    /** Runs on the loop's thread after every pass (the worker publishes its figures there). */
+    private Runnable afterPass = () -> { };
 
     public Poller(int maxFds) {
         this(maxFds, Syscalls.newInstance());
@@ -72,6 +74,9 @@ public final class Poller {
     public long now() { return now; }
     public long passes() { return passes; }
     public Thread thread() { return thread; }
+
+    /** Sets what runs on the loop's thread after every pass; call before {@link #run()}. It must not allocate. */
+    public void afterEachPass(Runnable r) { afterPass = r; }
 
     private long clock() {
         return (System.nanoTime() - startNanos) / 1_000_000L;
@@ -190,6 +195,7 @@ public final class Poller {
                     c.run();
                 }
                 passes++;
+                afterPass.run();
             }
         } finally {
             sys.close(wakeFd);

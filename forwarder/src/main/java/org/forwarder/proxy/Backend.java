@@ -2,6 +2,9 @@ package org.forwarder.proxy;
 
 import org.forwarder.config.Balance;
 import org.forwarder.config.BackendConfig;
+import org.forwarder.stats.CounterBlock;
+import org.forwarder.stats.LoopCounters;
+import org.forwarder.stats.ProxyCounter;
 
 import java.util.List;
 
@@ -15,12 +18,15 @@ public final class Backend {
     private final Server[] servers;
     private final Balance balance;
     private final Session.WaitQueue queue = new Session.WaitQueue();
+    private final CounterBlock<ProxyCounter> stats;
     private int rrStart;
 
-    public Backend(BackendConfig config) {
+    /** {@code counters}: the loop's, where this backend and its servers find their blocks by name. */
+    public Backend(BackendConfig config, LoopCounters counters) {
         this.config = config;
+        this.stats = counters.backend(config.name());
         List<Server> list = config.servers().stream()
-                .map(s -> new Server(s.name(), s.address(), s.weight(), s.maxconn()))
+                .map(s -> new Server(s.name(), s.address(), s.weight(), s.maxconn(), counters.server(config.name(), s.name())))
                 .toList();
         this.servers = list.toArray(new Server[0]);
         this.balance = config.balance();
@@ -30,6 +36,19 @@ public final class Backend {
     public String name() { return config.name(); }
     public Server[] servers() { return servers; }
     public int queued() { return queue.size(); }
+    /** This backend's figures as this loop counts them. */
+    public CounterBlock<ProxyCounter> stats() { return stats; }
+
+    /** A stream of this backend started (accepted by a frontend that uses it). */
+    void streamOpened() {
+        stats.inc(ProxyCounter.STOT);
+        stats.add(ProxyCounter.SCUR, 1);
+    }
+
+    /** A stream of this backend ended. */
+    void streamClosed() {
+        stats.add(ProxyCounter.SCUR, -1);
+    }
 
     /** True when some server can take traffic at all (weight > 0). */
     public boolean hasUsableServer() {
@@ -111,10 +130,15 @@ public final class Backend {
 
     void enqueue(Session s) {
         queue.add(s);
+        stats.inc(ProxyCounter.QTOT);
+        stats.add(ProxyCounter.QCUR, 1);
     }
 
+    /** Takes {@code s} out of the queue if it is there. */
     void dequeue(Session s) {
+        int before = queue.size();
         queue.remove(s);
+        stats.add(ProxyCounter.QCUR, queue.size() - before);
     }
 
     /**
@@ -127,6 +151,7 @@ public final class Backend {
             if (sv == null) return;
             Session s = queue.head();
             queue.remove(s);
+            stats.add(ProxyCounter.QCUR, -1);
             sv.take();
             s.grantSlot(sv);
         }

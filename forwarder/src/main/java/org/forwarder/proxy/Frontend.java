@@ -3,19 +3,25 @@ package org.forwarder.proxy;
 import org.forwarder.config.FrontendConfig;
 import org.forwarder.config.SpliceOptions;
 import org.forwarder.config.Timeouts;
+import org.forwarder.stats.CounterBlock;
+import org.forwarder.stats.ProxyCounter;
 
 
-/** A frontend at run time: its backend, its effective timeouts and splice options, its connection count against maxconn. */
+/**
+ * A frontend at run time: its backend, its effective timeouts and splice options, its connection
+ * count against maxconn, and its loop's counter block.
+ */
 public final class Frontend {
     private final FrontendConfig config;
     private final Backend backend;
     private final Timeouts timeouts;
     private final SpliceOptions splice;
+    private final CounterBlock<ProxyCounter> stats;
     private int current;
-    private long total;
 
-    public Frontend(FrontendConfig config, Backend backend, boolean noSplice) {
+    public Frontend(FrontendConfig config, Backend backend, boolean noSplice, CounterBlock<ProxyCounter> stats) {
         this.config = config;
+        this.stats = stats;
         this.backend = backend;
         this.timeouts = Timeouts.effective(config, backend.config());
         this.splice = noSplice ? SpliceOptions.NONE : SpliceOptions.effective(config, backend.config());
@@ -27,7 +33,8 @@ public final class Frontend {
     public Timeouts timeouts() { return timeouts; }
     public SpliceOptions splice() { return splice; }
     public int current() { return current; }
-    public long total() { return total; }
+    /** This frontend's figures as this loop counts them. */
+    public CounterBlock<ProxyCounter> stats() { return stats; }
 
     boolean atLimit() {
         return config.maxconn() > 0 && current >= config.maxconn();
@@ -35,11 +42,13 @@ public final class Frontend {
 
     void opened() {
         current++;
-        total++;
+        stats.inc(ProxyCounter.STOT);
+        stats.add(ProxyCounter.SCUR, 1);
     }
 
     /** A stream of this frontend ended. */
     public void closed() {
         current--;
+        stats.add(ProxyCounter.SCUR, -1);
     }
 }

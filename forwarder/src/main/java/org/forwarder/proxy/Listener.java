@@ -3,6 +3,7 @@ package org.forwarder.proxy;
 import org.forwarder.io.Sock;
 import org.forwarder.poll.FdHandler;
 import org.forwarder.poll.FdTab;
+import org.forwarder.stats.ProcessCounter;
 import org.forwarder.sys.Errno;
 import org.forwarder.sys.SockAddr;
 import org.forwarder.sys.Syscalls;
@@ -97,7 +98,7 @@ public final class Listener implements FdHandler {
     void pause() {
         if (paused) return;
         paused = true;
-        worker.stats().acceptPauses++;
+        worker.stats().inc(ProcessCounter.ACCEPT_PAUSES);
         worker.fdTab().stopRecv(fd);
     }
 

@@ -1,5 +1,7 @@
 package org.forwarder.proxy;
 
+import org.forwarder.stats.CounterBlock;
+import org.forwarder.stats.ProxyCounter;
 import org.forwarder.sys.SockAddr;
 
 /** A server of a backend at run time: its address, weight, connection slots and counters. */
@@ -11,10 +13,11 @@ public final class Server {
     int current;
     /** Smooth weighted round-robin state. */
     int rrCurrent;
-    long connectFailures;
+    private final CounterBlock<ProxyCounter> stats;
 
-    public Server(String name, SockAddr address, int weight, int maxconn) {
+    public Server(String name, SockAddr address, int weight, int maxconn, CounterBlock<ProxyCounter> stats) {
         this.name = name;
+        this.stats = stats;
         this.address = address;
         this.weight = weight;
         this.maxconn = maxconn;
@@ -23,7 +26,8 @@ public final class Server {
     public String name() { return name; }
     public SockAddr address() { return address; }
     public int current() { return current; }
-    public long connectFailures() { return connectFailures; }
+    /** This server's figures as this loop counts them. */
+    public CounterBlock<ProxyCounter> stats() { return stats; }
 
     boolean hasSlot() {
         return weight > 0 && (maxconn == 0 || current < maxconn);
@@ -31,13 +35,12 @@ public final class Server {
 
     public void take() {
         current++;
+        stats.inc(ProxyCounter.STOT);
+        stats.add(ProxyCounter.SCUR, 1);
     }
 
     public void release() {
         current--;
-    }
-
-    public void connectFailed() {
-        connectFailures++;
+        stats.add(ProxyCounter.SCUR, -1);
     }
 }

@@ -6,7 +6,8 @@ import org.forwarder.io.RawSock;
 import org.forwarder.io.Sock;
 import org.forwarder.poll.FdTab;
 import org.forwarder.poll.Task;
-import org.forwarder.stats.Stats;
+import org.forwarder.stats.ProcessCounter;
+import org.forwarder.stats.ProxyCounter;
 import org.forwarder.stream.Channel;
 import org.forwarder.stream.ChannelOwner;
 import org.forwarder.stream.Conn;
@@ -114,8 +115,8 @@ public final class Session extends Task implements ChannelOwner {
         this.t = frontend.timeouts();
         this.client.fd = clientFd;
         SpliceOptions sp = frontend.splice();
-        this.request = new Channel(this, worker.io(), client, server, Stats.REQUEST, sp.request(), sp.auto());
-        this.response = new Channel(this, worker.io(), server, client, Stats.RESPONSE, sp.response(), sp.auto());
+        this.request = new Channel(this, worker.io(), client, server, Channel.REQUEST, sp.request(), sp.auto());
+        this.response = new Channel(this, worker.io(), server, client, Channel.RESPONSE, sp.response(), sp.auto());
     }
 
     @Override
@@ -186,7 +187,7 @@ public final class Session extends Task implements ChannelOwner {
     /** splice failed with EBADF, EINVAL or ENOSYS: the whole stream goes on copying. */
     @Override
     public void spliceFailed() {
-        worker.stats().spliceFallbacks++;
+        worker.stats().inc(ProcessCounter.SPLICE_FALLBACKS);
         request.disableSplice();
         response.disableSplice();
     }
@@ -220,7 +221,7 @@ public final class Session extends Task implements ChannelOwner {
             finish(true, true); // nothing can be delivered any more
             return;
         }
-        worker.stats().aborts++;
+        countAbort(c.isClient);
         fdt.detach(c.fd);
         if (from.dstShut()) {
             passResetOn(other); // its stream was complete, FIN included
@@ -239,7 +240,7 @@ public final class Session extends Task implements ChannelOwner {
      * the stream ends now and the server never hears of it.
      */
     private void clientFailedWhileWaiting() {
-        worker.stats().aborts++;
+        countAbort(true);
         if (state != CONNECTING || worker.raw().peek(client.fd) <= 0) {
             finish(true, true);
             return;
@@ -258,7 +259,7 @@ public final class Session extends Task implements ChannelOwner {
     private boolean clientLeft() {
         long p = worker.raw().peek(client.fd);
         if (p != RawSock.SHUT && p != RawSock.ERROR) return false;
-        worker.stats().aborts++;
+        countAbort(true);
         finish(p == RawSock.ERROR, p == RawSock.ERROR);
         return true;
     }
@@ -305,7 +306,7 @@ public final class Session extends Task implements ChannelOwner {
         }
         long timeout = resetTarget.isClient ? clientTimeout() : serverTimeout();
         if (timeout > 0 && nowMs >= resetTarget.writeSince + timeout) {
-            worker.stats().timeouts++;
+            countTimeout();
             finish(true, true); // it stopped taking them: cut, as any stream with bytes in flight
             return;
         }
@@ -357,7 +358,7 @@ public final class Session extends Task implements ChannelOwner {
             state = WAITING_SLOT;
             fdt.watchErrors(client.fd); // not read while queued, but a reset must end the wait
             queuedAt = now();
-            worker.stats().queuedTotal++;
+            worker.stats().inc(ProcessCounter.QUEUED);
             armTimer();
             return;
         }
@@ -436,8 +437,7 @@ public final class Session extends Task implements ChannelOwner {
      * or a local error of socket()/connect() is retried at once.
      */
     private void connectFailed(int errno, boolean async) {
-        worker.stats().connectFailures++;
-        srv.connectFailed();
+        countConnectFailure();
         if (server.fd >= 0) closeFd(server, false);
         if (client.failed) {
             finish(true, true); // its client reset meanwhile: no wait, no retry for it
@@ -449,8 +449,8 @@ public final class Session extends Task implements ChannelOwner {
             return;
         }
         retriesDone++;
-        worker.stats().connectRetries++;
         boolean redispatch = backend.redispatchOnRetry(retriesDone);
+        countRetry(redispatch);
         if (redispatch) {
             releaseServer();
         }
@@ -544,7 +544,7 @@ public final class Session extends Task implements ChannelOwner {
             case CONNECTING -> connectFailed(Errno.ETIMEDOUT, false);
             case PASSING_RESET -> pollResetTarget(nowMs);
             case WAITING_SLOT, ESTABLISHED -> {
-                worker.stats().timeouts++;
+                countTimeout();
                 abandon();
             }
             default -> { }
@@ -592,6 +592,47 @@ public final class Session extends Task implements ChannelOwner {
     void kill() {
         boolean passing = state == PASSING_RESET;
         finish(!response.dstShut() || passing, !request.dstShut() || passing);
+    }
+
+    // ---- counters: the loop's, and this stream's frontend, backend and server ----------------
+
+    @Override
+    public void bytesRead(int dir, long n) {
+        ProxyCounter c = dir == Channel.REQUEST ? ProxyCounter.BIN : ProxyCounter.BOUT;
+        frontend.stats().add(c, n);
+        backend.stats().add(c, n);
+        if (srv != null) srv.stats().add(c, n);
+    }
+
+    /** A peer ended the stream early (HAProxy's cli_abrt, srv_abrt). */
+    private void countAbort(boolean byClient) {
+        worker.stats().inc(ProcessCounter.ABORTS);
+        ProxyCounter c = byClient ? ProxyCounter.CLI_ABRT : ProxyCounter.SRV_ABRT;
+        frontend.stats().inc(c);
+        backend.stats().inc(c);
+        if (srv != null) srv.stats().inc(c);
+    }
+
+    private void countTimeout() {
+        worker.stats().inc(ProcessCounter.TIMEOUTS);
+        frontend.stats().inc(ProxyCounter.TIMEOUTS);
+        backend.stats().inc(ProxyCounter.TIMEOUTS);
+        if (srv != null) srv.stats().inc(ProxyCounter.TIMEOUTS);
+    }
+
+    /** A connect to {@code srv} failed (HAProxy's econ). */
+    private void countConnectFailure() {
+        worker.stats().inc(ProcessCounter.CONNECT_FAILURES);
+        backend.stats().inc(ProxyCounter.ECON);
+        srv.stats().inc(ProxyCounter.ECON);
+    }
+
+    /** A failed connect to {@code srv} is tried again: there (wretr) or elsewhere (wredis), as HAProxy counts. */
+    private void countRetry(boolean redispatch) {
+        worker.stats().inc(ProcessCounter.CONNECT_RETRIES);
+        ProxyCounter c = redispatch ? ProxyCounter.WREDIS : ProxyCounter.WRETR;
+        backend.stats().inc(c);
+        srv.stats().inc(c);
     }
 
     // ---- intrusive lists (no allocation to link or unlink a session) --------------------------

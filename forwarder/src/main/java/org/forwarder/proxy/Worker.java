@@ -10,8 +10,9 @@ import org.forwarder.io.RawSock;
 import org.forwarder.poll.FdTab;
 import org.forwarder.poll.Poller;
 import org.forwarder.poll.Task;
-import org.forwarder.stats.Stats;
-import org.forwarder.stats.StatsSnapshot;
+import org.forwarder.stats.CounterBlock;
+import org.forwarder.stats.LoopCounters;
+import org.forwarder.stats.ProcessCounter;
 import org.forwarder.stream.IoContext;
 import org.forwarder.sys.Errno;
 import org.forwarder.sys.Syscalls;
@@ -26,6 +27,12 @@ import java.util.function.Consumer;
  * Everything one event loop owns: its poller, raw-socket layer, buffer and pipe pools, counters,
  * frontends, backends and listeners. Nothing is shared between workers, so more can be added
  * (one per thread) without locks; for now there is one.
+ *
+ * <p>Counters: the worker's {@link LoopCounters} come from the process's registry; each object
+ * that counts (pools, frontends, backends, servers, sessions) writes its own block at the event.
+ * What the loop's machinery keeps for itself (poller passes, epoll_ctl calls, buffers and pipes
+ * in use) is copied into the process block after every pass and whenever a stream closes, so
+ * readers on other threads see it as of the last pass without asking the loop.
  */
 public final class Worker {
     private static final long FD_RETRY_MS = 100;
@@ -34,7 +41,8 @@ public final class Worker {
     private final RawSock raw;
     private final BufferPool buffers;
     private final PipePool pipes;
-    private final Stats stats = new Stats();
+    private final LoopCounters counters;
+    private final CounterBlock<ProcessCounter> stats;
     private final IoContext io;
     private final GlobalConfig global;
     private final List<Frontend> frontends = new ArrayList<>();
@@ -53,29 +61,35 @@ public final class Worker {
         @Override protected void onTimer(long nowMs) { resumeListeners(); }
     };
 
-    public Worker(Config config, int maxFds, Consumer<String> log) {
-        this(config, maxFds, log, Syscalls.newInstance());
+    /** {@code counters}: this loop's, from the process's registry (which has a row for every frontend, backend and server). */
+    public Worker(Config config, LoopCounters counters, int maxFds, Consumer<String> log) {
+        this(config, counters, maxFds, log, Syscalls.newInstance());
     }
 
     /** A worker whose loop makes its calls through {@code sys} (a test double in fault tests). */
-    public Worker(Config config, int maxFds, Consumer<String> log, Syscalls sys) {
+    public Worker(Config config, LoopCounters counters, int maxFds, Consumer<String> log, Syscalls sys) {
         this.global = config.global();
         this.log = log;
+        this.counters = counters;
+        this.stats = counters.process();
         this.poller = new Poller(maxFds, sys);
+        poller.afterEachPass(this::publishLoopFigures);
         this.raw = new RawSock(poller.sys(), poller.fdTab());
         this.buffers = new BufferPool(global.bufsize(), global.buffersLimit(), global.buffersReserve());
         this.pipes = new PipePool(poller.sys(), global.noSplice() ? 0 : global.maxpipes(), global.pipesize(),
                 global.pipesMemory(), poller.fdTab().capacity(), stats, log);
         this.io = new IoContext(poller.fdTab(), poller.sys(), raw, buffers, pipes, stats);
         Map<String, Backend> backends = new LinkedHashMap<>();
-        config.backends().forEach((name, bc) -> backends.put(name, new Backend(bc)));
+        config.backends().forEach((name, bc) -> backends.put(name, new Backend(bc, counters)));
         for (FrontendConfig fc : config.frontends()) {
-            Frontend fe = new Frontend(fc, backends.get(fc.defaultBackend()), global.noSplice());
+            Frontend fe = new Frontend(fc, backends.get(fc.defaultBackend()), global.noSplice(),
+                    counters.frontend(fc.name()));
             frontends.add(fe);
             for (BindConfig b : fc.binds()) {
                 listeners.add(new Listener(this, fe, b.address(), b.where()));
             }
         }
+        publishLoopFigures(); // before the first pass, which may sleep (the loop's thread starts after this)
     }
 
     /** Opens every listener; on failure closes those already open and rethrows. */
@@ -96,7 +110,9 @@ public final class Worker {
     public RawSock raw() { return raw; }
     public BufferPool buffers() { return buffers; }
     public PipePool pipes() { return pipes; }
-    public Stats stats() { return stats; }
+    /** The process figures as this loop counts them (written on this loop's thread only). */
+    public CounterBlock<ProcessCounter> stats() { return stats; }
+    public LoopCounters counters() { return counters; }
     /** What the streams' channels of this loop work with. */
     IoContext io() { return io; }
     public long now() { return poller.now(); }
@@ -110,9 +126,11 @@ public final class Worker {
 
     void accepted(Listener l, int fd) {
         current++;
-        stats.accepted++;
+        stats.inc(ProcessCounter.CUM_CONNS);
         Frontend fe = l.frontend();
         fe.opened();
+        fe.backend().streamOpened();
+        stats.addRelease(ProcessCounter.CURR_CONNS, 1);
         Session s = new Session(this, fe, fd);
         live.add(s);
         s.start();
@@ -131,8 +149,12 @@ public final class Worker {
     void streamClosed(Session s, Frontend fe) {
         live.remove(s);
         current--;
-        stats.closed++;
+        stats.inc(ProcessCounter.CLOSED);
         fe.closed();
+        fe.backend().streamClosed();
+        publishLoopFigures(); // the stream gave its buffers and pipes back
+        // last, with release: a reader that sees the connection gone sees all of the above
+        stats.addRelease(ProcessCounter.CURR_CONNS, -1);
         resumeListeners();
     }
 
@@ -160,15 +182,26 @@ public final class Worker {
         listeners.forEach(Listener::close);
     }
 
-    public StatsSnapshot snapshot() {
-        return stats.snapshot(current, pipes.inUse(), pipes.largeInUse(), pipes.free(), pipes.largeBytes(), pipes.memory(),
-                buffers.inUse(), poller.fdTab().epollCtlCalls(), poller.passes());
+    /**
+     * Copies the figures the loop's machinery keeps for itself into the process block (loop
+     * thread only): a few stores, after every pass and when a stream closes.
+     */
+    private void publishLoopFigures() {
+        stats.set(ProcessCounter.POLL_PASSES, poller.passes());
+        stats.set(ProcessCounter.EPOLL_CTL_CALLS, poller.fdTab().epollCtlCalls());
+        stats.set(ProcessCounter.BUFFERS_USED, buffers.inUse());
+        stats.set(ProcessCounter.PIPES_USED, pipes.inUse());
+        stats.set(ProcessCounter.PIPES_LARGE_USED, pipes.largeInUse());
+        stats.set(ProcessCounter.PIPES_FREE, pipes.free());
+        stats.set(ProcessCounter.PIPES_LARGE_BYTES, pipes.largeBytes());
+        stats.set(ProcessCounter.PIPES_MEMORY, pipes.memory());
     }
 
-    /** Releases what outlives the loop (after {@link Poller#run()} returned). */
+    /** Releases what outlives the loop (after {@link Poller#run()} returned, on its thread). */
     public void closeResources() {
         listeners.forEach(Listener::close);
         pipes.close();
         buffers.close();
+        publishLoopFigures(); // the free pipes are closed now
     }
 }

@@ -6,7 +6,8 @@ import org.forwarder.io.PipePool;
 import org.forwarder.io.RawSock;
 import org.forwarder.io.Sock;
 import org.forwarder.poll.FdTab;
-import org.forwarder.stats.Stats;
+import org.forwarder.stats.CounterBlock;
+import org.forwarder.stats.ProcessCounter;
 import org.forwarder.sys.Errno;
 import org.forwarder.sys.Syscalls;
 
@@ -39,6 +40,9 @@ import java.lang.foreign.MemorySegment;
  * epoll called readable, or that reports end of stream, is retried once with recv.
  */
 public final class Channel extends BufferWaiter {
+    /** Directions: client to server, server to client. */
+    public static final int REQUEST = 0;
+    public static final int RESPONSE = 1;
     /** Stop splicing in once the pipe holds about 16 full segments; then push them out. */
     static final int SPLICE_FULL_HINT = 16 * 1448;
     /** Consecutive reads that fill the whole buffer before splice-auto calls it a fast streamer. */
@@ -56,7 +60,9 @@ public final class Channel extends BufferWaiter {
     private final RawSock raw;
     private final BufferPool pool;
     private final PipePool pipes;
-    private final Stats stats;
+    private final CounterBlock<ProcessCounter> stats;
+    private final ProcessCounter copied;
+    private final ProcessCounter spliced;
 
     private int bufId = -1;
     private MemorySegment buf;
@@ -96,13 +102,15 @@ public final class Channel extends BufferWaiter {
         this.dst = dst;
         this.dir = dir;
         // responses release server slots, which queued requests wait for: they may use the reserve
-        this.urgent = dir == Stats.RESPONSE;
+        this.urgent = dir == RESPONSE;
         this.fdt = io.fdTab();
         this.sys = io.sys();
         this.raw = io.raw();
         this.pool = io.buffers();
         this.pipes = io.pipes();
         this.stats = io.stats();
+        this.copied = dir == REQUEST ? ProcessCounter.REQUEST_BYTES_COPIED : ProcessCounter.RESPONSE_BYTES_COPIED;
+        this.spliced = dir == REQUEST ? ProcessCounter.REQUEST_BYTES_SPLICED : ProcessCounter.RESPONSE_BYTES_SPLICED;
         this.spliceWanted = splice;
         this.spliceAuto = spliceAuto;
     }
@@ -175,7 +183,8 @@ public final class Channel extends BufferWaiter {
         long n = raw.recv(src.fd, buf, tail, room);
         if (n > 0) {
             tail += (int) n;
-            stats.bytesCopied[dir] += n;
+            stats.add(copied, n);
+            s.bytesRead(dir, n);
             readProgress(wasEmpty);
             lastReadFull = n == room;
             if (n == room && room == buf.byteSize()) {
@@ -253,7 +262,8 @@ public final class Channel extends BufferWaiter {
                 if (total == 0) fdt.inEventConsumed(src.fd);
                 pipeLen += (int) n;
                 total += n;
-                stats.bytesSpliced[dir] += n;
+                stats.add(spliced, n);
+                s.bytesRead(dir, n);
                 readProgress(wasEmpty);
                 continue;
             }

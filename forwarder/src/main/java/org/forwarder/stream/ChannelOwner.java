@@ -32,4 +32,7 @@ public interface ChannelOwner {
 
     /** A wait started whose deadline may precede the armed timer. */
     void rearmTimer();
+
+    /** {@code n} bytes were read from the source of direction {@code dir} (for the owner's counters). */
+    void bytesRead(int dir, long n);
 }

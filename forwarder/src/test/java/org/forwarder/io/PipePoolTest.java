@@ -1,6 +1,8 @@
 package org.forwarder.io;
 
-import org.forwarder.stats.Stats;
+import org.forwarder.stats.CounterBlock;
+import org.forwarder.stats.ProcessCounter;
+import org.forwarder.stats.StatsRegistry;
 import org.forwarder.sys.FdConst;
 import org.forwarder.sys.Syscalls;
 import org.junit.jupiter.api.Test;
@@ -12,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -25,7 +28,7 @@ class PipePoolTest {
     private static final int MIB = 1 << 20;
     private static final int KERNEL = PipePool.KERNEL_PIPE_SIZE;
 
-    private final Stats stats = new Stats();
+    private final CounterBlock<ProcessCounter> stats = new StatsRegistry(List.of(), Map.of()).newLoop().process();
     private final List<String> log = new ArrayList<>();
 
     private PipePool pool(int maxPipes, int pipeSize, long memory) {
@@ -121,7 +124,7 @@ class PipePoolTest {
             assertEquals(KERNEL, kernelSize(small));
             assertEquals(MIB, pool.capacity(big), "a small pipe does not shrink what the large one may take");
             assertEquals(1, pool.largeInUse());
-            assertEquals(1, stats.pipesOverBudget);
+            assertEquals(1, stats.get(ProcessCounter.PIPES_OVER_BUDGET));
         } finally {
             pool.release(big, true);
             pool.release(small, true);
@@ -139,7 +142,7 @@ class PipePoolTest {
         assertEquals(3, large, "3 MiB of budget: three pipes of 1 MiB");
         assertEquals(3L * MIB, pool.largeBytes());
         assertEquals(3, pool.largeInUse());
-        assertEquals(2, stats.pipesOverBudget);
+        assertEquals(2, stats.get(ProcessCounter.PIPES_OVER_BUDGET));
 
         // an idle pipe still counts (the kernel charges it), a closed one no longer does
         pool.release(p[0], true);
@@ -172,7 +175,7 @@ class PipePoolTest {
         assertEquals(before + 400, openFds());
         for (long q : p) pool.release(q, true);
         assertEquals(PipePool.MAX_IDLE, pool.free());
-        assertEquals(200 - PipePool.MAX_IDLE, stats.pipesSurplusClosed);
+        assertEquals(200 - PipePool.MAX_IDLE, stats.get(ProcessCounter.PIPES_SURPLUS_CLOSED));
         assertEquals(before + 2 * PipePool.MAX_IDLE, openFds(), "only the idle pipes stay open");
         assertEquals((long) PipePool.MAX_IDLE * MIB, pool.largeBytes(), "the large pipes are the ones kept");
         long q = pool.acquire();

@@ -65,7 +65,7 @@ class HotPathAllocationTest {
                     OutputStream out = c.getOutputStream();
                     byte[] chunk = new byte[1 << 16];
                     send(out, chunk, WARM_UP, received, WARM_UP); // until the JIT has compiled the path
-                    long passes0 = fw.stats().passes(); // (asking for stats allocates: not in the window)
+                    long passes0 = fw.stats().passes(); // (read on this thread: the loop allocates nothing for it)
                     long before = fw.pollerAllocatedBytes();
                     send(out, chunk, MEASURED, received, WARM_UP + MEASURED);
                     long allocated = fw.pollerAllocatedBytes() - before;

@@ -1,0 +1,62 @@
+package org.forwarder.stats;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Every figure one event loop counts, in one {@code long[]}: the process block, then one block per
+ * frontend, backend and server in the registry's row order, with {@value #PAD} unused slots at
+ * both ends. Made by {@link StatsRegistry#newLoop()}; the loop hands the blocks to the objects
+ * that count (its pools, frontends, backends, servers) once, so no update looks anything up.
+ *
+ * <p>The padding (128 bytes a side: a cache line and the neighbour the hardware prefetches with
+ * it) keeps another loop's array, or any other object the allocator put next to this one, off
+ * the lines this loop writes on every event.
+ */
+public final class LoopCounters {
+    static final int PAD = 16;
+    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
+
+    private final StatsRegistry registry;
+    private final long[] values;
+    private final CounterBlock<ProcessCounter> process;
+    private final Object[] rows; // CounterBlock<ProxyCounter> per registry row
+
+    LoopCounters(StatsRegistry registry) {
+        this.registry = registry;
+        this.values = new long[registry.slots()];
+        this.process = new CounterBlock<>(values, StatsRegistry.processBase());
+        this.rows = new Object[registry.rows().size()];
+        for (int r = 0; r < rows.length; r++) rows[r] = new CounterBlock<ProxyCounter>(values, StatsRegistry.rowBase(r));
+    }
+
+    /** The process figures as this loop counts them. */
+    public CounterBlock<ProcessCounter> process() {
+        return process;
+    }
+
+    /** The block of the frontend called {@code name}; throws if the registry has none. */
+    public CounterBlock<ProxyCounter> frontend(String name) {
+        return row(registry.frontend(name));
+    }
+
+    /** The block of the backend called {@code name}; throws if the registry has none. */
+    public CounterBlock<ProxyCounter> backend(String name) {
+        return row(registry.backend(name));
+    }
+
+    /** The block of server {@code server} of backend {@code backend}; throws if the registry has none. */
+    public CounterBlock<ProxyCounter> server(String backend, String server) {
+        return row(registry.server(backend, server));
+    }
+
+    @SuppressWarnings("unchecked")
+    private CounterBlock<ProxyCounter> row(StatsRegistry.Row row) {
+        return (CounterBlock<ProxyCounter>) rows[row.index()];
+    }
+
+    /** Slot {@code i} of the array, from any thread. */
+    long read(int i) {
+        return (long) SLOT.getAcquire(values, i);
+    }
+}

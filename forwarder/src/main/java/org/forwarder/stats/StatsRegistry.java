@@ -1,0 +1,181 @@
+package org.forwarder.stats;
+
+import org.forwarder.config.BackendConfig;
+import org.forwarder.config.Config;
+import org.forwarder.config.FrontendConfig;
+import org.forwarder.config.ServerConfig;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The process's counters: which objects have figures (the rows: every frontend, backend and
+ * server, in configuration order, plus the process itself) and, per event loop, one
+ * {@link LoopCounters} array the loop alone writes. A reader sums a figure over the loops, from
+ * any thread, while they run: no loop is stopped, called or locked, and the loops share no cache
+ * line on their per-event path. This replaces a copy made on the loop's thread; a stats socket,
+ * a metrics page and the shutdown summary all read here.
+ *
+ * <p>Layout of a loop's array: [{@code PAD}][process: one slot per {@link ProcessCounter}]
+ * [row 0: one slot per {@link ProxyCounter}][row 1]...[{@code PAD}]. The index of a figure is
+ * fixed for the life of the process, so a writer's update is one load and one store at a
+ * constant offset from its block (see {@link CounterBlock} for why those are opaque stores).
+ *
+ * <p>What a reader can rely on: each figure is read whole (never torn) and a counter never goes
+ * backwards between two reads. Figures are not one atomic cut, with one guarantee: a loop lowers
+ * its open-connection gauge ({@link ProcessCounter#CURR_CONNS}) with a release store after every
+ * other process figure of the closing stream is written (resources given back, pool gauges
+ * updated, closing counted), and {@link #snapshot()} reads that gauge first, so a snapshot that
+ * shows no open connection shows every process figure of the streams that closed.
+ *
+ * <p>Loops are added with {@link #newLoop()} (at start, before they run); a loop's figures stay
+ * in the sums after it stops, so counters never drop.
+ */
+public final class StatsRegistry {
+    /** What a row counts. */
+    public enum Type { FRONTEND, BACKEND, SERVER }
+
+    /** One object with {@link ProxyCounter} figures; {@code server} is null unless {@code type} is SERVER. */
+    public record Row(Type type, String proxy, String server, int index) {
+        /** "proxy" for a frontend or backend, "backend/server" for a server (HAProxy's notation). */
+        public String name() {
+            return server == null ? proxy : proxy + "/" + server;
+        }
+    }
+
+    private static final int PROCESS = ProcessCounter.values().length;
+    private static final int PROXY = ProxyCounter.values().length;
+
+    static {
+        if (ProcessCounter.CURR_CONNS.ordinal() != 0) throw new AssertionError("snapshot() reads CURR_CONNS first");
+    }
+
+    private final List<Row> rows;
+    private final Map<String, Row> frontends = new HashMap<>();
+    private final Map<String, Row> backends = new HashMap<>();
+    private final Map<String, Row> servers = new HashMap<>();
+    /** Replaced whole when a loop is added: readers see a complete list without a lock. */
+    private volatile LoopCounters[] loops = new LoopCounters[0];
+
+    /**
+     * Rows for {@code frontendNames} and {@code backendServers} (backend name to its server
+     * names), in the iteration order given.
+     */
+    public StatsRegistry(List<String> frontendNames, Map<String, List<String>> backendServers) {
+        List<Row> list = new ArrayList<>();
+        for (String fe : frontendNames) {
+            Row r = new Row(Type.FRONTEND, fe, null, list.size());
+            if (frontends.putIfAbsent(fe, r) != null) throw new IllegalArgumentException("frontend '" + fe + "' twice");
+            list.add(r);
+        }
+        for (Map.Entry<String, List<String>> be : backendServers.entrySet()) {
+            Row r = new Row(Type.BACKEND, be.getKey(), null, list.size());
+            if (backends.putIfAbsent(be.getKey(), r) != null) throw new IllegalArgumentException("backend '" + be.getKey() + "' twice");
+            list.add(r);
+            for (String srv : be.getValue()) {
+                Row s = new Row(Type.SERVER, be.getKey(), srv, list.size());
+                if (servers.putIfAbsent(s.name(), s) != null) throw new IllegalArgumentException("server '" + s.name() + "' twice");
+                list.add(s);
+            }
+        }
+        this.rows = Collections.unmodifiableList(list);
+    }
+
+    /** Rows for every frontend, backend and server of {@code config}. */
+    public static StatsRegistry of(Config config) {
+        List<String> fes = config.frontends().stream().map(FrontendConfig::name).toList();
+        Map<String, List<String>> bes = new LinkedHashMap<>();
+        for (BackendConfig bc : config.backends().values()) {
+            bes.put(bc.name(), bc.servers().stream().map(ServerConfig::name).toList());
+        }
+        return new StatsRegistry(fes, bes);
+    }
+
+    /** A new loop's counters, included in every sum from now on. */
+    public synchronized LoopCounters newLoop() {
+        LoopCounters l = new LoopCounters(this);
+        LoopCounters[] now = loops;
+        LoopCounters[] more = java.util.Arrays.copyOf(now, now.length + 1);
+        more[now.length] = l;
+        loops = more;
+        return l;
+    }
+
+    public int loopCount() { return loops.length; }
+
+    /** Every row: frontends, then each backend followed by its servers. */
+    public List<Row> rows() { return rows; }
+
+    /** The row of frontend {@code name}; throws if there is none. */
+    public Row frontend(String name) { return find(frontends, name, "frontend"); }
+
+    /** The row of backend {@code name}; throws if there is none. */
+    public Row backend(String name) { return find(backends, name, "backend"); }
+
+    /** The row of server {@code server} in backend {@code backend}; throws if there is none. */
+    public Row server(String backend, String server) { return find(servers, backend + "/" + server, "server"); }
+
+    private static Row find(Map<String, Row> map, String name, String what) {
+        Row r = map.get(name);
+        if (r == null) throw new IllegalArgumentException("no " + what + " '" + name + "' in the stats registry");
+        return r;
+    }
+
+    /** {@code c} summed over the loops, now. */
+    public long get(ProcessCounter c) {
+        return sum(processBase() + c.ordinal());
+    }
+
+    /** {@code c} of {@code row} summed over the loops, now. */
+    public long get(Row row, ProxyCounter c) {
+        return sum(rowBase(row.index()) + c.ordinal());
+    }
+
+    private long sum(int slot) {
+        long s = 0;
+        for (LoopCounters l : loops) s += l.read(slot);
+        return s;
+    }
+
+    /**
+     * Every figure, summed over the loops, read now: the open-connection gauge of every loop
+     * first (see the class comment), then the rest in order.
+     */
+    public StatsSnapshot snapshot() {
+        LoopCounters[] ls = loops;
+        long[] process = new long[PROCESS];
+        for (int i = 0; i < PROCESS; i++) { // CURR_CONNS is ordinal 0: read in every loop before the rest
+            long s = 0;
+            for (LoopCounters l : ls) s += l.read(processBase() + i);
+            process[i] = s;
+        }
+        long[] proxies = new long[rows.size() * PROXY];
+        for (int r = 0; r < rows.size(); r++) {
+            for (int i = 0; i < PROXY; i++) {
+                long s = 0;
+                for (LoopCounters l : ls) s += l.read(rowBase(r) + i);
+                proxies[r * PROXY + i] = s;
+            }
+        }
+        return new StatsSnapshot(this, process, proxies);
+    }
+
+    // ---- layout ------------------------------------------------------------------------------
+
+    static int processBase() {
+        return LoopCounters.PAD;
+    }
+
+    static int rowBase(int row) {
+        return LoopCounters.PAD + PROCESS + row * PROXY;
+    }
+
+    /** Length of a loop's array. */
+    int slots() {
+        return rowBase(rows.size()) + LoopCounters.PAD;
+    }
+}
