@@ -80,6 +80,25 @@ class ConnectRetryTest {
     }
 
     /**
+     * A connect that fails at once (a local error of connect() itself, here ENETUNREACH from the
+     * syscall double) is retried at once, as in HAProxy: the turn-around is for a server that
+     * answered "no". Three such failures, then the real connect: served well before even one
+     * turn-around (1 s here) could have passed.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void synchronousConnectErrorsAreRetriedAtOnce() throws Exception {
+        TestServer alive = cleanup.add(new TestServer("alive", 50, Peers.taggedEcho("alive")));
+        org.forwarder.it.FaultySyscalls sys = new org.forwarder.it.FaultySyscalls();
+        Fw fw = Peers.startText(cleanup, listenOne("retries 3\ntimeout connect 5s", alive.port()), sys);
+        sys.failConnects(org.forwarder.sys.Errno.ENETUNREACH, 3);
+        Socket c = Peers.connect(cleanup, fw.port);
+        c.setSoTimeout(900);
+        assertEquals("alive", Peers.readLine(c.getInputStream()), "served after 3 failures retried at once");
+        assertEquals(3, fw.stats().connectFailures(), fw.stats().render());
+    }
+
+    /**
      * A client that leaves (FIN, nothing to send) while its stream retries a dead server gets no
      * more connects: HAProxy stops too. Without that, retries 50 would go on for 10 s here.
      */

@@ -92,4 +92,30 @@ class DataBeforeResetTest {
         }
         fw.awaitIdleAndReleased(Duration.ofSeconds(5));
     }
+
+    /**
+     * A reset waiting for the other side to acknowledge the last bytes ends when that side fails
+     * itself (its fd may be out of epoll after a hang-up, so only SO_ERROR tells), not at its
+     * 20 s timeout. The syscall double makes the client never acknowledge, then report a reset.
+     */
+    @org.junit.jupiter.api.Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aWaitingResetEndsWhenItsTargetFails() throws Exception {
+        TestServer server = cleanup.add(new TestServer("say-and-reset", 50, (s, i) -> {
+            Peers.readExactly(s.getInputStream(), 1);
+            s.getOutputStream().write(MESSAGE);
+            Peers.reset(s);
+        }));
+        org.forwarder.it.FaultySyscalls sys = new org.forwarder.it.FaultySyscalls();
+        sys.peersNeverAcknowledge();
+        Fw fw = Peers.startQuick(cleanup, server.port(), "20s", "", sys);
+        Socket c = Peers.connect(cleanup, fw.port);
+        c.getOutputStream().write('?');
+        assertArrayEquals(MESSAGE, Peers.readExactly(c.getInputStream(), MESSAGE.length));
+        Thread.sleep(500);
+        assertEquals(1, fw.stats().active(), "the reset waits for acknowledgements that never come\n" + fw.stats().render());
+        sys.reportSocketError(org.forwarder.sys.Errno.ECONNRESET);
+        Peers.waitUntil("the waiting reset ends with its target's error", java.time.Duration.ofSeconds(5),
+                () -> fw.stats().active() == 0, () -> fw.stats().render());
+    }
 }

@@ -205,4 +205,25 @@ class PipePoolTest {
             pool.close();
         }
     }
+
+    /**
+     * A pipe the kernel made small (past the per-user limit: 2 slots, and EPERM on growing it) is
+     * closed when it comes back, not kept idle: a fast stream reusing it would splice 8 KiB at a
+     * time. The syscall double plays the kernel over the limit.
+     */
+    @Test
+    void pipesTheKernelShrankAreNotKeptIdle() {
+        org.forwarder.it.FaultySyscalls sys = new org.forwarder.it.FaultySyscalls();
+        sys.shrinkPipes(8192);
+        PipePool p = new PipePool(sys, 8, 0, -1, 1024, stats, log::add);
+        long a = p.acquire();
+        long b = p.acquire();
+        assertTrue(a >= 0 && b >= 0);
+        assertEquals(8192, p.capacity(a));
+        p.release(a, true);
+        p.release(b, true);
+        assertEquals(0, p.free(), "shrunk pipes must be closed, not pooled");
+        assertEquals(0, p.inUse());
+        p.close();
+    }
 }

@@ -6,15 +6,21 @@ import org.forwarder.sys.Syscalls;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A test double of the syscall layer: the real calls, except that the next few accept4() or
- * splice-into-a-pipe calls fail with a chosen errno. Tests arm it from their own thread while
- * the loop runs; production classes carry no injection hooks.
+ * A test double of the syscall layer: the real calls, except for the faults a test arms from its
+ * own thread while the loop runs (failing accept4, splice into a pipe or connect; pipes the
+ * kernel shrank; peers that stop acknowledging; a socket error). Production classes carry no
+ * injection hooks.
  */
 public final class FaultySyscalls extends Syscalls {
     private final AtomicInteger acceptFailures = new AtomicInteger();
     private volatile int acceptErrno;
     private final AtomicInteger spliceInFailures = new AtomicInteger();
     private volatile int spliceInErrno;
+    private final AtomicInteger connectFailures = new AtomicInteger();
+    private volatile int connectErrno;
+    private volatile int shrunkPipeSize;
+    private volatile boolean peersNeverAcknowledge;
+    private volatile int pendingSocketError;
 
     /** The next {@code count} accept4() calls fail with {@code errno}. */
     public void failAccepts(int errno, int count) {
@@ -26,6 +32,57 @@ public final class FaultySyscalls extends Syscalls {
     public void failSpliceIns(int errno, int count) {
         spliceInErrno = errno;
         spliceInFailures.set(count);
+    }
+
+    /** The next {@code count} connect() calls fail at once (synchronously) with {@code errno}. */
+    public void failConnects(int errno, int count) {
+        connectErrno = errno;
+        connectFailures.set(count);
+    }
+
+    /**
+     * Pipes report {@code size} bytes (as the kernel's 2-slot pipes past the per-user limit do)
+     * and refuse to grow with EPERM; 0 turns this off.
+     */
+    public void shrinkPipes(int size) {
+        shrunkPipeSize = size;
+    }
+
+    /** Every socket reports unacknowledged bytes in its send queue (a peer that stopped acknowledging). */
+    public void peersNeverAcknowledge() {
+        peersNeverAcknowledge = true;
+    }
+
+    /** From now on, SO_ERROR reads {@code errno} on every socket (as after the peer's reset). */
+    public void reportSocketError(int errno) {
+        pendingSocketError = errno;
+    }
+
+    @Override
+    public int connect(int fd, org.forwarder.sys.SockAddr addr) {
+        if (take(connectFailures)) return -connectErrno;
+        return super.connect(fd, addr);
+    }
+
+    @Override
+    public int fcntl(int fd, int cmd, int arg) {
+        int size = shrunkPipeSize;
+        if (size > 0 && cmd == FdConst.F_SETPIPE_SZ) return -org.forwarder.sys.Errno.EPERM;
+        if (size > 0 && cmd == FdConst.F_GETPIPE_SZ && super.fcntl(fd, cmd, arg) > 0) return size;
+        return super.fcntl(fd, cmd, arg);
+    }
+
+    @Override
+    public int unackedBytes(int fd) {
+        int real = super.unackedBytes(fd);
+        return peersNeverAcknowledge && real >= 0 ? Math.max(real, 1000) : real;
+    }
+
+    @Override
+    public int getIntOption(int fd, int level, int option) {
+        int e = pendingSocketError;
+        if (e != 0 && level == org.forwarder.sys.SockConst.SOL_SOCKET && option == org.forwarder.sys.SockConst.SO_ERROR) return e;
+        return super.getIntOption(fd, level, option);
     }
 
     @Override
