@@ -36,7 +36,7 @@ public final class FdTab {
      */
     private static final int DETACHED = 4096;
     /** epoll reported EPOLLIN since the last EAGAIN: the socket claims to hold bytes. */
-    public static final int EV_IN = 8192;
+    private static final int EV_IN = 8192;
     /** epoll reported an error: the owner must close the fd. */
     public static final int EV_ERR = 256;
     /** epoll reported a hang-up (both directions closed, or reset). */
@@ -170,10 +170,9 @@ public final class FdTab {
      * socket whose peer reset it, whose remaining bytes are read as room allows.
      */
     public void detach(int fd) {
-        int s = state[fd] | DETACHED | READY_R;
-        state[fd] = s;
+        state[fd] |= DETACHED;
         queueUpdate(fd);
-        if ((s & ACTIVE_R) != 0) cache.add(fd); // no event will ever come for it again
+        mayRecv(fd); // no event will ever come for it again
     }
 
     /** Whether epoll said "readable" since the last EAGAIN (see {@link #EV_IN}). */

@@ -52,8 +52,7 @@ public final class Backend {
 
     /** True when some server can take traffic at all (weight > 0). */
     public boolean hasUsableServer() {
-        for (Server s : servers) if (s.weight > 0) return true;
-        return false;
+        return usableServers() > 0;
     }
 
     /** A server with a free slot, or null when all are full (or none is usable). */

@@ -458,8 +458,7 @@ public final class Session extends Task implements ChannelOwner {
             long pause = t.connectMs() > 0 ? Math.min(t.connectMs(), MAX_TURNAROUND_MS) : MAX_TURNAROUND_MS;
             retryAt = now() + pause;
             state = redispatch ? TO_REDISPATCH : TURNAROUND;
-            fdt.watchErrors(client.fd); // a client that resets meanwhile ends the wait
-            armTimer();
+            armTimer(); // the client's errors are watched since connect(): its reset ends the wait
             return;
         }
         // at once, from the run queue rather than recursively: a connect that fails at once
@@ -598,7 +597,11 @@ public final class Session extends Task implements ChannelOwner {
 
     @Override
     public void bytesRead(int dir, long n) {
-        ProxyCounter c = dir == Channel.REQUEST ? ProxyCounter.BIN : ProxyCounter.BOUT;
+        countProxies(dir == Channel.REQUEST ? ProxyCounter.BIN : ProxyCounter.BOUT, n);
+    }
+
+    /** Adds {@code n} to {@code c} of this stream's frontend, backend and server (if it has one). */
+    private void countProxies(ProxyCounter c, long n) {
         frontend.stats().add(c, n);
         backend.stats().add(c, n);
         if (srv != null) srv.stats().add(c, n);
@@ -607,17 +610,12 @@ public final class Session extends Task implements ChannelOwner {
     /** A peer ended the stream early (HAProxy's cli_abrt, srv_abrt). */
     private void countAbort(boolean byClient) {
         worker.stats().inc(ProcessCounter.ABORTS);
-        ProxyCounter c = byClient ? ProxyCounter.CLI_ABRT : ProxyCounter.SRV_ABRT;
-        frontend.stats().inc(c);
-        backend.stats().inc(c);
-        if (srv != null) srv.stats().inc(c);
+        countProxies(byClient ? ProxyCounter.CLI_ABRT : ProxyCounter.SRV_ABRT, 1);
     }
 
     private void countTimeout() {
         worker.stats().inc(ProcessCounter.TIMEOUTS);
-        frontend.stats().inc(ProxyCounter.TIMEOUTS);
-        backend.stats().inc(ProxyCounter.TIMEOUTS);
-        if (srv != null) srv.stats().inc(ProxyCounter.TIMEOUTS);
+        countProxies(ProxyCounter.TIMEOUTS, 1);
     }
 
     /** A connect to {@code srv} failed (HAProxy's econ). */

@@ -183,9 +183,7 @@ public final class Channel extends BufferWaiter {
         long n = raw.recv(src.fd, buf, tail, room);
         if (n > 0) {
             tail += (int) n;
-            stats.add(copied, n);
-            s.bytesRead(dir, n);
-            readProgress(wasEmpty);
+            bytesIn(n, copied, wasEmpty);
             lastReadFull = n == room;
             if (n == room && room == buf.byteSize()) {
                 if (++fullReads >= STREAMER_READS && spliceAuto) spliceWanted = true;
@@ -219,8 +217,13 @@ public final class Channel extends BufferWaiter {
         return 0;
     }
 
-    /** Bytes arrived from src: its read timeout restarts, and dst's write wait starts if it was idle. */
-    private void readProgress(boolean wasEmpty) {
+    /**
+     * {@code n} bytes arrived from src (copied or spliced, as {@code kind} counts them): counted,
+     * src's read timeout restarts, and dst's write wait starts if the channel was empty.
+     */
+    private void bytesIn(long n, ProcessCounter kind, boolean wasEmpty) {
+        stats.add(kind, n);
+        s.bytesRead(dir, n);
         long now = s.now();
         src.readSince = now;
         if (wasEmpty) {
@@ -262,9 +265,7 @@ public final class Channel extends BufferWaiter {
                 if (total == 0) fdt.inEventConsumed(src.fd);
                 pipeLen += (int) n;
                 total += n;
-                stats.add(spliced, n);
-                s.bytesRead(dir, n);
-                readProgress(wasEmpty);
+                bytesIn(n, spliced, wasEmpty);
                 continue;
             }
             if (n == RawSock.AGAIN || n == RawSock.SHUT) {
@@ -352,7 +353,7 @@ public final class Channel extends BufferWaiter {
     // ---- sending -------------------------------------------------------------------------
 
     /** Sends what is held to dst, if dst can take it. */
-    public void forward() {
+    private void forward() {
         if (!s.isConnected() || dropped) return;
         if (pipeLen > 0) spliceOut();
         else if (head < tail) copyOut();
