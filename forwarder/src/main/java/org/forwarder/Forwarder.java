@@ -2,6 +2,7 @@ package org.forwarder;
 
 import org.forwarder.config.Config;
 import org.forwarder.proxy.Listener;
+import org.forwarder.proxy.Proxies;
 import org.forwarder.proxy.Worker;
 import org.forwarder.stats.StatsRegistry;
 import org.forwarder.stats.StatsSnapshot;
@@ -10,79 +11,119 @@ import org.forwarder.sys.Syscalls;
 
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
- * A running forwarder: one {@link Worker} on its own poller thread, started from a {@link Config}.
- * Used by {@code Main} and, in-process, by tests and benchmarks. Its counters live in a
- * {@link StatsRegistry} that any thread reads without involving the loop, even after it stopped.
+ * A running forwarder: N event loops ({@code nbthread}), each a {@link Worker} on its own thread,
+ * sharing the frontends and backends ({@link Proxies}), started from a {@link Config}. Used by
+ * {@code Main} and, in-process, by tests and benchmarks. Its counters live in a
+ * {@link StatsRegistry} that any thread reads without involving the loops, even after they stopped.
+ *
+ * <p>Start: loop 0 binds every listener first (resolving port 0), then each other loop binds its
+ * own socket on the same addresses (SO_REUSEPORT); any failure closes everything and throws.
+ * Stop: every loop stops accepting, open streams get the grace period, then each loop closes
+ * what is left and returns.
  */
 public final class Forwarder implements AutoCloseable {
     private static final int MAX_FD_TABLE = 1 << 22;
 
-    private final Worker worker;
+    private final Worker[] workers;
+    private final Thread[] threads;
+    private final Proxies proxies;
     private final StatsRegistry registry;
-    private final Thread thread;
     private final Consumer<String> log;
     private volatile Throwable failure;
 
-    private Forwarder(Worker worker, StatsRegistry registry, Consumer<String> log) {
-        this.worker = worker;
+    private Forwarder(Worker[] workers, Proxies proxies, StatsRegistry registry, Consumer<String> log) {
+        this.workers = workers;
+        this.proxies = proxies;
         this.registry = registry;
         this.log = log;
-        this.thread = new Thread(this::loop, "forwarder-poller-0");
+        this.threads = new Thread[workers.length];
+        for (int i = 0; i < workers.length; i++) {
+            Worker w = workers[i];
+            threads[i] = new Thread(() -> loop(w), "forwarder-poller-" + i);
+        }
     }
 
-    /** Binds every listener and starts the loop; throws (with the address and errno) if a bind fails. */
+    /** Binds every listener and starts the loops; throws (with the address and errno) if a bind fails. */
     public static Forwarder start(Config config, Consumer<String> log) {
-        return start(config, log, Syscalls.newInstance());
+        return start(config, log, Syscalls::newInstance);
     }
 
-    /** The same, with the loop's system calls made through {@code sys} (a test double in fault tests). */
-    public static Forwarder start(Config config, Consumer<String> log, Syscalls sys) {
+    /**
+     * The same, with each loop's system calls made through an instance from {@code sys} (one per
+     * loop: an instance keeps per-thread scratch memory; a test double in fault tests).
+     */
+    public static Forwarder start(Config config, Consumer<String> log, Supplier<Syscalls> sys) {
         long soft = Syscalls.get().getNofileLimit()[0];
         int maxFds = (int) Math.min(MAX_FD_TABLE, Math.max(1024, soft));
+        int n = config.global().loops();
         StatsRegistry registry = StatsRegistry.of(config);
-        Worker w = new Worker(config, registry.newLoop(), maxFds, log, sys);
+        Proxies proxies = Proxies.of(config, registry);
+        List<Worker> made = new ArrayList<>();
         try {
-            w.openListeners();
+            List<SockAddr> bound = null;
+            for (int i = 0; i < n; i++) {
+                Worker w = new Worker(proxies, i, registry.newLoop(), maxFds, log, sys.get());
+                made.add(w);
+                w.openListeners(bound);
+                if (bound == null) bound = w.listeners().stream().map(Listener::boundAddress).toList();
+            }
         } catch (RuntimeException e) {
-            w.poller().stop();
-            w.poller().run(); // returns at once and releases epoll and its eventfd
+            for (Worker w : made) {
+                w.closeResources();
+                w.poller().close();
+            }
             throw e;
         }
-        Forwarder f = new Forwarder(w, registry, log);
-        f.thread.start();
+        Worker[] workers = made.toArray(new Worker[0]);
+        proxies.setLoops(workers);
+        Forwarder f = new Forwarder(workers, proxies, registry, log);
+        for (Thread t : f.threads) t.start();
         return f;
     }
 
-    private void loop() {
+    private void loop(Worker w) {
         try {
-            worker.poller().run();
+            w.poller().run();
         } catch (Throwable t) {
             failure = t;
-            log.accept("fatal: event loop stopped: " + t);
+            log.accept("fatal: event loop " + w.index() + " stopped: " + t);
             t.printStackTrace();
         } finally {
-            worker.closeResources();
+            w.closeResources();
         }
     }
 
-    /** The addresses actually bound, in configuration order (port 0 resolved). */
-    public List<SockAddr> boundAddresses() {
-        return worker.listeners().stream().map(Listener::boundAddress).toList();
+    /** How many event loops run. */
+    public int loops() {
+        return workers.length;
     }
 
-    /** Runs {@code f} on the poller thread and waits for its result. */
+    /** The addresses actually bound, in configuration order (port 0 resolved); the same for every loop. */
+    public List<SockAddr> boundAddresses() {
+        return workers[0].listeners().stream().map(Listener::boundAddress).toList();
+    }
+
+    /** Runs {@code f} on loop 0's thread and waits for its result. */
     public <T> T call(Function<Worker, T> f) {
+        return call(0, f);
+    }
+
+    /** Runs {@code f} on loop {@code loop}'s thread and waits for its result. */
+    public <T> T call(int loop, Function<Worker, T> f) {
+        Worker w = workers[loop];
         CompletableFuture<T> result = new CompletableFuture<>();
-        worker.poller().execute(() -> {
+        w.poller().execute(() -> {
             try {
-                result.complete(f.apply(worker));
+                result.complete(f.apply(w));
             } catch (Throwable t) {
                 result.completeExceptionally(t);
             }
@@ -90,11 +131,16 @@ public final class Forwarder implements AutoCloseable {
         try {
             return result.get(10, TimeUnit.SECONDS);
         } catch (Exception e) {
-            throw new IllegalStateException("poller did not answer: " + e, e);
+            throw new IllegalStateException("poller " + loop + " did not answer: " + e, e);
         }
     }
 
-    /** Every counter, summed over the loops, read now from this thread (the loop is not asked). */
+    /** Returns once every loop has finished the pass it was in (what a loop did before, all of it is counted). */
+    public void sync() {
+        for (int i = 0; i < workers.length; i++) call(i, w -> null);
+    }
+
+    /** Every counter, summed over the loops, read now from this thread (the loops are not asked). */
     public StatsSnapshot stats() {
         return registry.snapshot();
     }
@@ -104,47 +150,68 @@ public final class Forwarder implements AutoCloseable {
         return registry;
     }
 
-    /** CPU time used so far by the event-loop thread. */
-    public long pollerCpuNanos() {
-        return ManagementFactory.getThreadMXBean().getThreadCpuTime(thread.threadId());
+    /** What the loops share: frontends, backends, servers, connection counts. */
+    public Proxies proxies() {
+        return proxies;
     }
 
-    /** Bytes the event-loop thread has allocated on the Java heap so far (HotSpot's counter). */
+    /** CPU time used so far by the event-loop threads together. */
+    public long pollerCpuNanos() {
+        long sum = 0;
+        for (Thread t : threads) sum += Math.max(0, ManagementFactory.getThreadMXBean().getThreadCpuTime(t.threadId()));
+        return sum;
+    }
+
+    /** Bytes the event-loop threads have allocated on the Java heap so far (HotSpot's counter). */
     public long pollerAllocatedBytes() {
-        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean())
-                .getThreadAllocatedBytes(thread.threadId());
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (Thread t : threads) sum += Math.max(0, mx.getThreadAllocatedBytes(t.threadId()));
+        return sum;
     }
 
     public Throwable failure() {
         return failure;
     }
 
+    /** True while any loop runs. */
     public boolean isRunning() {
-        return thread.isAlive();
+        for (Thread t : threads) if (t.isAlive()) return true;
+        return false;
     }
 
     /**
-     * Stops accepting, lets open streams finish for up to {@code grace}, closes what is left and
-     * stops the loop.
+     * Stops accepting on every loop, lets open streams finish for up to {@code grace}, closes
+     * what is left and stops the loops.
      */
     public void shutdown(Duration grace) {
-        if (!thread.isAlive()) return;
-        worker.poller().execute(worker::stopAccepting);
+        if (!isRunning()) {
+            for (Worker w : workers) w.poller().close(); // loops that died (each closed what it owned)
+            return;
+        }
+        for (Worker w : workers) w.poller().execute(w::stopAccepting);
         long deadline = System.nanoTime() + grace.toNanos();
-        while (System.nanoTime() < deadline && thread.isAlive()) {
-            Integer open = call(Worker::current);
-            if (open == 0) break;
+        while (System.nanoTime() < deadline && isRunning()) {
+            if (proxies.current() == 0) break;
             sleep(20);
         }
-        worker.poller().execute(() -> {
-            worker.closeAllStreams();
-            worker.poller().stop();
-        });
-        try {
-            thread.join(TimeUnit.SECONDS.toMillis(10));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        for (Worker w : workers) {
+            w.poller().execute(() -> {
+                w.closeAllStreams();
+                w.poller().stop();
+            });
         }
+        long joinBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (Thread t : threads) {
+            try {
+                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(joinBy - System.nanoTime())));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        // no loop runs any more, so none can wake another: the eventfds and epoll sets can go
+        if (!isRunning()) for (Worker w : workers) w.poller().close();
     }
 
     private static void sleep(long ms) {

@@ -96,11 +96,13 @@ public final class Main {
                         + config.backend(fe.defaultBackend()).servers().stream().map(s -> s.address().toString()).toList());
             }
         }
+        System.err.println("forwarder: " + fw.loops() + (fw.loops() == 1 ? " event loop" : " event loops")
+                + " (nbthread" + (config.global().nbthread() == 0 ? " not set: one per usable CPU" : " " + config.global().nbthread()) + ")");
         CountDownLatch stop = new CountDownLatch(1);
         StopSignals.install(stop::countDown);
         try {
             while (!stop.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
-                if (!fw.isRunning()) {
+                if (fw.failure() != null || !fw.isRunning()) {
                     System.err.println("error: the event loop stopped unexpectedly: " + fw.failure());
                     return 1;
                 }

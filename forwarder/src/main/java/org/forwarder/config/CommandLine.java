@@ -170,6 +170,7 @@ public final class CommandLine {
                   --timeout-server T       maximum server inactivity (default: none)
                   --timeout-tunnel T       inactivity limit for established connections (default: none)
                   --retries N              connection attempts to retry on failure (default 3)
+                  --nbthread N             event loops, one thread each (default: one per usable CPU)
                 Times T take a unit: us, ms (default), s, m, h, d. Flags accept --flag=value too.
                 Only --listen and --server may be given more than once.
                 """.formatted(LAUNCH);

@@ -40,6 +40,11 @@ public record Config(GlobalConfig global, List<FrontendConfig> frontends, Map<St
         return backends.get(name);
     }
 
+    /** A copy with {@code g} as its global settings. */
+    public Config withGlobal(GlobalConfig g) {
+        return new Config(g, frontends, backends, warnings);
+    }
+
     /** A copy with {@code more} appended to the warnings. */
     public Config withWarnings(List<String> more) {
         List<String> all = new ArrayList<>(warnings);

@@ -4,7 +4,8 @@ package org.forwarder.config;
  * Process-wide settings. {@code maxpipes} counts pipes (two fds each) available for splicing;
  * {@code buffersLimit} 0 means unlimited; {@code pipesize} 0 means the kernel's default;
  * {@code pipesMemory} bounds the bytes of pipes larger than the kernel's default
- * ({@link #PIPES_MEMORY_DEFAULT}: decided at start from the kernel's per-user pipe limit).
+ * ({@link #PIPES_MEMORY_DEFAULT}: decided at start from the kernel's per-user pipe limit);
+ * {@code nbthread} {@link #AUTO_NBTHREAD} means one event loop per usable CPU ({@link #loops()}).
  */
 public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit,
                            int buffersReserve, int pipesize, boolean noSplice, int pipesMemory) {
@@ -22,11 +23,17 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
     /** tune.pipes.memory not set: 32 MiB, or half of fs.pipe-user-pages-soft if that is less. */
     public static final int PIPES_MEMORY_DEFAULT = -1;
     public static final int MAX_PIPES_MEMORY = 1 << 30;
+    /** nbthread not set: one event loop per CPU the process may run on, as HAProxy does. */
+    public static final int AUTO_NBTHREAD = 0;
+    /** HAProxy's MAX_THREADS on 64-bit builds. */
+    public static final int MAX_NBTHREAD = 64;
 
     public GlobalConfig {
         if (maxconn < 1) throw new IllegalArgumentException("maxconn must be at least 1");
         if (maxpipes < 0) throw new IllegalArgumentException("maxpipes cannot be negative");
-        if (nbthread != 1) throw new IllegalArgumentException("only nbthread 1 is supported");
+        if (nbthread < AUTO_NBTHREAD || nbthread > MAX_NBTHREAD) {
+            throw new IllegalArgumentException("nbthread must be from 1 to " + MAX_NBTHREAD);
+        }
         if (bufsize < MIN_BUFSIZE || bufsize > MAX_BUFSIZE) throw new IllegalArgumentException("bufsize out of range");
         if (buffersLimit < 0 || buffersReserve < 0 || pipesize < 0 || pipesMemory < PIPES_MEMORY_DEFAULT) {
             throw new IllegalArgumentException("buffer and pipe figures cannot be negative");
@@ -46,12 +53,26 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
 
     /** Every setting at its default. */
     public static GlobalConfig defaults() {
-        return new GlobalConfig(DEFAULT_MAXCONN, defaultMaxpipes(DEFAULT_MAXCONN), 1, DEFAULT_BUFSIZE, 0,
+        return new GlobalConfig(DEFAULT_MAXCONN, defaultMaxpipes(DEFAULT_MAXCONN), AUTO_NBTHREAD, DEFAULT_BUFSIZE, 0,
                 DEFAULT_BUFFERS_RESERVE, 0, false);
     }
 
     public GlobalConfig withMaxconn(int v) {
         return new GlobalConfig(v, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
+    }
+
+    public GlobalConfig withNbthread(int v) {
+        return new GlobalConfig(maxconn, maxpipes, v, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
+    }
+
+    /**
+     * How many event loops to run: {@code nbthread}, or when it is not set the number of CPUs
+     * this process may run on (the JVM reads the affinity mask and cgroup CPU limits), at most
+     * {@link #MAX_NBTHREAD}.
+     */
+    public int loops() {
+        if (nbthread != AUTO_NBTHREAD) return nbthread;
+        return Math.min(MAX_NBTHREAD, Math.max(1, Runtime.getRuntime().availableProcessors()));
     }
 
     public GlobalConfig withMaxpipes(int v) {

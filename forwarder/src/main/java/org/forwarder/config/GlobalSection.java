@@ -23,6 +23,7 @@ final class GlobalSection {
     private int pipesMemory = GlobalConfig.PIPES_MEMORY_DEFAULT;
     private int pipesMemoryLine;
     private boolean noSplice;
+    private int nbthread = GlobalConfig.AUTO_NBTHREAD;
 
     GlobalSection(Diagnostics diag) {
         this.diag = diag;
@@ -55,12 +56,7 @@ final class GlobalSection {
             switch (kw) {
                 case "maxconn" -> maxconn = Values.integer(value, 1, Integer.MAX_VALUE);
                 case "maxpipes" -> maxpipes = Values.integer(value, 0, Integer.MAX_VALUE);
-                case "nbthread" -> {
-                    int n = Values.integer(value, 1, Integer.MAX_VALUE);
-                    if (n != 1) {
-                        diag.error(line.number(), kw, value + ": threads are not supported yet, only 'nbthread 1' is accepted");
-                    }
-                }
+                case "nbthread" -> nbthread = Values.integer(value, 1, GlobalConfig.MAX_NBTHREAD);
                 case "tune.bufsize" -> bufsize = Values.size(value, GlobalConfig.MIN_BUFSIZE, GlobalConfig.MAX_BUFSIZE);
                 case "tune.buffers.limit" -> {
                     buffersLimit = Values.integer(value, 0, Integer.MAX_VALUE);
@@ -115,7 +111,7 @@ final class GlobalSection {
         }
         int conns = maxconn == 0 ? GlobalConfig.DEFAULT_MAXCONN : maxconn;
         int pipes = maxpipes < 0 ? GlobalConfig.defaultMaxpipes(conns) : maxpipes;
-        return new GlobalConfig(conns, pipes, 1, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
+        return new GlobalConfig(conns, pipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
     }
 
     private boolean noArgs(Line line, String kw, List<String> args) {
@@ -132,6 +128,7 @@ final class GlobalSection {
             case "tune.pipes.memory" -> "a size in bytes that pipes larger than the kernel's 64 KiB may take together"
                     + " (0 = none larger)";
             case "tune.buffers.limit" -> "a number of buffers (0 = unlimited)";
+            case "nbthread" -> "a number of event loops from 1 to " + GlobalConfig.MAX_NBTHREAD;
             default -> "a number";
         };
     }

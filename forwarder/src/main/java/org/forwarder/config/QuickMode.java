@@ -31,7 +31,7 @@ final class QuickMode {
             Map.entry("--maxpipes", "a number"), Map.entry("--bufsize", "a size in bytes"),
             Map.entry("--timeout-connect", "a duration such as 5s"), Map.entry("--timeout-client", "a duration such as 30s"),
             Map.entry("--timeout-server", "a duration such as 30s"), Map.entry("--timeout-tunnel", "a duration such as 1h"),
-            Map.entry("--retries", "a number"));
+            Map.entry("--retries", "a number"), Map.entry("--nbthread", "a number of event loops from 1 to " + GlobalConfig.MAX_NBTHREAD));
 
     private static final List<String> SWITCHES = List.of("--splice-request", "--splice-response", "--splice-auto", "--no-splice");
     private static final List<String> REPEATABLE = List.of("--listen", "--server");
@@ -44,6 +44,7 @@ final class QuickMode {
     private int maxpipes = -1;
     private int bufsize = GlobalConfig.DEFAULT_BUFSIZE;
     private boolean noSplice;
+    private int nbthread = GlobalConfig.AUTO_NBTHREAD;
     /** The first --splice-* flag given, to name in the contradiction with --no-splice; null if none. */
     private String spliceFlag;
 
@@ -91,6 +92,7 @@ final class QuickMode {
                 case "--timeout-server" -> timeout(Timeouts.Kind.SERVER, value);
                 case "--timeout-tunnel" -> timeout(Timeouts.Kind.TUNNEL, value);
                 case "--retries" -> proxy.retries = Values.integer(value, 0, Integer.MAX_VALUE);
+                case "--nbthread" -> nbthread = Values.integer(value, 1, GlobalConfig.MAX_NBTHREAD);
                 case "--splice-request", "--splice-response", "--splice-auto" -> splice(flag);
                 case "--no-splice" -> {
                     noSplice = true;
@@ -119,7 +121,7 @@ final class QuickMode {
                     "command line: --server " + s));
         }
         GlobalConfig global = new GlobalConfig(maxconn, maxpipes < 0 ? GlobalConfig.defaultMaxpipes(maxconn) : maxpipes,
-                1, bufsize, 0, GlobalConfig.DEFAULT_BUFFERS_RESERVE, 0, noSplice);
+                nbthread, bufsize, 0, GlobalConfig.DEFAULT_BUFFERS_RESERVE, 0, noSplice);
         Diagnostics diag = new Diagnostics("command line");
         Config config = new ConfigAssembler(diag).assemble(global, List.of(proxy));
         errors.addAll(diag.errors());

@@ -92,6 +92,11 @@ public final class PipePool {
         this.capacities = new int[Math.max(64, fdHint)];
     }
 
+    /** {@code tune.pipes.memory} as configured, or when negative (not set) the default for this machine. */
+    public static long configuredMemory(long memory) {
+        return memory >= 0 ? memory : defaultMemory(readProcInt("/proc/sys/fs/pipe-user-pages-soft", 0));
+    }
+
     /** The default budget: 32 MiB, or half the per-user soft limit if less (0 pages = no limit). */
     static long defaultMemory(long softPages) {
         return softPages > 0 ? Math.min(DEFAULT_MEMORY, softPages * PAGE / 2) : DEFAULT_MEMORY;

@@ -40,6 +40,15 @@ public final class Sock {
     }
 
     /**
+     * SO_REUSEPORT, for a listening socket that shares its address with the other event loops'
+     * sockets: the kernel spreads new connections over the group by a hash of their addresses.
+     * Only sockets of the same user may join a group.
+     */
+    public static int reusePort(Syscalls sys, int fd) {
+        return sys.setIntOption(fd, SockConst.SOL_SOCKET, SockConst.SO_REUSEPORT, 1);
+    }
+
+    /**
      * TCP_NODELAY: small writes go out at once (a relay must not add Nagle's delay to its peers');
      * setting it again also pushes out what MSG_MORE held back.
      */

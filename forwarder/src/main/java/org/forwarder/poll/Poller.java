@@ -19,8 +19,13 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>A pass: apply queued polling changes; epoll_wait (timeout 0 while work is pending, else until
  * the nearest timer); mark readiness from the events; run the fd cache once; fire expired timers;
  * run woken tasks.
+ *
+ * <p>Its epoll fd and eventfd outlive {@link #run()}: they are released by {@link #close()}, which
+ * the owner calls once no other thread can wake this loop any more (with N loops, after all of
+ * them stopped), since a wake-up written to a closed eventfd number could land in a socket that
+ * reused it.
  */
-public final class Poller {
+public final class Poller implements AutoCloseable {
     private static final int MAX_EVENTS = 200;
     private static final int MAX_SLEEP_MS = 1000;
 
@@ -40,6 +45,7 @@ public final class Poller {
     private Task runTail;
     private long now;
     private volatile boolean running = true;
+    private volatile boolean closed;
     private volatile Thread thread;
     private long passes;
     /** Runs on the loop's thread after every pass (the worker publishes its figures there). */
@@ -145,6 +151,7 @@ public final class Poller {
     }
 
     private void wakeUp() {
+        if (closed) return;
         Syscalls caller = Syscalls.get();
         MemorySegment one = ONE.get();
         caller.write(wakeFd, one, 0, 8);
@@ -172,36 +179,44 @@ public final class Poller {
 
     /** Runs the loop on the calling thread until {@link #stop()}. */
     public void run() {
+        if (closed) throw new IllegalStateException("poller closed");
         thread = Thread.currentThread();
-        try {
-            while (running) {
-                fdTab.flushUpdates();
-                int timeout = (fdTab.cache().hasPending() || runHead != null || !commands.isEmpty()
-                        || remoteWakes.get() != null) ? 0 : timers.timeoutMs(now, MAX_SLEEP_MS);
-                int n = sys.epollWait(epfd, events, MAX_EVENTS, timeout);
-                now = clock();
-                if (n < 0 && n != -Errno.EINTR) {
-                    throw new IllegalStateException("epoll_wait: " + Errno.describe(n));
-                }
-                for (int i = 0; i < n; i++) {
-                    fdTab.onEvent(Syscalls.eventData(events, i), Syscalls.eventMask(events, i));
-                }
-                fdTab.cache().runPass(fdTab);
-                timers.runExpired(now);
-                drainRemoteWakes();
-                runTasks();
-                Runnable c;
-                while ((c = commands.poll()) != null) {
-                    c.run();
-                }
-                passes++;
-                afterPass.run();
+        while (running) {
+            fdTab.flushUpdates();
+            int timeout = (fdTab.cache().hasPending() || runHead != null || !commands.isEmpty()
+                    || remoteWakes.get() != null) ? 0 : timers.timeoutMs(now, MAX_SLEEP_MS);
+            int n = sys.epollWait(epfd, events, MAX_EVENTS, timeout);
+            now = clock();
+            if (n < 0 && n != -Errno.EINTR) {
+                throw new IllegalStateException("epoll_wait: " + Errno.describe(n));
             }
-        } finally {
-            sys.close(wakeFd);
-            sys.close(epfd);
-            arena.close();
+            for (int i = 0; i < n; i++) {
+                fdTab.onEvent(Syscalls.eventData(events, i), Syscalls.eventMask(events, i));
+            }
+            fdTab.cache().runPass(fdTab);
+            timers.runExpired(now);
+            drainRemoteWakes();
+            runTasks();
+            Runnable c;
+            while ((c = commands.poll()) != null) {
+                c.run();
+            }
+            passes++;
+            afterPass.run();
         }
+    }
+
+    /**
+     * Releases the epoll fd, the eventfd and the event array; once, after {@link #run()} returned
+     * (or if it never ran) and no other thread wakes this loop any more.
+     */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        sys.close(wakeFd);
+        sys.close(epfd);
+        arena.close();
     }
 
     private void runTasks() {

@@ -6,57 +6,148 @@ import org.forwarder.stats.CounterBlock;
 import org.forwarder.stats.LoopCounters;
 import org.forwarder.stats.ProxyCounter;
 
-import java.util.List;
-
 /**
- * A backend at run time: picks a server (smooth weighted round-robin, or least connections per
- * weight) and keeps the FIFO of streams waiting for a server slot when every server is at its
- * {@code maxconn}. A freed slot goes to the oldest waiter.
+ * A backend at run time, shared by every event loop: picks a server (smooth weighted round-robin,
+ * or least connections per weight) and keeps the FIFO of streams waiting for a server slot when
+ * every server is at its {@code maxconn}. A freed slot goes to the oldest waiter, whichever loop
+ * it lives on.
+ *
+ * <p>Shared state and its lock. The servers' slot counts, the round-robin state and the queue
+ * change together, under one lock per backend, taken once when a stream picks a server (or
+ * queues), once when it gives its slot back, and when it leaves the queue; never on the
+ * per-event path (reads, writes, timers of established streams). One lock rather than a CAS per
+ * server because a pick reads every server and the FIFO rule ties the queue to the slots: a slot
+ * freed while streams wait must go to the head, not to a newcomer racing on another loop, which
+ * needs the check "queue empty" and the take to be one step.
+ *
+ * <p>Handing a slot to a waiter on another loop ({@link #release}): under the lock the slot is
+ * taken on the waiter's behalf and recorded in it ({@link Session#granted}), so nobody can
+ * overtake it; then the waiter's loop is woken (its run queue if it is this loop, else its
+ * cross-thread wake-up). The waiter collects the grant on its own thread ({@link #collect}); should
+ * it die before that, {@link #leave} gives the slot to the next waiter. Counters: each loop counts
+ * what it did into its own block of this backend's row (gauges as +1/-1 deltas, so sums over
+ * loops are right even when one loop queues a stream and another dequeues it).
  */
 public final class Backend {
     private final BackendConfig config;
     private final Server[] servers;
     private final Balance balance;
+    /** The backend's row in the stats registry. */
+    final int statsRow;
+    private final Object lock = new Object();
+    /** Guarded by {@link #lock}. */
     private final Session.WaitQueue queue = new Session.WaitQueue();
-    private final CounterBlock<ProxyCounter> stats;
+    /** leastconn: where the next tie-break starts (under the lock). */
     private int rrStart;
+    private volatile int queued;
 
-    /** {@code counters}: the loop's, where this backend and its servers find their blocks by name. */
-    public Backend(BackendConfig config, LoopCounters counters) {
+    Backend(BackendConfig config, int statsRow, Server[] servers) {
         this.config = config;
-        this.stats = counters.backend(config.name());
-        List<Server> list = config.servers().stream()
-                .map(s -> new Server(s.name(), s.address(), s.weight(), s.maxconn(), counters.server(config.name(), s.name())))
-                .toList();
-        this.servers = list.toArray(new Server[0]);
+        this.statsRow = statsRow;
+        this.servers = servers;
         this.balance = config.balance();
     }
 
     public BackendConfig config() { return config; }
     public String name() { return config.name(); }
     public Server[] servers() { return servers; }
-    public int queued() { return queue.size(); }
-    /** This backend's figures as this loop counts them. */
-    public CounterBlock<ProxyCounter> stats() { return stats; }
-
-    /** A stream of this backend started (accepted by a frontend that uses it). */
-    void streamOpened() {
-        stats.inc(ProxyCounter.STOT);
-        stats.add(ProxyCounter.SCUR, 1);
-    }
-
-    /** A stream of this backend ended. */
-    void streamClosed() {
-        stats.add(ProxyCounter.SCUR, -1);
-    }
+    /** Streams waiting for a slot now, over all loops. */
+    public int queued() { return queued; }
 
     /** True when some server can take traffic at all (weight > 0). */
     public boolean hasUsableServer() {
         return usableServers() > 0;
     }
 
-    /** A server with a free slot, or null when all are full (or none is usable). */
-    public Server pick() {
+    // ---- slots ------------------------------------------------------------------------------
+
+    /**
+     * A slot for {@code s}: a server with a free one, its slot taken, when nobody waits before it;
+     * otherwise null, and {@code s} is at the end of the queue (first come, first served across
+     * loops). The caller checked {@link #hasUsableServer()}.
+     */
+    Server assign(Session s, LoopCounters counters) {
+        synchronized (lock) {
+            if (queue.size() == 0) {
+                Server sv = pick();
+                if (sv != null) {
+                    sv.take();
+                    return sv;
+                }
+            }
+            queue.add(s);
+            queued = queue.size();
+        }
+        CounterBlock<ProxyCounter> stats = counters.row(statsRow);
+        stats.inc(ProxyCounter.QTOT);
+        stats.add(ProxyCounter.QCUR, 1);
+        return null;
+    }
+
+    /** The slot granted to waiter {@code s} since it queued, or null; taken by {@code s} on its loop. */
+    Server collect(Session s) {
+        synchronized (lock) {
+            Server g = s.granted;
+            s.granted = null;
+            return g;
+        }
+    }
+
+    /**
+     * {@code s} stops waiting (it ends, or its client left): out of the queue, or, when a slot
+     * was granted to it meanwhile and not yet collected, that slot goes to the next waiter.
+     */
+    void leave(Session s, LoopCounters counters) {
+        int dequeued = 0;
+        synchronized (lock) {
+            if (s.inQueue()) {
+                queue.remove(s);
+                queued = queue.size();
+                dequeued = 1;
+            } else if (s.granted != null) {
+                Server g = s.granted;
+                s.granted = null;
+                g.release();
+                dequeued = grantWaiters();
+            } else {
+                return;
+            }
+        }
+        counters.row(statsRow).add(ProxyCounter.QCUR, -dequeued);
+    }
+
+    /** Gives back a slot of {@code sv}: it goes to the oldest waiter, if any, on any loop. */
+    void release(Server sv, LoopCounters counters) {
+        int granted;
+        synchronized (lock) {
+            sv.release();
+            granted = grantWaiters();
+        }
+        if (granted > 0) counters.row(statsRow).add(ProxyCounter.QCUR, -granted);
+    }
+
+    /**
+     * Under the lock: while slots are free, the queue head gets one, taken on its behalf; its
+     * loop is woken to collect it. Returns how many left the queue.
+     */
+    private int grantWaiters() {
+        int n = 0;
+        Session s;
+        while ((s = queue.head()) != null) {
+            Server sv = pick();
+            if (sv == null) break;
+            queue.remove(s);
+            sv.take();
+            s.granted = sv;
+            s.wakeForGrant();
+            n++;
+        }
+        if (n > 0) queued = queue.size();
+        return n;
+    }
+
+    /** A server with a free slot, or null when all are full (or none is usable). Under the lock. */
+    private Server pick() {
         return balance == Balance.LEASTCONN ? pickLeastConn() : pickRoundRobin();
     }
 
@@ -84,7 +175,7 @@ public final class Backend {
             int i = (rrStart + k) % n;
             Server s = servers[i];
             if (!s.hasSlot()) continue;
-            if (best == null || (long) s.current * best.weight < (long) best.current * s.weight) {
+            if (best == null || (long) s.current() * best.weight < (long) best.current() * s.weight) {
                 best = s;
                 bestIndex = i;
             }
@@ -123,36 +214,5 @@ public final class Backend {
         int n = 0;
         for (Server s : servers) if (s.weight > 0) n++;
         return n;
-    }
-
-    // ---- the queue of streams waiting for a slot -------------------------------------------
-
-    void enqueue(Session s) {
-        queue.add(s);
-        stats.inc(ProxyCounter.QTOT);
-        stats.add(ProxyCounter.QCUR, 1);
-    }
-
-    /** Takes {@code s} out of the queue if it is there. */
-    void dequeue(Session s) {
-        int before = queue.size();
-        queue.remove(s);
-        stats.add(ProxyCounter.QCUR, queue.size() - before);
-    }
-
-    /**
-     * A server slot was freed: it goes straight to the oldest waiter (taken on its behalf, so
-     * nobody arriving meanwhile can have it), and so on while slots remain.
-     */
-    public void slotFreed() {
-        while (queue.head() != null) {
-            Server sv = pick();
-            if (sv == null) return;
-            Session s = queue.head();
-            queue.remove(s);
-            stats.add(ProxyCounter.QCUR, -1);
-            sv.take();
-            s.grantSlot(sv);
-        }
     }
 }

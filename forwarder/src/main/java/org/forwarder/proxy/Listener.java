@@ -9,9 +9,13 @@ import org.forwarder.sys.SockAddr;
 import org.forwarder.sys.Syscalls;
 
 /**
- * A listening socket of a frontend. Accepts in bounded batches per pass (accept4 with
- * SOCK_NONBLOCK|SOCK_CLOEXEC); pauses instead of spinning when maxconn is reached or the process
- * runs out of fds, and resumes when a connection closes.
+ * A listening socket of a frontend, owned by one event loop. Accepts in bounded batches per pass
+ * (accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC); pauses instead of spinning when a maxconn is reached
+ * or the process runs out of fds, and resumes when a connection closes. With several loops each
+ * has its own socket on the same address (SO_REUSEPORT) and the kernel spreads connections.
+ *
+ * <p>Limits are process-wide: a place is taken before each accept (so loops accepting at the same
+ * moment never overshoot a maxconn together) and given back when there was nothing to accept.
  */
 public final class Listener implements FdHandler {
     private static final int ACCEPT_BATCH = 64;
@@ -31,13 +35,25 @@ public final class Listener implements FdHandler {
         this.where = where;
     }
 
-    /** Binds and listens; throws with the address, the config line and the errno on failure. */
-    void open(int backlog) {
+    /**
+     * Binds and listens, on {@code address} if not null (the port another loop's socket already
+     * resolved), else on the configured address; {@code sharePort}: join the other loops' sockets
+     * on that address (SO_REUSEPORT). Throws with the address, the config line and the errno.
+     */
+    void open(int backlog, boolean sharePort, SockAddr address) {
         Syscalls sys = worker.sys();
-        int s = Sock.open(sys, requested.family());
+        SockAddr at = address == null ? requested : address;
+        int s = Sock.open(sys, at.family());
         if (s < 0) throw failure("socket", s);
         Sock.reuseAddress(sys, s);
-        int r = sys.bind(s, requested);
+        if (sharePort) {
+            int r = Sock.reusePort(sys, s);
+            if (r < 0) {
+                sys.close(s);
+                throw failure("setsockopt(SO_REUSEPORT)", r);
+            }
+        }
+        int r = sys.bind(s, at);
         if (r < 0) {
             sys.close(s);
             throw failure("bind", r);
@@ -67,19 +83,21 @@ public final class Listener implements FdHandler {
         FdTab fdt = worker.fdTab();
         fdt.clearEvents(lfd); // a listener has no error to act on: accept() reports it
         for (int i = 0; i < ACCEPT_BATCH; i++) {
-            if (frontend.atLimit() || worker.atGlobalLimit()) {
-                pause();
+            if (!worker.takeConnection(frontend)) {
+                worker.atConnectionLimit(this);
                 return;
             }
             int c = Sock.accept(worker.sys(), lfd);
             if (c >= 0) {
                 if (c >= fdt.capacity()) {
                     worker.sys().close(c); // cannot happen while the fd budget holds
+                    worker.releaseConnection(frontend);
                     continue;
                 }
                 worker.accepted(this, c);
                 continue;
             }
+            worker.releaseConnection(frontend);
             int e = -c;
             if (e == Errno.EAGAIN) {
                 fdt.cantRecv(lfd);

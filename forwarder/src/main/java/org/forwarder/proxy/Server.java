@@ -1,46 +1,51 @@
 package org.forwarder.proxy;
 
-import org.forwarder.stats.CounterBlock;
-import org.forwarder.stats.ProxyCounter;
 import org.forwarder.sys.SockAddr;
 
-/** A server of a backend at run time: its address, weight, connection slots and counters. */
+/**
+ * A server of a backend at run time, shared by every event loop: its address, weight and
+ * connection slots. {@link #current} (slots held: connecting or connected streams) and the
+ * round-robin state change only under the owning {@link Backend}'s lock, once per connect and per
+ * close; any thread may read {@link #current()} (leastconn compares it, the stats read it).
+ * Its counters are per loop: a stream counts into its own loop's block of row {@link #statsRow}.
+ */
 public final class Server {
     final String name;
     final SockAddr address;
     final int weight;
     final int maxconn;
-    int current;
-    /** Smooth weighted round-robin state. */
+    /** The server's row in the stats registry. */
+    final int statsRow;
+    /** Slots held; written under the backend's lock, read anywhere. */
+    private volatile int current;
+    /** Smooth weighted round-robin state (under the backend's lock). */
     int rrCurrent;
-    private final CounterBlock<ProxyCounter> stats;
 
-    public Server(String name, SockAddr address, int weight, int maxconn, CounterBlock<ProxyCounter> stats) {
+    Server(String name, SockAddr address, int weight, int maxconn, int statsRow) {
         this.name = name;
-        this.stats = stats;
         this.address = address;
         this.weight = weight;
         this.maxconn = maxconn;
+        this.statsRow = statsRow;
     }
 
     public String name() { return name; }
     public SockAddr address() { return address; }
+    /** Slots held now, over all loops. */
     public int current() { return current; }
-    /** This server's figures as this loop counts them. */
-    public CounterBlock<ProxyCounter> stats() { return stats; }
 
+    /** Under the backend's lock. */
     boolean hasSlot() {
         return weight > 0 && (maxconn == 0 || current < maxconn);
     }
 
-    public void take() {
-        current++;
-        stats.inc(ProxyCounter.STOT);
-        stats.add(ProxyCounter.SCUR, 1);
+    /** Takes a slot (under the backend's lock). */
+    void take() {
+        current = current + 1;
     }
 
-    public void release() {
-        current--;
-        stats.add(ProxyCounter.SCUR, -1);
+    /** Gives a slot back (under the backend's lock). */
+    void release() {
+        current = current - 1;
     }
 }

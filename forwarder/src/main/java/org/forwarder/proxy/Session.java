@@ -6,6 +6,8 @@ import org.forwarder.io.RawSock;
 import org.forwarder.io.Sock;
 import org.forwarder.poll.FdTab;
 import org.forwarder.poll.Task;
+import org.forwarder.stats.CounterBlock;
+import org.forwarder.stats.LoopCounters;
 import org.forwarder.stats.ProcessCounter;
 import org.forwarder.stats.ProxyCounter;
 import org.forwarder.stream.Channel;
@@ -41,6 +43,11 @@ import org.forwarder.sys.Syscalls;
  * </pre>
  * Timeouts ({@link #deadline}), timers ({@link #onTimer}) and end-of-pass work ({@link #run})
  * switch on the state; the retry policy (which server, how long to wait) is HAProxy's.
+ *
+ * <p>Threads: a session lives on the loop that accepted its client, and only that loop's thread
+ * touches it, with one exception: while it waits in its backend's queue, another loop that frees
+ * a slot may grant it one ({@link #granted}, under the backend's lock) and wake it; it collects
+ * the grant in {@link #run} on its own thread. Its counters go to its own loop's blocks.
  * The client is read only once established: a stream that waits (queue, connect, turn-around)
  * pins no buffer the established streams need (seed 003), whichever way it came to wait. While it
  * waits, only a reset of the client is watched for.
@@ -64,6 +71,12 @@ public final class Session extends Task implements ChannelOwner {
     private static final long RESET_POLL_MAX_MS = 1_000;
 
     final Worker worker;
+    private final LoopCounters counters;
+    private final CounterBlock<ProcessCounter> loopStats;
+    private final CounterBlock<ProxyCounter> feStats;
+    private final CounterBlock<ProxyCounter> beStats;
+    /** The block of {@link #srv} in this loop's counters, while it has one. */
+    private CounterBlock<ProxyCounter> srvStats;
     private final Frontend frontend;
     private final Backend backend;
     private final FdTab fdt;
@@ -105,9 +118,18 @@ public final class Session extends Task implements ChannelOwner {
     private boolean inQueue;
     private Session livePrev;
     private Session liveNext;
+    /**
+     * WAITING_SLOT: a slot another loop (or this one) took for this session and handed over, not
+     * yet collected. Guarded by the backend's lock, like the queue links.
+     */
+    Server granted;
 
     Session(Worker worker, Frontend frontend, int clientFd) {
         this.worker = worker;
+        this.counters = worker.counters();
+        this.loopStats = worker.stats();
+        this.feStats = counters.row(frontend.statsRow);
+        this.beStats = counters.row(frontend.backend().statsRow);
         this.frontend = frontend;
         this.backend = frontend.backend();
         this.fdt = worker.fdTab();
@@ -137,6 +159,10 @@ public final class Session extends Task implements ChannelOwner {
 
     /** Takes the accepted client socket into the loop and looks for a server. */
     void start() {
+        feStats.inc(ProxyCounter.STOT);
+        feStats.add(ProxyCounter.SCUR, 1);
+        beStats.inc(ProxyCounter.STOT);
+        beStats.add(ProxyCounter.SCUR, 1);
         int fd = client.fd;
         Sock.noDelay(sys, fd);
         // ready from the start: the first recv, once connected, is tried before any epoll_ctl
@@ -187,7 +213,7 @@ public final class Session extends Task implements ChannelOwner {
     /** splice failed with EBADF, EINVAL or ENOSYS: the whole stream goes on copying. */
     @Override
     public void spliceFailed() {
-        worker.stats().inc(ProcessCounter.SPLICE_FALLBACKS);
+        loopStats.inc(ProcessCounter.SPLICE_FALLBACKS);
         request.disableSplice();
         response.disableSplice();
     }
@@ -314,10 +340,20 @@ public final class Session extends Task implements ChannelOwner {
         worker.poller().timers().schedule(this, resetPollAt);
     }
 
-    /** End-of-pass work: a connect or a fresh pick that must not nest in the call that decided it. */
+    /**
+     * End-of-pass work: a connect or a fresh pick that must not nest in the call that decided it,
+     * or a slot granted while queued (maybe by another loop, which woke this one).
+     */
     @Override
     protected void run() {
         switch (state) {
+            case WAITING_SLOT -> {
+                Server sv = backend.collect(this);
+                if (sv == null) return; // woken for an earlier wait
+                gotSlot(sv);
+                state = TO_CONNECT;
+                retryNow();
+            }
             case TO_CONNECT -> retryNow(); // granted from the queue, or retrying at once
             case TO_REDISPATCH -> {
                 if (retryAt <= now()) retryNow();
@@ -334,36 +370,45 @@ public final class Session extends Task implements ChannelOwner {
     }
 
     /**
-     * The backend hands this queued stream a slot of {@code sv}, already taken; the connect
-     * starts at the end of the pass. Should the stream die first, finish() frees the slot again
-     * and the next in the queue gets it.
+     * Under the backend's lock, on the loop that freed a slot: this queued stream was granted one
+     * ({@link #granted}); its own loop collects it at the end of its pass. Should the stream die
+     * first, finish() gives the slot to the next in the queue.
      */
-    void grantSlot(Server sv) {
+    void wakeForGrant() {
+        if (Thread.currentThread() == worker.poller().thread()) worker.poller().wake(this);
+        else worker.poller().wakeFromAnyThread(this);
+    }
+
+    boolean inQueue() {
+        return inQueue;
+    }
+
+    /** This stream now holds a slot of {@code sv}. */
+    private void gotSlot(Server sv) {
         srv = sv;
-        state = TO_CONNECT;
-        worker.poller().wake(this);
+        srvStats = counters.row(sv.statsRow);
+        srvStats.inc(ProxyCounter.STOT);
+        srvStats.add(ProxyCounter.SCUR, 1);
     }
 
     // ---- server side ---------------------------------------------------------------------
 
     private void assignServer() {
+        if (!backend.hasUsableServer()) {
+            finish(false, false);
+            return;
+        }
         // newcomers queue behind streams already waiting: first come, first served
-        Server sv = backend.queued() > 0 ? null : backend.pick();
+        state = WAITING_SLOT; // before the backend can grant a slot to it
+        Server sv = backend.assign(this, counters);
         if (sv == null) {
-            if (!backend.hasUsableServer()) {
-                finish(false, false);
-                return;
-            }
-            backend.enqueue(this);
-            state = WAITING_SLOT;
             fdt.watchErrors(client.fd); // not read while queued, but a reset must end the wait
             queuedAt = now();
-            worker.stats().inc(ProcessCounter.QUEUED);
+            loopStats.inc(ProcessCounter.QUEUED);
             armTimer();
             return;
         }
-        srv = sv;
-        sv.take();
+        gotSlot(sv);
         connect();
     }
 
@@ -472,8 +517,8 @@ public final class Session extends Task implements ChannelOwner {
         Server sv = srv;
         if (sv != null) {
             srv = null;
-            sv.release();
-            backend.slotFreed();
+            srvStats.add(ProxyCounter.SCUR, -1);
+            backend.release(sv, counters);
         }
     }
 
@@ -565,9 +610,12 @@ public final class Session extends Task implements ChannelOwner {
 
     private void finish(boolean resetClient, boolean resetServer) {
         if (state == CLOSED) return;
+        boolean waited = state == WAITING_SLOT;
         state = CLOSED;
         worker.poller().timers().cancel(this);
-        backend.dequeue(this);
+        if (waited) backend.leave(this, counters); // out of the queue, or a grant passed on
+        feStats.add(ProxyCounter.SCUR, -1);
+        beStats.add(ProxyCounter.SCUR, -1);
         request.release();
         response.release();
         closeFd(client, resetClient);
@@ -602,40 +650,40 @@ public final class Session extends Task implements ChannelOwner {
 
     /** Adds {@code n} to {@code c} of this stream's frontend, backend and server (if it has one). */
     private void countProxies(ProxyCounter c, long n) {
-        frontend.stats().add(c, n);
-        backend.stats().add(c, n);
-        if (srv != null) srv.stats().add(c, n);
+        feStats.add(c, n);
+        beStats.add(c, n);
+        if (srv != null) srvStats.add(c, n);
     }
 
     /** A peer ended the stream early (HAProxy's cli_abrt, srv_abrt). */
     private void countAbort(boolean byClient) {
-        worker.stats().inc(ProcessCounter.ABORTS);
+        loopStats.inc(ProcessCounter.ABORTS);
         countProxies(byClient ? ProxyCounter.CLI_ABRT : ProxyCounter.SRV_ABRT, 1);
     }
 
     private void countTimeout() {
-        worker.stats().inc(ProcessCounter.TIMEOUTS);
+        loopStats.inc(ProcessCounter.TIMEOUTS);
         countProxies(ProxyCounter.TIMEOUTS, 1);
     }
 
     /** A connect to {@code srv} failed (HAProxy's econ). */
     private void countConnectFailure() {
-        worker.stats().inc(ProcessCounter.CONNECT_FAILURES);
-        backend.stats().inc(ProxyCounter.ECON);
-        srv.stats().inc(ProxyCounter.ECON);
+        loopStats.inc(ProcessCounter.CONNECT_FAILURES);
+        beStats.inc(ProxyCounter.ECON);
+        srvStats.inc(ProxyCounter.ECON);
     }
 
     /** A failed connect to {@code srv} is tried again: there (wretr) or elsewhere (wredis), as HAProxy counts. */
     private void countRetry(boolean redispatch) {
-        worker.stats().inc(ProcessCounter.CONNECT_RETRIES);
+        loopStats.inc(ProcessCounter.CONNECT_RETRIES);
         ProxyCounter c = redispatch ? ProxyCounter.WREDIS : ProxyCounter.WRETR;
-        backend.stats().inc(c);
-        srv.stats().inc(c);
+        beStats.inc(c);
+        srvStats.inc(c);
     }
 
     // ---- intrusive lists (no allocation to link or unlink a session) --------------------------
 
-    /** A backend's FIFO of sessions waiting for a server slot. */
+    /** A backend's FIFO of sessions waiting for a server slot (under the backend's lock). */
     static final class WaitQueue {
         private Session head;
         private Session tail;

@@ -1,8 +1,6 @@
 package org.forwarder.proxy;
 
 import org.forwarder.config.BindConfig;
-import org.forwarder.config.Config;
-import org.forwarder.config.FrontendConfig;
 import org.forwarder.config.GlobalConfig;
 import org.forwarder.io.BufferPool;
 import org.forwarder.io.PipePool;
@@ -15,28 +13,42 @@ import org.forwarder.stats.LoopCounters;
 import org.forwarder.stats.ProcessCounter;
 import org.forwarder.stream.IoContext;
 import org.forwarder.sys.Errno;
+import org.forwarder.sys.SockAddr;
 import org.forwarder.sys.Syscalls;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * Everything one event loop owns: its poller, raw-socket layer, buffer and pipe pools, counters,
- * frontends, backends and listeners. Nothing is shared between workers, so more can be added
- * (one per thread) without locks; for now there is one.
+ * One event loop and everything it owns: its poller (epoll set, fd table, timers, run queue),
+ * raw-socket layer, buffer and pipe pools, counters, listening sockets and the sessions it
+ * accepted. A session stays on the loop that accepted it, server fd included, so nothing here
+ * is locked. What loops share (frontends, backends, servers, connection limits) is in
+ * {@link Proxies} and is touched on accept, connect, queue and close only.
  *
- * <p>Counters: the worker's {@link LoopCounters} come from the process's registry; each object
- * that counts (pools, frontends, backends, servers, sessions) writes its own block at the event.
- * What the loop's machinery keeps for itself (poller passes, epoll_ctl calls, buffers and pipes
- * in use) is copied into the process block after every pass and whenever a stream closes, so
- * readers on other threads see it as of the last pass without asking the loop.
+ * <p>Listeners: each loop has its own socket per bind address (SO_REUSEPORT when there is more
+ * than one loop), and the kernel spreads new connections over them; see docs/nbthread.md.
+ *
+ * <p>Pauses. At a connection limit (frontend or global, both process-wide) a listener stops
+ * polling; whichever loop closes a connection wakes the loops with such listeners
+ * ({@link Proxies#placeFreed}). A loop that pauses publishes that first, then looks at the
+ * limits again, so a close on another loop in between is never missed. Out of fds, a listener
+ * pauses too, and retries after {@value #FD_RETRY_MS} ms or when this loop closes a connection.
+ *
+ * <p>Pools: the buffer and pipe limits of the configuration are process-wide totals, split
+ * evenly over the loops ({@link #share}); a loop's pools never wait for another loop.
+ *
+ * <p>Counters: the loop's {@link LoopCounters} come from the process's registry; the loop's
+ * sessions write the rows of their frontend, backend and server there. What the loop's
+ * machinery keeps for itself (poller passes, epoll_ctl calls, buffers and pipes in use) is
+ * copied into the process block after every pass and whenever a stream closes.
  */
 public final class Worker {
     private static final long FD_RETRY_MS = 100;
 
+    private final int index;
+    private final Proxies proxies;
     private final Poller poller;
     private final RawSock raw;
     private final BufferPool buffers;
@@ -44,16 +56,16 @@ public final class Worker {
     private final LoopCounters counters;
     private final CounterBlock<ProcessCounter> stats;
     private final IoContext io;
-    private final GlobalConfig global;
-    private final List<Frontend> frontends = new ArrayList<>();
     private final List<Listener> listeners = new ArrayList<>();
     private final Consumer<String> log;
+    private final boolean sharePorts;
+    /** Streams of this loop open now. */
     private int current;
-    /** Every open stream, so a stop can close what the grace period did not. */
+    /** Every open stream of this loop, so a stop can close what the grace period did not. */
     private final Session.LiveSet live = new Session.LiveSet();
     private boolean draining;
-    /** Loop time before which another fd-shortage warning would only repeat the last one. */
-    private long nextFdWarning;
+    /** Some listener of this loop is paused at a connection limit (read by other loops). */
+    private volatile boolean limitPaused;
 
     /** Resumes listeners paused for lack of fds, in case no connection closes to do it. */
     private final Task fdRetry = new Task() {
@@ -61,42 +73,66 @@ public final class Worker {
         @Override protected void onTimer(long nowMs) { resumeListeners(); }
     };
 
-    /** {@code counters}: this loop's, from the process's registry (which has a row for every frontend, backend and server). */
-    public Worker(Config config, LoopCounters counters, int maxFds, Consumer<String> log) {
-        this(config, counters, maxFds, log, Syscalls.newInstance());
-    }
+    /** Resumes listeners paused at a limit that a close on another loop lifted. */
+    private final Task resume = new Task() {
+        @Override protected void run() { resumeListeners(); }
+        @Override protected void onTimer(long nowMs) { }
+    };
 
-    /** A worker whose loop makes its calls through {@code sys} (a test double in fault tests). */
-    public Worker(Config config, LoopCounters counters, int maxFds, Consumer<String> log, Syscalls sys) {
-        this.global = config.global();
+    /**
+     * Loop {@code index} of {@code proxies}; {@code counters}: this loop's, from the process's
+     * registry. Its calls go through {@code sys} (a test double in fault tests).
+     */
+    public Worker(Proxies proxies, int index, LoopCounters counters, int maxFds, Consumer<String> log, Syscalls sys) {
+        GlobalConfig global = proxies.global();
+        this.index = index;
+        this.proxies = proxies;
         this.log = log;
         this.counters = counters;
         this.stats = counters.process();
+        this.sharePorts = global.loops() > 1;
         this.poller = new Poller(maxFds, sys);
         poller.afterEachPass(this::publishLoopFigures);
         this.raw = new RawSock(poller.sys(), poller.fdTab());
-        this.buffers = new BufferPool(global.bufsize(), global.buffersLimit(), global.buffersReserve());
-        this.pipes = new PipePool(poller.sys(), global.noSplice() ? 0 : global.maxpipes(), global.pipesize(),
-                global.pipesMemory(), poller.fdTab().capacity(), stats, log);
+        int n = global.loops();
+        int bufferShare = global.buffersLimit() == 0 ? 0 : Math.max(1, share(global.buffersLimit(), n, index));
+        this.buffers = new BufferPool(global.bufsize(), bufferShare, global.buffersReserve());
+        this.pipes = new PipePool(poller.sys(), global.noSplice() ? 0 : share(global.maxpipes(), n, index), global.pipesize(),
+                share(PipePool.configuredMemory(global.pipesMemory()), n, index), poller.fdTab().capacity(), stats, log);
         this.io = new IoContext(poller.fdTab(), poller.sys(), raw, buffers, pipes, stats);
-        Map<String, Backend> backends = new LinkedHashMap<>();
-        config.backends().forEach((name, bc) -> backends.put(name, new Backend(bc, counters)));
-        for (FrontendConfig fc : config.frontends()) {
-            Frontend fe = new Frontend(fc, backends.get(fc.defaultBackend()), global.noSplice(),
-                    counters.frontend(fc.name()));
-            frontends.add(fe);
-            for (BindConfig b : fc.binds()) {
+        for (Frontend fe : proxies.frontends()) {
+            for (BindConfig b : fe.config().binds()) {
                 listeners.add(new Listener(this, fe, b.address(), b.where()));
             }
         }
         publishLoopFigures(); // before the first pass, which may sleep (the loop's thread starts after this)
     }
 
-    /** Opens every listener; on failure closes those already open and rethrows. */
-    public void openListeners() {
+    /**
+     * Loop {@code index}'s part of a process-wide pool limit ({@code tune.buffers.limit},
+     * {@code maxpipes}, {@code tune.pipes.memory}): each loop's pools are its own, so that taking
+     * a buffer or a pipe, which happens per event, touches no shared memory; the parts add up
+     * to the configured total.
+     */
+    static int share(int total, int loops, int index) {
+        return total / loops + (index < total % loops ? 1 : 0);
+    }
+
+    static long share(long total, int loops, int index) {
+        return total / loops + (index < total % loops ? 1 : 0);
+    }
+
+    /**
+     * Opens every listener, on the configured addresses, or for a loop after the first on
+     * {@code addresses} (what the first loop bound, ports resolved); on failure closes those
+     * already open and rethrows.
+     */
+    public void openListeners(List<SockAddr> addresses) {
         try {
-            for (Listener l : listeners) {
-                l.open(Math.max(128, Math.min(l.frontend().config().maxconn(), 4096)));
+            for (int i = 0; i < listeners.size(); i++) {
+                Listener l = listeners.get(i);
+                l.open(Math.max(128, Math.min(l.frontend().config().maxconn(), 4096)), sharePorts,
+                        addresses == null ? null : addresses.get(i));
             }
         } catch (RuntimeException e) {
             listeners.forEach(Listener::close);
@@ -104,6 +140,8 @@ public final class Worker {
         }
     }
 
+    public int index() { return index; }
+    public Proxies proxies() { return proxies; }
     public Poller poller() { return poller; }
     public FdTab fdTab() { return poller.fdTab(); }
     public Syscalls sys() { return poller.sys(); }
@@ -117,19 +155,39 @@ public final class Worker {
     IoContext io() { return io; }
     public long now() { return poller.now(); }
     public List<Listener> listeners() { return listeners; }
-    public List<Frontend> frontends() { return frontends; }
+    public List<Frontend> frontends() { return proxies.frontends(); }
+    /** Streams of this loop open now. */
     public int current() { return current; }
 
-    boolean atGlobalLimit() {
-        return current >= global.maxconn();
+    /**
+     * Takes a place for one more connection of {@code fe} (its maxconn and the global one, both
+     * process-wide), or returns false when a limit is reached.
+     */
+    boolean takeConnection(Frontend fe) {
+        if (!fe.connections.tryTake()) return false;
+        if (proxies.connections.tryTake()) return true;
+        fe.connections.release();
+        return false;
+    }
+
+    /**
+     * Gives back a place taken by {@link #takeConnection} (the accept found nothing, or the stream
+     * ended). A loop that met the limit meanwhile, maybe only because of this place, is woken.
+     */
+    void releaseConnection(Frontend fe) {
+        fe.connections.release();
+        proxies.connections.release();
+        proxies.placeFreed(this);
+    }
+
+    private static boolean atLimit(Frontend fe, Proxies p) {
+        return fe.connections.isFull() || p.connections.isFull();
     }
 
     void accepted(Listener l, int fd) {
         current++;
         stats.inc(ProcessCounter.CUM_CONNS);
         Frontend fe = l.frontend();
-        fe.opened();
-        fe.backend().streamOpened();
         stats.addRelease(ProcessCounter.CURR_CONNS, 1);
         Session s = new Session(this, fe, fd);
         live.add(s);
@@ -145,23 +203,21 @@ public final class Worker {
         }
     }
 
-    /** A stream ended: its slots are free, listeners may resume. */
+    /** A stream ended: its places are free, listeners (of any loop) may resume. */
     void streamClosed(Session s, Frontend fe) {
         live.remove(s);
         current--;
         stats.inc(ProcessCounter.CLOSED);
-        fe.closed();
-        fe.backend().streamClosed();
         publishLoopFigures(); // the stream gave its buffers and pipes back
         // last, with release: a reader that sees the connection gone sees all of the above
         stats.addRelease(ProcessCounter.CURR_CONNS, -1);
-        resumeListeners();
+        releaseConnection(fe);
+        resumeListeners(); // fds freed here may lift an fd-shortage pause of this loop
     }
 
     void outOfFds(Listener l, int errno) {
         long now = now();
-        if (now >= nextFdWarning) {
-            nextFdWarning = now + 10_000;
+        if (proxies.warnFdShortage()) {
             log.accept("warning: accept on " + l.boundAddress() + ": " + Errno.describe(errno)
                     + "; pausing accepts until a connection closes");
         }
@@ -169,10 +225,45 @@ public final class Worker {
         poller.timers().scheduleNoLaterThan(fdRetry, now + FD_RETRY_MS);
     }
 
-    private void resumeListeners() {
+    /**
+     * {@code l} met a connection limit: it stops polling until a close anywhere lifts it. The
+     * pause is published before the limits are looked at again, so a loop that closes a
+     * connection meanwhile either sees the pause (and wakes this loop) or left room that this
+     * second look finds.
+     */
+    void atConnectionLimit(Listener l) {
+        l.pause();
+        limitPaused = true;
+        if (!atLimit(l.frontend(), proxies)) poller.wake(resume);
+    }
+
+    boolean hasLimitPausedListener() {
+        return limitPaused;
+    }
+
+    /** From another loop's thread: run {@link #resumeListeners} on this loop. */
+    void wakeToResume() {
+        poller.wakeFromAnyThread(resume);
+    }
+
+    /** Listeners paused at a limit or for lack of fds accept again where the limits allow (loop thread). */
+    void resumeListeners() {
         if (draining) return;
+        boolean stillPaused = false;
         for (Listener l : listeners) {
-            if (l.isPaused() && !l.frontend().atLimit() && !atGlobalLimit()) l.resume();
+            if (!l.isPaused()) continue;
+            if (atLimit(l.frontend(), proxies)) stillPaused = true;
+            else l.resume();
+        }
+        limitPaused = stillPaused;
+        if (stillPaused) {
+            // a close on another loop between the look above and the store may have missed us
+            for (Listener l : listeners) {
+                if (l.isPaused() && !atLimit(l.frontend(), proxies)) {
+                    poller.wake(resume);
+                    break;
+                }
+            }
         }
     }
 

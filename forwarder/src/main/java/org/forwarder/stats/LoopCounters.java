@@ -50,9 +50,14 @@ public final class LoopCounters {
         return row(registry.server(backend, server));
     }
 
-    @SuppressWarnings("unchecked")
     private CounterBlock<ProxyCounter> row(StatsRegistry.Row row) {
-        return (CounterBlock<ProxyCounter>) rows[row.index()];
+        return row(row.index());
+    }
+
+    /** The block of row {@code index} ({@link StatsRegistry.Row#index()}): a shared object counts into the block of the loop it runs on. */
+    @SuppressWarnings("unchecked")
+    public CounterBlock<ProxyCounter> row(int index) {
+        return (CounterBlock<ProxyCounter>) rows[index];
     }
 
     /** Slot {@code i} of the array, from any thread. */

@@ -135,6 +135,14 @@ public final class StatsRegistry {
         return sum(rowBase(row.index()) + c.ordinal());
     }
 
+    /** {@code c} of each loop, in loop order, now (how evenly the loops share the work). */
+    public long[] perLoop(ProcessCounter c) {
+        LoopCounters[] ls = loops;
+        long[] out = new long[ls.length];
+        for (int i = 0; i < ls.length; i++) out[i] = ls[i].read(processBase() + c.ordinal());
+        return out;
+    }
+
     private long sum(int slot) {
         long s = 0;
         for (LoopCounters l : loops) s += l.read(slot);

@@ -88,7 +88,7 @@ class CommandLineTest {
                 "--maxconn", "100", "--maxpipes=7", "--bufsize", "32k",
                 "--timeout-connect", "2s", "--timeout-client=3m", "--timeout-server", "4h", "--timeout-tunnel", "1d",
                 "--retries", "0");
-        assertEquals(new GlobalConfig(100, 7, 1, 32768, 0, 2, 0, false), cfg.global());
+        assertEquals(new GlobalConfig(100, 7, GlobalConfig.AUTO_NBTHREAD, 32768, 0, 2, 0, false), cfg.global());
         FrontendConfig fe = cfg.frontend("quick");
         assertEquals(List.of("127.0.0.1:8080", "[0:0:0:0:0:0:0:1]:8080"),
                 fe.binds().stream().map(b -> b.address().toString()).toList());
@@ -117,7 +117,7 @@ class CommandLineTest {
         assertTrue(error("--server", "--listen", ":1").startsWith("'--server' needs a value"));
         assertEquals("'-f' needs a value: the configuration file", error("-f"));
         for (String flag : List.of("--balance", "--maxpipes", "--bufsize", "--timeout-connect", "--timeout-client",
-                "--timeout-server", "--timeout-tunnel", "--retries")) {
+                "--timeout-server", "--timeout-tunnel", "--retries", "--nbthread")) {
             assertTrue(error("--listen", ":1", "--server", "127.0.0.1:2", flag).startsWith("'" + flag + "' needs a value"), flag);
         }
     }
@@ -139,6 +139,19 @@ class CommandLineTest {
         assertEquals("'--server' '127.0.0.1' has no port: expected host:port", error("--listen", ":1", "--server", "127.0.0.1"));
         assertEquals("'--listen' address 127.0.0.1:1 is given twice", error("--listen", "127.0.0.1:1", "--listen", "127.0.0.1:1", "--server", "127.0.0.1:2"));
         assertEquals("'--splice-auto' takes no value, got 'yes'", error(with(base, "--splice-auto=yes")));
+        assertEquals("'--nbthread' '0' is out of range: expected 1 to 64", error(with(base, "--nbthread", "0")));
+        assertEquals("'--nbthread' '65' is out of range: expected 1 to 64", error(with(base, "--nbthread=65")));
+    }
+
+    @Test
+    void nbthreadFlagSetsTheLoopCount() throws ConfigException {
+        assertEquals(2, quick("--listen", ":1", "--server", "127.0.0.1:2", "--nbthread", "2").global().loops());
+        assertEquals(GlobalConfig.AUTO_NBTHREAD, quick("--listen", ":1", "--server", "127.0.0.1:2").global().nbthread());
+        assertEquals(Math.min(64, Runtime.getRuntime().availableProcessors()),
+                quick("--listen", ":1", "--server", "127.0.0.1:2").global().loops());
+        assertEquals("'--nbthread' given twice ('2' and '3'): give it once",
+                error("--listen", ":1", "--server", "127.0.0.1:2", "--nbthread", "2", "--nbthread", "3"));
+        assertTrue(error("-f", "a.cfg", "--nbthread", "2").startsWith("'--nbthread' cannot be combined with -f"));
     }
 
     @Test

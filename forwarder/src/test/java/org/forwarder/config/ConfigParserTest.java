@@ -87,6 +87,20 @@ class ConfigParserTest {
     }
 
     @Test
+    void nbthreadIsOneLoopPerUsableCpuUnlessSet() throws ConfigException {
+        Config auto = ConfigParser.parse("listen a\n bind :1\n server s 127.0.0.1:2\n", "t.cfg");
+        assertEquals(GlobalConfig.AUTO_NBTHREAD, auto.global().nbthread());
+        assertEquals(Math.min(64, Runtime.getRuntime().availableProcessors()), auto.global().loops());
+        Config two = ConfigParser.parse("global\n nbthread 2\nlisten a\n bind :1\n server s 127.0.0.1:2\n", "t.cfg");
+        assertEquals(2, two.global().loops());
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigParser.parse("global\n nbthread 65\n nbthread 0\n nbthread\nlisten a\n bind :1\n server s 127.0.0.1:2\n", "t.cfg"));
+        assertEquals(List.of("t.cfg:2: 'nbthread' '65' is out of range: expected 1 to 64",
+                "t.cfg:3: 'nbthread' '0' is out of range: expected 1 to 64",
+                "t.cfg:4: 'nbthread' expects a number of event loops from 1 to 64"), e.errors());
+    }
+
+    @Test
     void timeUnits() throws ConfigException {
         Timeouts t = TestFiles.parseGood("timeouts-units.cfg").frontend("web").timeouts();
         assertEquals(250, t.connectMs());

@@ -12,32 +12,53 @@ import java.util.concurrent.atomic.AtomicInteger;
  * injection hooks.
  */
 public final class FaultySyscalls extends Syscalls {
-    private final AtomicInteger acceptFailures = new AtomicInteger();
-    private volatile int acceptErrno;
-    private final AtomicInteger spliceInFailures = new AtomicInteger();
-    private volatile int spliceInErrno;
-    private final AtomicInteger connectFailures = new AtomicInteger();
-    private volatile int connectErrno;
-    private volatile int shrunkPipeSize;
-    private volatile boolean peersNeverAcknowledge;
-    private volatile int pendingSocketError;
+    /** The faults armed, shared by the instances of every loop ({@link #sibling()}). */
+    private static final class Plan {
+        final AtomicInteger acceptFailures = new AtomicInteger();
+        volatile int acceptErrno;
+        final AtomicInteger spliceInFailures = new AtomicInteger();
+        volatile int spliceInErrno;
+        final AtomicInteger connectFailures = new AtomicInteger();
+        volatile int connectErrno;
+        volatile int shrunkPipeSize;
+        volatile boolean peersNeverAcknowledge;
+        volatile int pendingSocketError;
+    }
+
+    private final Plan plan;
+
+    public FaultySyscalls() {
+        this(new Plan());
+    }
+
+    private FaultySyscalls(Plan plan) {
+        this.plan = plan;
+    }
+
+    /**
+     * An instance for another loop's thread (each has its own scratch memory) with the same
+     * faults: what a test arms on this one fails on whichever loop meets it.
+     */
+    public FaultySyscalls sibling() {
+        return new FaultySyscalls(plan);
+    }
 
     /** The next {@code count} accept4() calls fail with {@code errno}. */
     public void failAccepts(int errno, int count) {
-        acceptErrno = errno;
-        acceptFailures.set(count);
+        plan.acceptErrno = errno;
+        plan.acceptFailures.set(count);
     }
 
     /** The next {@code count} splice() calls into a pipe (socket to pipe) fail with {@code errno}. */
     public void failSpliceIns(int errno, int count) {
-        spliceInErrno = errno;
-        spliceInFailures.set(count);
+        plan.spliceInErrno = errno;
+        plan.spliceInFailures.set(count);
     }
 
     /** The next {@code count} connect() calls fail at once (synchronously) with {@code errno}. */
     public void failConnects(int errno, int count) {
-        connectErrno = errno;
-        connectFailures.set(count);
+        plan.connectErrno = errno;
+        plan.connectFailures.set(count);
     }
 
     /**
@@ -45,28 +66,28 @@ public final class FaultySyscalls extends Syscalls {
      * and refuse to grow with EPERM; 0 turns this off.
      */
     public void shrinkPipes(int size) {
-        shrunkPipeSize = size;
+        plan.shrunkPipeSize = size;
     }
 
     /** Every socket reports unacknowledged bytes in its send queue (a peer that stopped acknowledging). */
     public void peersNeverAcknowledge() {
-        peersNeverAcknowledge = true;
+        plan.peersNeverAcknowledge = true;
     }
 
     /** From now on, SO_ERROR reads {@code errno} on every socket (as after the peer's reset). */
     public void reportSocketError(int errno) {
-        pendingSocketError = errno;
+        plan.pendingSocketError = errno;
     }
 
     @Override
     public int connect(int fd, org.forwarder.sys.SockAddr addr) {
-        if (take(connectFailures)) return -connectErrno;
+        if (take(plan.connectFailures)) return -plan.connectErrno;
         return super.connect(fd, addr);
     }
 
     @Override
     public int fcntl(int fd, int cmd, int arg) {
-        int size = shrunkPipeSize;
+        int size = plan.shrunkPipeSize;
         if (size > 0 && cmd == FdConst.F_SETPIPE_SZ) return -org.forwarder.sys.Errno.EPERM;
         if (size > 0 && cmd == FdConst.F_GETPIPE_SZ && super.fcntl(fd, cmd, arg) > 0) return size;
         return super.fcntl(fd, cmd, arg);
@@ -75,26 +96,26 @@ public final class FaultySyscalls extends Syscalls {
     @Override
     public int unackedBytes(int fd) {
         int real = super.unackedBytes(fd);
-        return peersNeverAcknowledge && real >= 0 ? Math.max(real, 1000) : real;
+        return plan.peersNeverAcknowledge && real >= 0 ? Math.max(real, 1000) : real;
     }
 
     @Override
     public int getIntOption(int fd, int level, int option) {
-        int e = pendingSocketError;
+        int e = plan.pendingSocketError;
         if (e != 0 && level == org.forwarder.sys.SockConst.SOL_SOCKET && option == org.forwarder.sys.SockConst.SO_ERROR) return e;
         return super.getIntOption(fd, level, option);
     }
 
     @Override
     public int accept4(int fd, int flags) {
-        if (take(acceptFailures)) return -acceptErrno;
+        if (take(plan.acceptFailures)) return -plan.acceptErrno;
         return super.accept4(fd, flags);
     }
 
     @Override
     public long splice(int fdIn, int fdOut, long len, int flags) {
-        if (spliceInFailures.get() > 0 && super.fcntl(fdOut, FdConst.F_GETPIPE_SZ, 0) > 0 && take(spliceInFailures)) {
-            return -spliceInErrno;
+        if (plan.spliceInFailures.get() > 0 && super.fcntl(fdOut, FdConst.F_GETPIPE_SZ, 0) > 0 && take(plan.spliceInFailures)) {
+            return -plan.spliceInErrno;
         }
         return super.splice(fdIn, fdOut, len, flags);
     }

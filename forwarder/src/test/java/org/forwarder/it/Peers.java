@@ -110,7 +110,7 @@ public final class Peers {
          * figures are read from the registry, as any thread may; only the wait is for the tests.
          */
         public StatsSnapshot stats() {
-            fw.call(w -> null);
+            fw.sync();
             return fw.stats();
         }
 
@@ -217,12 +217,28 @@ public final class Peers {
         return start(cleanup, config, org.forwarder.sys.Syscalls.newInstance());
     }
 
+    /**
+     * The number of event loops the suites run with when a test's configuration does not set
+     * nbthread: system property {@value #NBTHREAD_PROPERTY} (the build runs the traffic suites
+     * once with 1 and once with 2), else 1.
+     */
+    public static int suiteLoops() {
+        return Integer.getInteger(NBTHREAD_PROPERTY, 1);
+    }
+
+    public static final String NBTHREAD_PROPERTY = "forwarder.test.nbthread";
+
     private static Fw start(Cleanup cleanup, Config config, org.forwarder.sys.Syscalls sys) {
+        if (config.global().nbthread() == org.forwarder.config.GlobalConfig.AUTO_NBTHREAD) {
+            config = config.withGlobal(config.global().withNbthread(suiteLoops()));
+        }
         List<String> log = new CopyOnWriteArrayList<>();
+        java.util.function.Supplier<org.forwarder.sys.Syscalls> perLoop =
+                sys instanceof FaultySyscalls faulty ? faulty::sibling : org.forwarder.sys.Syscalls::newInstance;
         Forwarder f = Forwarder.start(config, msg -> {
             log.add(msg);
             System.out.println("[forwarder] " + msg);
-        }, sys);
+        }, perLoop);
         return cleanup.add(new Fw(f, log));
     }
 

@@ -116,6 +116,7 @@ class PipeBudgetProcessTest {
         Child fw = cleanup.add(Child.start("""
                 global
                     maxconn 1000
+                    nbthread 1
                 %s
                 listen pipes
                     mode tcp

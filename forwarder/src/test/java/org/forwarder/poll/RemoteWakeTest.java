@@ -78,6 +78,7 @@ class RemoteWakeTest {
         } finally {
             poller.stop();
             loop.join(5_000);
+            poller.close();
         }
     }
 

@@ -5,13 +5,11 @@ import org.forwarder.config.Balance;
 import org.forwarder.config.ServerConfig;
 import org.forwarder.config.SpliceOptions;
 import org.forwarder.config.Timeouts;
-import org.forwarder.stats.StatsRegistry;
 import org.forwarder.sys.SockAddr;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -23,9 +21,10 @@ class RedispatchPolicyTest {
         for (int i = 0; i < servers; i++) {
             list.add(new ServerConfig("s" + i, SockAddr.parse("127.0.0.1:" + (9001 + i)), 1, 0, "t:" + i));
         }
-        StatsRegistry registry = new StatsRegistry(List.of(), Map.of("b", list.stream().map(ServerConfig::name).toList()));
+        Server[] run = new Server[servers];
+        for (int i = 0; i < servers; i++) run[i] = new Server("s" + i, list.get(i).address(), 1, 0, i + 1);
         return new Backend(new BackendConfig("b", "t:1", balance, list, Timeouts.NONE, retries, SpliceOptions.NONE,
-                redispatchAfter), registry.newLoop());
+                redispatchAfter), 0, run);
     }
 
     /** The retries (1-based) of {@code retries} that redispatch, as a string such as "--R". */

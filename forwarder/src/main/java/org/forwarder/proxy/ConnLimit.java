@@ -1,0 +1,46 @@
+package org.forwarder.proxy;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A process-wide connection count against a limit (a frontend's or the global {@code maxconn}),
+ * shared by every event loop, as in HAProxy: the limit is not divided by the number of loops.
+ * A loop takes a place before it accepts ({@link #tryTake}), so two loops accepting at the same
+ * moment cannot both pass a limit that has room for one; a place taken for an accept that found
+ * nothing is given back. One CAS per accepted connection and one decrement per close: touched on
+ * accept and close only, never per event.
+ */
+final class ConnLimit {
+    private final int max;
+    private final AtomicInteger current = new AtomicInteger();
+
+    ConnLimit(int max) {
+        if (max < 1) throw new IllegalArgumentException("a connection limit must be at least 1");
+        this.max = max;
+    }
+
+    /** Takes a place if the limit allows; false when it is reached. */
+    boolean tryTake() {
+        while (true) {
+            int c = current.get();
+            if (c >= max) return false;
+            if (current.compareAndSet(c, c + 1)) return true;
+        }
+    }
+
+    void release() {
+        current.decrementAndGet();
+    }
+
+    boolean isFull() {
+        return current.get() >= max;
+    }
+
+    int current() {
+        return current.get();
+    }
+
+    int max() {
+        return max;
+    }
+}

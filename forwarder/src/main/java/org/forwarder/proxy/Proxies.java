@@ -1,0 +1,89 @@
+package org.forwarder.proxy;
+
+import org.forwarder.config.BackendConfig;
+import org.forwarder.config.Config;
+import org.forwarder.config.FrontendConfig;
+import org.forwarder.config.GlobalConfig;
+import org.forwarder.config.ServerConfig;
+import org.forwarder.stats.StatsRegistry;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What every event loop of the process shares: the frontends and backends (with their servers,
+ * slot counts and queues), the global connection limit, and the list of loops, so that one loop
+ * can wake another (a server slot handed over, a listener paused at a limit that another loop's
+ * close lifted). Built once from the configuration; the loops each own everything else.
+ */
+public final class Proxies {
+    private final GlobalConfig global;
+    private final List<Frontend> frontends;
+    private final Map<String, Backend> backends;
+    final ConnLimit connections;
+    /** System.nanoTime() before which another fd-shortage warning would only repeat the last one, from any loop. */
+    private final java.util.concurrent.atomic.AtomicLong nextFdWarning = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+    /** The loops, set once before any runs. */
+    private Worker[] loops = new Worker[0];
+
+    private Proxies(GlobalConfig global, List<Frontend> frontends, Map<String, Backend> backends) {
+        this.global = global;
+        this.frontends = frontends;
+        this.backends = backends;
+        this.connections = new ConnLimit(global.maxconn());
+    }
+
+    /** The run-time objects of {@code config}, counting into {@code registry}'s rows. */
+    public static Proxies of(Config config, StatsRegistry registry) {
+        Map<String, Backend> backends = new LinkedHashMap<>();
+        for (BackendConfig bc : config.backends().values()) {
+            List<Server> servers = new ArrayList<>();
+            for (ServerConfig s : bc.servers()) {
+                servers.add(new Server(s.name(), s.address(), s.weight(), s.maxconn(),
+                        registry.server(bc.name(), s.name()).index()));
+            }
+            backends.put(bc.name(), new Backend(bc, registry.backend(bc.name()).index(), servers.toArray(new Server[0])));
+        }
+        List<Frontend> frontends = new ArrayList<>();
+        for (FrontendConfig fc : config.frontends()) {
+            frontends.add(new Frontend(fc, backends.get(fc.defaultBackend()), config.global().noSplice(),
+                    registry.frontend(fc.name()).index()));
+        }
+        return new Proxies(config.global(), List.copyOf(frontends), backends);
+    }
+
+    public GlobalConfig global() { return global; }
+    public List<Frontend> frontends() { return frontends; }
+    /** Backend {@code name}, or null. */
+    public Backend backend(String name) { return backends.get(name); }
+    /** Connections open now in the whole process. */
+    public int current() { return connections.current(); }
+
+    /** Records the loops (once, before any of them runs). */
+    public void setLoops(Worker[] loops) {
+        this.loops = loops.clone();
+    }
+
+    /** Whether the caller should log that accepts ran out of fds: at most once per 10 s for the process. */
+    boolean warnFdShortage() {
+        long now = System.nanoTime();
+        long next = nextFdWarning.get();
+        return now - next >= 0 && nextFdWarning.compareAndSet(next, now + 10_000_000_000L);
+    }
+
+    /**
+     * A place under the connection limits was given back on loop {@code from} (a connection
+     * closed, or an accept found nothing after taking one): loops whose listeners paused at a
+     * limit may accept again. Each such loop resumes them on its own thread; {@code from} does its
+     * own at once. One volatile read per loop when none is paused.
+     */
+    void placeFreed(Worker from) {
+        for (Worker w : loops) {
+            if (!w.hasLimitPausedListener()) continue;
+            if (w == from) w.resumeListeners();
+            else w.wakeToResume();
+        }
+    }
+}
