@@ -26,7 +26,7 @@ MVN_TEST := mvn -B -ntp -e
 CFG ?= etc/forwarder.cfg
 JAR := forwarder/target/forwarder.jar
 
-.PHONY: all build test run bench bench-e2e compare-edges bindings abi-check clean
+.PHONY: all build test run bench bench-e2e bench-threads compare-edges bindings abi-check clean
 
 all: build
 
@@ -44,6 +44,9 @@ bench: build
 
 bench-e2e: build
 	bench/e2e/compare.sh
+
+bench-threads: build
+	bench/threads/run.sh
 
 # Edge cases (resets, timeouts, retries, urgent data, pipes, queue) against HAProxy and the
 # forwarder, side by side; not part of `make test`. EDGE_ARGS e.g. "--out FILE connect-retry".
