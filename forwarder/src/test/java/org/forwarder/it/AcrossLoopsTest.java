@@ -177,9 +177,10 @@ class AcrossLoopsTest {
     }
 
     /**
-     * leastconn counts connections of the whole process: 12 clients connected one after the
-     * other over both loops, all held, split 6/6 (at every step the two servers differ by at most
-     * one), which per-loop counts would not guarantee.
+     * leastconn counts connections of the whole process: 8 clients held over both loops split
+     * 4/4; when the 4 on server a leave, the next 4 all go to a (4 on b is more than any count a
+     * reaches), whichever loop they land on. Counts kept per loop would send some to b: a loop
+     * whose own b streams are fewer than its new a streams sees b as less loaded.
      */
     @Test
     @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -193,19 +194,24 @@ class AcrossLoopsTest {
                     server a 127.0.0.1:%d
                     server b 127.0.0.1:%d
                 """.formatted(a.port(), b.port())));
-        int onA = 0;
+        List<Socket> onA = new ArrayList<>();
         int onB = 0;
-        for (int i = 0; i < 12; i++) {
+        for (int i = 0; i < 8; i++) {
             Socket c = Peers.connect(cleanup, fw.port);
-            String tag = Peers.readLine(c.getInputStream());
-            if (tag.equals("a")) onA++;
+            if (Peers.readLine(c.getInputStream()).equals("a")) onA.add(c);
             else onB++;
-            assertTrue(Math.abs(onA - onB) <= 1, "after " + (i + 1) + " clients: a " + onA + ", b " + onB
-                    + " (loops accepted " + Arrays.toString(accepted(fw)) + ")");
+            assertTrue(Math.abs(onA.size() - onB) <= 1, "after " + (i + 1) + " clients: a " + onA.size() + ", b " + onB);
         }
-        assertTrue(bothLoopsHave(fw, 1), "both loops accepted: " + Arrays.toString(accepted(fw)));
-        assertEquals(6, onA);
-        assertEquals(6, onB);
+        assertEquals(4, onA.size());
+        for (Socket c : onA) c.close();
+        org.forwarder.proxy.Server serverA = fw.fw.proxies().backend("l").servers()[0];
+        Peers.waitUntil("server a has no stream", Duration.ofSeconds(10), () -> serverA.current() == 0);
+        for (int i = 0; i < 4; i++) {
+            Socket c = Peers.connect(cleanup, fw.port);
+            assertEquals("a", Peers.readLine(c.getInputStream()), "new client " + (i + 1)
+                    + " goes to the least loaded server (loops accepted " + Arrays.toString(accepted(fw)) + ")");
+        }
+        assertTrue(bothLoopsHave(fw, 2), "both loops accepted: " + Arrays.toString(accepted(fw)));
     }
 
     /**
