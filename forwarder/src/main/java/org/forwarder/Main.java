@@ -114,6 +114,10 @@ public final class Main {
         fw.shutdown(GRACE);
         StatsSnapshot last = fw.stats(); // after the grace period: what it closed is counted too
         System.err.println(last.render());
+        if (fw.loops() > 1) {
+            System.err.println("forwarder: connections accepted per event loop: "
+                    + java.util.Arrays.toString(fw.counters().perLoop(org.forwarder.stats.ProcessCounter.CUM_CONNS)));
+        }
         return 0;
     }
 }
