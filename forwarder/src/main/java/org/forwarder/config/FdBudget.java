@@ -11,14 +11,22 @@ import java.util.function.LongPredicate;
  */
 public final class FdBudget {
 
-    /** Fds in use besides connections and pipes: epoll, eventfd, the JVM's own files, stdio. */
+    /** Fds in use besides connections, pipes and the loops' own: the JVM's files, stdio. */
     public static final long MARGIN = 32;
 
     private FdBudget() {}
 
-    /** Fds the configuration can use at its limits: a client and a server socket per connection, two per pipe, one per bind. */
+    /**
+     * Fds the configuration can use at its limits: a client and a server socket per connection,
+     * two per pipe, and per event loop an epoll fd, an eventfd and one socket per bind.
+     */
     public static long needed(Config cfg) {
-        return 2L * cfg.global().maxconn() + 2L * cfg.global().maxpipes() + binds(cfg) + MARGIN;
+        return 2L * cfg.global().maxconn() + 2L * cfg.global().maxpipes() + fixed(cfg) + MARGIN;
+    }
+
+    /** The loops' own fds: epoll and eventfd, and a listening socket per bind, for each loop. */
+    private static long fixed(Config cfg) {
+        return (long) cfg.global().loops() * (2 + binds(cfg));
     }
 
     /**
@@ -42,7 +50,7 @@ public final class FdBudget {
                 + (hard == Long.MAX_VALUE ? "unlimited" : String.valueOf(hard)) + "), which is below the " + need
                 + " fds the configuration needs";
         GlobalConfig g = cfg.global();
-        long fixed = binds(cfg) + MARGIN;
+        long fixed = fixed(cfg) + MARGIN;
 
         long pipesRoom = Math.max(0, (soft - fixed - 2L * g.maxconn()) / 2);
         if (pipesRoom < g.maxpipes()) {

@@ -11,11 +11,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class FdBudgetTest {
 
-    /** maxconn 1000, maxpipes 250, 2 binds: needs 2000 + 500 + 2 + 32 = 2534 fds. */
+    /** maxconn 1000, maxpipes 250, 2 binds: needs 2000 + 500 + 2 + 32 = 2540 fds. */
     private static Config config() throws ConfigException {
         return ConfigParser.parse("""
                 global
                     maxconn 1000
+                    nbthread 2
                 defaults
                     timeout connect 1s
                     timeout client 1s
@@ -39,13 +40,20 @@ class FdBudgetTest {
 
     @Test
     void needed() throws ConfigException {
-        assertEquals(2534, FdBudget.needed(config()));
+        assertEquals(2540, FdBudget.needed(config()));
+    }
+
+    @Test
+    void everyLoopAddsItsEpollEventfdAndListeners() throws ConfigException {
+        Config c = config();
+        Config four = c.withGlobal(c.global().withNbthread(4));
+        assertEquals(2540 + 2 * (2 + 2), FdBudget.needed(four));
     }
 
     @Test
     void fitsWithoutChanges() throws ConfigException {
         Config c = config();
-        assertSame(c, FdBudget.fit(c, 2534, 2534, NO_RAISE));
+        assertSame(c, FdBudget.fit(c, 2540, 2540, NO_RAISE));
         assertSame(c, FdBudget.fit(c, -1, -1, NO_RAISE), "RLIM_INFINITY");
     }
 
@@ -54,7 +62,7 @@ class FdBudgetTest {
         Config c = config();
         List<Long> asked = new ArrayList<>();
         Config out = FdBudget.fit(c, 1024, 1_048_576, limit -> asked.add(limit));
-        assertEquals(List.of(2534L), asked);
+        assertEquals(List.of(2540L), asked);
         assertSame(c, out);
     }
 
@@ -63,11 +71,11 @@ class FdBudgetTest {
         List<Long> asked = new ArrayList<>();
         Config out = FdBudget.fit(config(), 1024, 2400, limit -> asked.add(limit));
         assertEquals(List.of(2400L), asked);
-        // 2400 - 34 fixed - 2000 for connections leaves 366 fds: 183 pipes.
-        assertEquals(183, out.global().maxpipes());
+        // 2400 - 40 fixed (32 + 2 loops x (epoll, eventfd, 2 binds)) - 2000 for connections leaves 360 fds: 180 pipes.
+        assertEquals(180, out.global().maxpipes());
         assertEquals(1000, out.global().maxconn());
-        assertEquals(List.of("maxpipes lowered from 250 to 183 to fit the open-file limit of 2400 (ulimit -n; hard limit 2400),"
-                + " which is below the 2534 fds the configuration needs"), newWarnings(out));
+        assertEquals(List.of("maxpipes lowered from 250 to 180 to fit the open-file limit of 2400 (ulimit -n; hard limit 2400),"
+                + " which is below the 2540 fds the configuration needs"), newWarnings(out));
         assertTrue(FdBudget.needed(out) <= 2400);
     }
 
@@ -78,17 +86,17 @@ class FdBudgetTest {
             asked.add(limit);
             return false;
         });
-        assertEquals(List.of(2534L), asked);
-        // 1024 - 34 fixed = 990 fds, no pipes: 495 connections.
+        assertEquals(List.of(2540L), asked);
+        // 1024 - 40 fixed = 984 fds, no pipes: 492 connections.
         assertEquals(0, out.global().maxpipes());
-        assertEquals(495, out.global().maxconn());
-        assertEquals(495, out.frontend("a").maxconn());
+        assertEquals(492, out.global().maxconn());
+        assertEquals(492, out.frontend("a").maxconn());
         assertEquals(10, out.frontend("small").maxconn(), "frontends under the new limit keep theirs");
-        String why = " to fit the open-file limit of 1024 (ulimit -n; hard limit 4096), which is below the 2534 fds the configuration needs";
+        String why = " to fit the open-file limit of 1024 (ulimit -n; hard limit 4096), which is below the 2540 fds the configuration needs";
         assertEquals(List.of(
                 "maxpipes lowered from 250 to 0" + why + "; splicing is off",
-                "maxconn lowered from 1000 to 495" + why,
-                "frontend 'a' maxconn lowered from 900 to 495 to stay within the global maxconn lowered for the open-file limit"),
+                "maxconn lowered from 1000 to 492" + why,
+                "frontend 'a' maxconn lowered from 900 to 492 to stay within the global maxconn lowered for the open-file limit"),
                 newWarnings(out));
         assertTrue(FdBudget.needed(out) <= 1024);
         assertEquals(config().backends(), out.backends());
@@ -97,7 +105,7 @@ class FdBudgetTest {
     @Test
     void hardLimitEqualToSoftDoesNotAskToRaise() throws ConfigException {
         Config out = FdBudget.fit(config(), 2100, 2100, NO_RAISE);
-        assertEquals(33, out.global().maxpipes());
+        assertEquals(30, out.global().maxpipes());
         assertEquals(1000, out.global().maxconn());
     }
 
