@@ -32,6 +32,8 @@ import java.util.function.Supplier;
  */
 public final class Forwarder implements AutoCloseable {
     private static final int MAX_FD_TABLE = 1 << 22;
+    /** Fds beyond the configuration's budget that the tables still cover (the JVM's jars, stdio...). */
+    private static final int FD_TABLE_SLACK = 1024;
 
     private final Worker[] workers;
     private final Thread[] threads;
@@ -62,8 +64,15 @@ public final class Forwarder implements AutoCloseable {
      * loop: an instance keeps per-thread scratch memory; a test double in fault tests).
      */
     public static Forwarder start(Config config, Consumer<String> log, Supplier<Syscalls> sys) {
+        if (config.global().nbthread() == org.forwarder.config.GlobalConfig.AUTO_NBTHREAD) {
+            // resolved once: every loop must agree on how many there are (shares, SO_REUSEPORT)
+            config = config.withGlobal(config.global().withNbthread(config.global().loops()));
+        }
         long soft = Syscalls.get().getNofileLimit()[0];
-        int maxFds = (int) Math.min(MAX_FD_TABLE, Math.max(1024, soft));
+        // fd numbers are process-wide, so each loop's tables cover every fd the configuration
+        // may open (with room for the JVM's own), not a soft limit that may be a million
+        long need = org.forwarder.config.FdBudget.needed(config) + FD_TABLE_SLACK;
+        int maxFds = (int) Math.min(MAX_FD_TABLE, Math.max(1024, Math.min(soft < 0 ? Long.MAX_VALUE : soft, need)));
         int n = config.global().loops();
         StatsRegistry registry = StatsRegistry.of(config);
         Proxies proxies = Proxies.of(config, registry);
@@ -71,7 +80,12 @@ public final class Forwarder implements AutoCloseable {
         try {
             List<SockAddr> bound = null;
             for (int i = 0; i < n; i++) {
-                Worker w = new Worker(proxies, i, registry.newLoop(), maxFds, log, sys.get());
+                Worker w;
+                try {
+                    w = new Worker(proxies, i, registry.newLoop(), maxFds, log, sys.get());
+                } catch (IllegalStateException e) {
+                    throw new IllegalStateException("event loop " + i + " of " + n + ": " + e.getMessage(), e);
+                }
                 made.add(w);
                 w.openListeners(bound);
                 if (bound == null) bound = w.listeners().stream().map(Listener::boundAddress).toList();
@@ -95,8 +109,18 @@ public final class Forwarder implements AutoCloseable {
             w.poller().run();
         } catch (Throwable t) {
             failure = t;
-            log.accept("fatal: event loop " + w.index() + " stopped: " + t);
+            log.accept("fatal: event loop " + w.index() + " stopped: " + t + "; stopping every loop");
             t.printStackTrace();
+            // its sessions hold server slots, queue places and connection places that the other
+            // loops would wait for or hand to the dead: stop the process's loops, as HAProxy aborts
+            for (Worker other : workers) {
+                if (other == w) continue;
+                other.poller().execute(() -> {
+                    other.closeAllStreams();
+                    other.poller().stop();
+                });
+            }
+            w.closeAllStreams();
         } finally {
             w.closeResources();
         }

@@ -71,7 +71,11 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
      * {@link #MAX_NBTHREAD}.
      */
     public int loops() {
-        if (nbthread != AUTO_NBTHREAD) return nbthread;
+        return nbthread != AUTO_NBTHREAD ? nbthread : autoLoops();
+    }
+
+    /** One loop per CPU this process may run on, at most {@link #MAX_NBTHREAD}. */
+    public static int autoLoops() {
         return Math.min(MAX_NBTHREAD, Math.max(1, Runtime.getRuntime().availableProcessors()));
     }
 

@@ -24,6 +24,8 @@ final class GlobalSection {
     private int pipesMemoryLine;
     private boolean noSplice;
     private int nbthread = GlobalConfig.AUTO_NBTHREAD;
+    private int nbthreadLine;
+    private int maxpipesLine;
 
     GlobalSection(Diagnostics diag) {
         this.diag = diag;
@@ -55,8 +57,14 @@ final class GlobalSection {
         try {
             switch (kw) {
                 case "maxconn" -> maxconn = Values.integer(value, 1, Integer.MAX_VALUE);
-                case "maxpipes" -> maxpipes = Values.integer(value, 0, Integer.MAX_VALUE);
-                case "nbthread" -> nbthread = Values.integer(value, 1, GlobalConfig.MAX_NBTHREAD);
+                case "maxpipes" -> {
+                    maxpipes = Values.integer(value, 0, Integer.MAX_VALUE);
+                    maxpipesLine = line.number();
+                }
+                case "nbthread" -> {
+                    nbthread = Values.integer(value, 1, GlobalConfig.MAX_NBTHREAD);
+                    nbthreadLine = line.number();
+                }
                 case "tune.bufsize" -> bufsize = Values.size(value, GlobalConfig.MIN_BUFSIZE, GlobalConfig.MAX_BUFSIZE);
                 case "tune.buffers.limit" -> {
                     buffersLimit = Values.integer(value, 0, Integer.MAX_VALUE);
@@ -111,6 +119,21 @@ final class GlobalSection {
         }
         int conns = maxconn == 0 ? GlobalConfig.DEFAULT_MAXCONN : maxconn;
         int pipes = maxpipes < 0 ? GlobalConfig.defaultMaxpipes(conns) : maxpipes;
+        int loops = nbthread != GlobalConfig.AUTO_NBTHREAD ? nbthread : GlobalConfig.autoLoops();
+        String loopsSaid = nbthread != GlobalConfig.AUTO_NBTHREAD ? "nbthread " + nbthread + " (line " + nbthreadLine + ")"
+                : "nbthread not set: one per usable CPU here";
+        if (loops > 1 && buffersLimit != 0 && buffersLimit / loops <= buffersReserve) {
+            // each loop has its own share of the buffers; a share at or below the reserve could
+            // never serve a request while responses wait (the deadlock the reserve prevents)
+            diag.error(buffersLimitLine, "tune.buffers.limit", buffersLimit + " buffers split over " + loops
+                    + " event loops (" + loopsSaid + ") leave each " + buffersLimit / loops
+                    + ", not more than tune.buffers.reserve (" + buffersReserve + "): give at least "
+                    + (long) loops * (buffersReserve + 1) + ", or fewer loops");
+        }
+        if (pipes > 0 && !noSplice && pipes < loops) {
+            diag.warn(maxpipesLine, "maxpipes " + pipes + " split over " + loops + " event loops (" + loopsSaid
+                    + ") leaves " + (loops - pipes) + " of them without pipes: their streams copy instead of splicing");
+        }
         return new GlobalConfig(conns, pipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
     }
 

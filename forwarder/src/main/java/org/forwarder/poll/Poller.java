@@ -59,7 +59,12 @@ public final class Poller implements AutoCloseable {
     public Poller(int maxFds, Syscalls sys) {
         this.sys = sys;
         this.epfd = check(sys.epollCreate1(FdConst.EPOLL_CLOEXEC), "epoll_create1");
-        this.wakeFd = check(sys.eventfd(0, FdConst.EFD_NONBLOCK | FdConst.EFD_CLOEXEC), "eventfd");
+        int w = sys.eventfd(0, FdConst.EFD_NONBLOCK | FdConst.EFD_CLOEXEC);
+        if (w < 0) {
+            sys.close(epfd);
+            check(w, "eventfd");
+        }
+        this.wakeFd = w;
         this.fdTab = new FdTab(maxFds, epfd, sys);
         this.events = arena.allocate(Syscalls.EPOLL_EVENT_SIZE * MAX_EVENTS, 8);
         this.wakeBuf = arena.allocate(8, 8);
@@ -117,6 +122,7 @@ public final class Poller implements AutoCloseable {
 
     /** Moves the tasks woken from other threads to the run queue, oldest first. */
     private void drainRemoteWakes() {
+        if (remoteWakes.get() == null) return; // a plain read: no atomic write on a pass with nothing woken
         Task t = remoteWakes.getAndSet(null);
         Task reversed = null;
         while (t != null) {

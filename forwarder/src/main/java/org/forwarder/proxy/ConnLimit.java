@@ -28,8 +28,9 @@ final class ConnLimit {
         }
     }
 
-    void release() {
-        current.decrementAndGet();
+    /** Gives a place back; true when the limit was reached before (a paused listener may now accept). */
+    boolean release() {
+        return current.getAndDecrement() >= max;
     }
 
     boolean isFull() {

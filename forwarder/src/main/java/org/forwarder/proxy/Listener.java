@@ -26,7 +26,11 @@ public final class Listener implements FdHandler {
     private final String where;
     private int fd = -1;
     private SockAddr bound;
-    private boolean paused;
+    /** Why the listener does not poll: {@link #RUNNING}, or paused at a connection limit or for lack of fds. */
+    private int pause = RUNNING;
+    static final int RUNNING = 0;
+    static final int AT_LIMIT = 1;
+    static final int NO_FDS = 2;
 
     Listener(Worker worker, Frontend frontend, SockAddr requested, String where) {
         this.worker = worker;
@@ -69,6 +73,27 @@ public final class Listener implements FdHandler {
         worker.fdTab().wantRecv(fd);
     }
 
+    /**
+     * Before the loops' sockets join a SO_REUSEPORT group on the configured address: binds it once
+     * without SO_REUSEPORT, so an address another process holds fails here with EADDRINUSE, as
+     * with one loop, instead of this process silently sharing the port with it. Returns the
+     * address with its port resolved (for port 0), to open every loop's socket on.
+     */
+    SockAddr probe() {
+        Syscalls sys = worker.sys();
+        int s = Sock.open(sys, requested.family());
+        if (s < 0) throw failure("socket", s);
+        Sock.reuseAddress(sys, s);
+        int r = sys.bind(s, requested);
+        if (r < 0) {
+            sys.close(s);
+            throw failure("bind", r);
+        }
+        SockAddr at = sys.getsockname(s);
+        sys.close(s);
+        return at;
+    }
+
     private IllegalStateException failure(String call, int r) {
         return new IllegalStateException(where + ": cannot listen on " + requested + " for '"
                 + frontend.name() + "': " + call + ": " + Errno.describe(r));
@@ -76,7 +101,9 @@ public final class Listener implements FdHandler {
 
     public SockAddr boundAddress() { return bound; }
     public Frontend frontend() { return frontend; }
-    boolean isPaused() { return paused; }
+    boolean isPaused() { return pause != RUNNING; }
+    /** {@link #RUNNING}, {@link #AT_LIMIT} or {@link #NO_FDS}. */
+    int pauseReason() { return pause; }
 
     @Override
     public void onIo(int lfd) {
@@ -113,16 +140,19 @@ public final class Listener implements FdHandler {
     }
 
 
-    void pause() {
-        if (paused) return;
-        paused = true;
+    void pause(int reason) {
+        if (pause != RUNNING) {
+            pause = reason; // the latest reason decides what resumes it
+            return;
+        }
+        pause = reason;
         worker.stats().inc(ProcessCounter.ACCEPT_PAUSES);
         worker.fdTab().stopRecv(fd);
     }
 
     void resume() {
-        if (!paused || fd < 0) return;
-        paused = false;
+        if (pause == RUNNING || fd < 0) return;
+        pause = RUNNING;
         worker.fdTab().wantRecv(fd);
     }
 

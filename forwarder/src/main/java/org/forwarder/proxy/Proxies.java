@@ -82,7 +82,7 @@ public final class Proxies {
     void placeFreed(Worker from) {
         for (Worker w : loops) {
             if (!w.hasLimitPausedListener()) continue;
-            if (w == from) w.resumeListeners();
+            if (w == from) w.resumeLimitPaused();
             else w.wakeToResume();
         }
     }

@@ -75,7 +75,7 @@ public final class Worker {
 
     /** Resumes listeners paused at a limit that a close on another loop lifted. */
     private final Task resume = new Task() {
-        @Override protected void run() { resumeListeners(); }
+        @Override protected void run() { resumeLimitPaused(); }
         @Override protected void onTimer(long nowMs) { }
     };
 
@@ -92,20 +92,25 @@ public final class Worker {
         this.stats = counters.process();
         this.sharePorts = global.loops() > 1;
         this.poller = new Poller(maxFds, sys);
-        poller.afterEachPass(this::publishLoopFigures);
-        this.raw = new RawSock(poller.sys(), poller.fdTab());
-        int n = global.loops();
-        int bufferShare = global.buffersLimit() == 0 ? 0 : Math.max(1, share(global.buffersLimit(), n, index));
-        this.buffers = new BufferPool(global.bufsize(), bufferShare, global.buffersReserve());
-        this.pipes = new PipePool(poller.sys(), global.noSplice() ? 0 : share(global.maxpipes(), n, index), global.pipesize(),
-                share(PipePool.configuredMemory(global.pipesMemory()), n, index), poller.fdTab().capacity(), stats, log);
-        this.io = new IoContext(poller.fdTab(), poller.sys(), raw, buffers, pipes, stats);
-        for (Frontend fe : proxies.frontends()) {
-            for (BindConfig b : fe.config().binds()) {
-                listeners.add(new Listener(this, fe, b.address(), b.where()));
+        try {
+            poller.afterEachPass(this::publishLoopFigures);
+            this.raw = new RawSock(poller.sys(), poller.fdTab());
+            int n = global.loops();
+            int bufferShare = global.buffersLimit() == 0 ? 0 : Math.max(1, share(global.buffersLimit(), n, index));
+            this.buffers = new BufferPool(global.bufsize(), bufferShare, global.buffersReserve());
+            this.pipes = new PipePool(poller.sys(), global.noSplice() ? 0 : share(global.maxpipes(), n, index), global.pipesize(),
+                    share(PipePool.configuredMemory(global.pipesMemory()), n, index), poller.fdTab().capacity(), stats, log);
+            this.io = new IoContext(poller.fdTab(), poller.sys(), raw, buffers, pipes, stats);
+            for (Frontend fe : proxies.frontends()) {
+                for (BindConfig b : fe.config().binds()) {
+                    listeners.add(new Listener(this, fe, b.address(), b.where()));
+                }
             }
+            publishLoopFigures(); // before the first pass, which may sleep (the loop's thread starts after this)
+        } catch (RuntimeException | Error e) {
+            poller.close();
+            throw e;
         }
-        publishLoopFigures(); // before the first pass, which may sleep (the loop's thread starts after this)
     }
 
     /**
@@ -125,14 +130,15 @@ public final class Worker {
     /**
      * Opens every listener, on the configured addresses, or for a loop after the first on
      * {@code addresses} (what the first loop bound, ports resolved); on failure closes those
-     * already open and rethrows.
+     * already open and rethrows. With several loops the first one probes each address without
+     * SO_REUSEPORT first ({@link Listener#probe}).
      */
     public void openListeners(List<SockAddr> addresses) {
         try {
             for (int i = 0; i < listeners.size(); i++) {
                 Listener l = listeners.get(i);
-                l.open(Math.max(128, Math.min(l.frontend().config().maxconn(), 4096)), sharePorts,
-                        addresses == null ? null : addresses.get(i));
+                SockAddr at = addresses != null ? addresses.get(i) : sharePorts ? l.probe() : null;
+                l.open(Math.max(128, Math.min(l.frontend().config().maxconn(), 4096)), sharePorts, at);
             }
         } catch (RuntimeException e) {
             listeners.forEach(Listener::close);
@@ -172,12 +178,13 @@ public final class Worker {
 
     /**
      * Gives back a place taken by {@link #takeConnection} (the accept found nothing, or the stream
-     * ended). A loop that met the limit meanwhile, maybe only because of this place, is woken.
+     * ended). When a limit was reached before, the loops that paused a listener at a limit are
+     * woken (only then: a release below the limit follows the one that woke them).
      */
     void releaseConnection(Frontend fe) {
-        fe.connections.release();
-        proxies.connections.release();
-        proxies.placeFreed(this);
+        boolean wasFull = fe.connections.release();
+        wasFull |= proxies.connections.release();
+        if (wasFull) proxies.placeFreed(this);
     }
 
     private static boolean atLimit(Frontend fe, Proxies p) {
@@ -221,7 +228,7 @@ public final class Worker {
             log.accept("warning: accept on " + l.boundAddress() + ": " + Errno.describe(errno)
                     + "; pausing accepts until a connection closes");
         }
-        l.pause();
+        l.pause(Listener.NO_FDS);
         poller.timers().scheduleNoLaterThan(fdRetry, now + FD_RETRY_MS);
     }
 
@@ -232,7 +239,7 @@ public final class Worker {
      * second look finds.
      */
     void atConnectionLimit(Listener l) {
-        l.pause();
+        l.pause(Listener.AT_LIMIT);
         limitPaused = true;
         if (!atLimit(l.frontend(), proxies)) poller.wake(resume);
     }
@@ -246,20 +253,41 @@ public final class Worker {
         poller.wakeFromAnyThread(resume);
     }
 
-    /** Listeners paused at a limit or for lack of fds accept again where the limits allow (loop thread). */
+    /**
+     * This loop closed a connection, or the fd retry is due: listeners paused at a limit or for
+     * lack of fds accept again where the limits allow (loop thread).
+     */
     void resumeListeners() {
+        resume(true);
+    }
+
+    /**
+     * Another loop gave a place back under a limit: only listeners paused at a limit resume.
+     * One paused for lack of fds waits for its retry or a close on this loop, or two loops
+     * short of fds would wake each other at every failed accept.
+     */
+    void resumeLimitPaused() {
+        resume(false);
+    }
+
+    private void resume(boolean fdPausedToo) {
         if (draining) return;
-        boolean stillPaused = false;
+        boolean stillAtLimit = false;
         for (Listener l : listeners) {
-            if (!l.isPaused()) continue;
-            if (atLimit(l.frontend(), proxies)) stillPaused = true;
-            else l.resume();
+            int why = l.pauseReason();
+            if (why == Listener.RUNNING || (why == Listener.NO_FDS && !fdPausedToo)) continue;
+            if (atLimit(l.frontend(), proxies)) {
+                l.pause(Listener.AT_LIMIT);
+                stillAtLimit = true;
+            } else {
+                l.resume();
+            }
         }
-        limitPaused = stillPaused;
-        if (stillPaused) {
-            // a close on another loop between the look above and the store may have missed us
+        limitPaused = stillAtLimit;
+        if (stillAtLimit) {
+            // a place given back on another loop between the look above and the store may have missed us
             for (Listener l : listeners) {
-                if (l.isPaused() && !atLimit(l.frontend(), proxies)) {
+                if (l.pauseReason() == Listener.AT_LIMIT && !atLimit(l.frontend(), proxies)) {
                     poller.wake(resume);
                     break;
                 }

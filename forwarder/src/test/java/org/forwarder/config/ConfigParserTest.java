@@ -101,6 +101,28 @@ class ConfigParserTest {
     }
 
     @Test
+    void poolLimitsSplitOverLoopsMustLeaveEachLoopMoreThanTheReserve() throws ConfigException {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigParser.parse("""
+                global
+                    nbthread 3
+                    tune.buffers.limit 8
+                    tune.buffers.reserve 2
+                listen a
+                    bind :1
+                    server s 127.0.0.1:2
+                """, "t.cfg"));
+        assertEquals(List.of("t.cfg:3: 'tune.buffers.limit' 8 buffers split over 3 event loops (nbthread 3 (line 2)) leave "
+                + "each 2, not more than tune.buffers.reserve (2): give at least 9, or fewer loops"), e.errors());
+        Config ok = ConfigParser.parse("global\n nbthread 3\n tune.buffers.limit 9\n tune.buffers.reserve 2\n"
+                + "listen a\n bind :1\n server s 127.0.0.1:2\n timeout client 1s\n timeout server 1s\n timeout connect 1s\n", "t.cfg");
+        assertEquals(9, ok.global().buffersLimit());
+        Config few = ConfigParser.parse("global\n nbthread 4\n maxpipes 3\n"
+                + "listen a\n bind :1\n server s 127.0.0.1:2\n timeout client 1s\n timeout server 1s\n timeout connect 1s\n", "t.cfg");
+        assertEquals(List.of("t.cfg:3: maxpipes 3 split over 4 event loops (nbthread 4 (line 2)) leaves 1 of them without "
+                + "pipes: their streams copy instead of splicing"), few.warnings());
+    }
+
+    @Test
     void timeUnits() throws ConfigException {
         Timeouts t = TestFiles.parseGood("timeouts-units.cfg").frontend("web").timeouts();
         assertEquals(250, t.connectMs());

@@ -294,6 +294,28 @@ class AcrossLoopsTest {
         Peers.awaitFdsBackTo(before, 2, Duration.ofSeconds(5));
     }
 
+    /**
+     * The loops share their port through SO_REUSEPORT, which would also let a second process of
+     * the same user join and take a share of the connections without a word. A port already
+     * held fails to bind, as with one loop.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aSecondProcessOnTheSamePortFailsToBind() throws Exception {
+        Fw first = Peers.startText(cleanup, twoLoops("""
+                listen l
+                    bind 127.0.0.1:0
+                    server s 127.0.0.1:9
+                """));
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> Peers.startText(cleanup, twoLoops("""
+                        listen l
+                            bind 127.0.0.1:%d
+                            server s 127.0.0.1:9
+                        """.formatted(first.port))));
+        assertTrue(e.getMessage().contains("bind: EADDRINUSE"), e.getMessage());
+    }
+
     private static boolean bothOpen(Fw fw) {
         long[] open = fw.fw.counters().perLoop(ProcessCounter.CURR_CONNS);
         return open.length == 2 && open[0] > 0 && open[1] > 0;
