@@ -106,6 +106,7 @@ public final class Forwarder implements AutoCloseable {
 
     private void loop(Worker w) {
         try {
+            LoopAffinity.apply(w, log); // cpu-map: pin this thread before it runs anything
             w.poller().run();
         } catch (Throwable t) {
             failure = t;

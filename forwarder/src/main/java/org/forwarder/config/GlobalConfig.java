@@ -1,14 +1,17 @@
 package org.forwarder.config;
 
+import java.util.Objects;
+
 /**
  * Process-wide settings. {@code maxpipes} counts pipes (two fds each) available for splicing;
  * {@code buffersLimit} 0 means unlimited; {@code pipesize} 0 means the kernel's default;
  * {@code pipesMemory} bounds the bytes of pipes larger than the kernel's default
  * ({@link #PIPES_MEMORY_DEFAULT}: decided at start from the kernel's per-user pipe limit);
- * {@code nbthread} {@link #AUTO_NBTHREAD} means one event loop per usable CPU ({@link #loops()}).
+ * {@code nbthread} {@link #AUTO_NBTHREAD} means one event loop per usable CPU ({@link #loops()});
+ * {@code cpuMap} pins loops to CPUs ({@code cpu-map}, {@link CpuMap#NONE} when not set).
  */
 public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit,
-                           int buffersReserve, int pipesize, boolean noSplice, int pipesMemory) {
+                           int buffersReserve, int pipesize, boolean noSplice, int pipesMemory, CpuMap cpuMap) {
 
     public static final int DEFAULT_MAXCONN = 4096;
     public static final int DEFAULT_BUFSIZE = 16384;
@@ -38,6 +41,13 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
         if (buffersLimit < 0 || buffersReserve < 0 || pipesize < 0 || pipesMemory < PIPES_MEMORY_DEFAULT) {
             throw new IllegalArgumentException("buffer and pipe figures cannot be negative");
         }
+        Objects.requireNonNull(cpuMap, "cpuMap");
+    }
+
+    /** The settings without cpu-map (no loop pinned). */
+    public GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit, int buffersReserve,
+                        int pipesize, boolean noSplice, int pipesMemory) {
+        this(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory, CpuMap.NONE);
     }
 
     /** The settings without tune.pipes.memory (its default). */
@@ -58,11 +68,13 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
     }
 
     public GlobalConfig withMaxconn(int v) {
-        return new GlobalConfig(v, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
+        return new GlobalConfig(v, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
+                cpuMap);
     }
 
     public GlobalConfig withNbthread(int v) {
-        return new GlobalConfig(maxconn, maxpipes, v, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
+        return new GlobalConfig(maxconn, maxpipes, v, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
+                cpuMap);
     }
 
     /**
@@ -80,6 +92,12 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
     }
 
     public GlobalConfig withMaxpipes(int v) {
-        return new GlobalConfig(maxconn, v, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
+        return new GlobalConfig(maxconn, v, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
+                cpuMap);
+    }
+
+    public GlobalConfig withCpuMap(CpuMap v) {
+        return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
+                v);
     }
 }

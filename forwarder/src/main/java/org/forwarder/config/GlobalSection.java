@@ -1,5 +1,7 @@
 package org.forwarder.config;
 
+import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 
 /**
@@ -26,6 +28,11 @@ final class GlobalSection {
     private int nbthread = GlobalConfig.AUTO_NBTHREAD;
     private int nbthreadLine;
     private int maxpipesLine;
+    private final CpuMap.Builder cpuMap = new CpuMap.Builder();
+    private final List<CpuMapUse> cpuMapLines = new ArrayList<>();
+
+    /** A valid cpu-map line, kept to check its thread numbers against nbthread once the file is read. */
+    private record CpuMapUse(int line, BitSet threads, boolean explicitEnd) {}
 
     GlobalSection(Diagnostics diag) {
         this.diag = diag;
@@ -34,7 +41,7 @@ final class GlobalSection {
     /** True if {@code keyword} is one this section handles. */
     static boolean handles(String keyword) {
         return switch (keyword) {
-            case "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
+            case "cpu-map", "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
                  "tune.buffers.reserve", "tune.pipesize", "tune.pipes.memory" -> true;
             default -> false;
         };
@@ -46,6 +53,10 @@ final class GlobalSection {
         List<String> args = line.args(1);
         if (kw.equals("nosplice")) {
             if (noArgs(line, kw, args)) noSplice = true;
+            return;
+        }
+        if (kw.equals("cpu-map")) {
+            cpuMap(line, args);
             return;
         }
         if (args.size() != 1) {
@@ -134,7 +145,57 @@ final class GlobalSection {
             diag.warn(maxpipesLine, "maxpipes " + pipes + " split over " + loops + " event loops (" + loopsSaid
                     + ") leaves " + (loops - pipes) + " of them without pipes: their streams copy instead of splicing");
         }
-        return new GlobalConfig(conns, pipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory);
+        GlobalConfig g = new GlobalConfig(conns, pipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice,
+                pipesMemory, cpuMap.build());
+        warnThreadsBeyondLoops(g.loops());
+        return g;
+    }
+
+    /**
+     * cpu-map: each thread of the line gets the whole CPU set, or with {@code auto:} the next CPU in
+     * increasing order; a later line replaces what an earlier one gave the same thread (HAProxy).
+     */
+    private void cpuMap(Line line, List<String> args) {
+        CpuMapLine m;
+        try {
+            m = CpuMapLine.parse(args);
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), "cpu-map", e.getMessage());
+            return;
+        }
+        String origin = diag.where(line.number());
+        int cpu = m.cpus.nextSetBit(0);
+        for (int t = m.threads.nextSetBit(1); t > 0; t = m.threads.nextSetBit(t + 1)) {
+            BitSet cpus = m.cpus;
+            if (m.paired) {
+                cpus = new BitSet();
+                cpus.set(cpu);
+                cpu = m.cpus.nextSetBit(cpu + 1);
+            }
+            cpuMap.pin(t - 1, cpus, origin);
+        }
+        cpuMapLines.add(new CpuMapUse(line.number(), m.threads, m.explicitEnd));
+    }
+
+    /**
+     * HAProxy ignores the threads of a cpu-map line above nbthread without a word; a line that
+     * pins nothing, or names a thread number beyond the loops, is most likely a mistake: say so.
+     */
+    private void warnThreadsBeyondLoops(int loops) {
+        String count = nbthreadLine != 0 ? "nbthread is " + loops
+                : "nbthread is not set, so there is one event loop per usable CPU: " + loops;
+        for (CpuMapUse u : cpuMapLines) {
+            BitSet beyond = (BitSet) u.threads().clone();
+            beyond.clear(0, loops + 1);
+            if (beyond.isEmpty()) continue;
+            if (u.threads().nextSetBit(1) > loops) {
+                diag.warn(u.line(), "'cpu-map' pins no event loop: it names only threads beyond the last one ("
+                        + count + "), and those are ignored");
+            } else if (u.explicitEnd()) {
+                diag.warn(u.line(), "'cpu-map' names threads " + CpuMapLine.list(beyond) + " but " + count
+                        + ": those threads are ignored");
+            }
+        }
     }
 
     private boolean noArgs(Line line, String kw, List<String> args) {

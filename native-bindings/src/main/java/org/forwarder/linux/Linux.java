@@ -603,6 +603,130 @@ public class Linux extends Linux$shared {
         }
     }
 
+    private static class sched_setaffinity {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Linux.C_INT,
+            Linux.C_INT,
+            Linux.C_LONG,
+            Linux.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sched_setaffinity");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int sched_setaffinity(__pid_t __pid, size_t __cpusetsize, const cpu_set_t *__cpuset)
+     * }
+     */
+    public static FunctionDescriptor sched_setaffinity$descriptor() {
+        return sched_setaffinity.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int sched_setaffinity(__pid_t __pid, size_t __cpusetsize, const cpu_set_t *__cpuset)
+     * }
+     */
+    public static MethodHandle sched_setaffinity$handle() {
+        return sched_setaffinity.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int sched_setaffinity(__pid_t __pid, size_t __cpusetsize, const cpu_set_t *__cpuset)
+     * }
+     */
+    public static MemorySegment sched_setaffinity$address() {
+        return sched_setaffinity.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int sched_setaffinity(__pid_t __pid, size_t __cpusetsize, const cpu_set_t *__cpuset)
+     * }
+     */
+    public static int sched_setaffinity(int __pid, long __cpusetsize, MemorySegment __cpuset) {
+        var mh$ = sched_setaffinity.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sched_setaffinity", __pid, __cpusetsize, __cpuset);
+            }
+            return (int)mh$.invokeExact(__pid, __cpusetsize, __cpuset);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sched_getaffinity {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Linux.C_INT,
+            Linux.C_INT,
+            Linux.C_LONG,
+            Linux.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sched_getaffinity");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int sched_getaffinity(__pid_t __pid, size_t __cpusetsize, cpu_set_t *__cpuset)
+     * }
+     */
+    public static FunctionDescriptor sched_getaffinity$descriptor() {
+        return sched_getaffinity.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int sched_getaffinity(__pid_t __pid, size_t __cpusetsize, cpu_set_t *__cpuset)
+     * }
+     */
+    public static MethodHandle sched_getaffinity$handle() {
+        return sched_getaffinity.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int sched_getaffinity(__pid_t __pid, size_t __cpusetsize, cpu_set_t *__cpuset)
+     * }
+     */
+    public static MemorySegment sched_getaffinity$address() {
+        return sched_getaffinity.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int sched_getaffinity(__pid_t __pid, size_t __cpusetsize, cpu_set_t *__cpuset)
+     * }
+     */
+    public static int sched_getaffinity(int __pid, long __cpusetsize, MemorySegment __cpuset) {
+        var mh$ = sched_getaffinity.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sched_getaffinity", __pid, __cpusetsize, __cpuset);
+            }
+            return (int)mh$.invokeExact(__pid, __cpusetsize, __cpuset);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class close {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Linux.C_INT,

@@ -1,6 +1,7 @@
 package org.forwarder.sys;
 
 import org.forwarder.linux.Linux;
+import org.forwarder.linux.cpu_set_t;
 import org.forwarder.linux.epoll_event;
 import org.forwarder.linux.linger;
 import org.forwarder.linux.rlimit;
@@ -73,6 +74,8 @@ public class Syscalls {
     private static final MethodHandle EVENTFD = handle(Linux.eventfd$address(), Linux.eventfd$descriptor());
     private static final MethodHandle GETRLIMIT = handle(Linux.getrlimit$address(), Linux.getrlimit$descriptor());
     private static final MethodHandle SETRLIMIT = handle(Linux.setrlimit$address(), Linux.setrlimit$descriptor());
+    private static final MethodHandle SCHED_SETAFFINITY = handle(Linux.sched_setaffinity$address(), Linux.sched_setaffinity$descriptor());
+    private static final MethodHandle SCHED_GETAFFINITY = handle(Linux.sched_getaffinity$address(), Linux.sched_getaffinity$descriptor());
 
     /** Size of one {@code struct epoll_event}: 12 on x86_64 (packed), 16 elsewhere. */
     public static final long EPOLL_EVENT_SIZE = epoll_event.sizeof();
@@ -87,7 +90,11 @@ public class Syscalls {
     private static final int SCRATCH_LINGER = 32;  // struct linger
     private static final int SCRATCH_RLIMIT = 48;  // struct rlimit
     private static final int SCRATCH_ADDR = 64;    // a sockaddr_storage
-    private static final long SCRATCH_SIZE = SCRATCH_ADDR + sockaddr_storage.sizeof();
+    private static final long SCRATCH_CPUS = SCRATCH_ADDR + sockaddr_storage.sizeof(); // a cpu_set_t
+    private static final long SCRATCH_SIZE = SCRATCH_CPUS + cpu_set_t.sizeof();
+
+    /** CPUs a {@code cpu_set_t} can name (glibc's CPU_SETSIZE, 1024): numbers 0 to MAX_CPUS - 1. */
+    public static final int MAX_CPUS = (int) (cpu_set_t.sizeof() * 8);
 
     private final MemorySegment capture;
     private final MemorySegment scratch;
@@ -441,5 +448,58 @@ public class Syscalls {
         } catch (Throwable t) {
             throw fail(t);
         }
+    }
+
+    // ---- CPU affinity ------------------------------------------------------------------------
+
+    /**
+     * Pins the calling thread to {@code cpus} (sched_setaffinity on pid 0, which is this thread):
+     * 0 or -errno. The kernel keeps only the CPUs that are online and that the thread's cpuset
+     * allows, and refuses with EINVAL when none is left; {@link #threadAffinity()} says what it kept.
+     * An empty list or a number outside 0 to {@link #MAX_CPUS} - 1 is EINVAL without a call.
+     */
+    public int setThreadAffinity(int[] cpus) {
+        if (cpus.length == 0) return -Errno.EINVAL;
+        for (int cpu : cpus) {
+            if (cpu < 0 || cpu >= MAX_CPUS) return -Errno.EINVAL;
+        }
+        for (long off = 0; off < cpu_set_t.sizeof(); off += Long.BYTES) {
+            scratch.set(JAVA_LONG, SCRATCH_CPUS + off, 0L);
+        }
+        for (int cpu : cpus) {
+            // cpu_set_t is an array of unsigned longs: CPU n is bit n % 64 of word n / 64
+            long word = SCRATCH_CPUS + (long) (cpu >>> 6) * Long.BYTES;
+            scratch.set(JAVA_LONG, word, scratch.get(JAVA_LONG, word) | 1L << (cpu & 63));
+        }
+        try {
+            return err((int) SCHED_SETAFFINITY.invokeExact(capture, 0, cpu_set_t.sizeof(), scratchAddr + SCRATCH_CPUS));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** The CPUs the calling thread may run on, in increasing order; throws with the errno name on failure. */
+    public int[] threadAffinity() {
+        int r;
+        try {
+            r = err((int) SCHED_GETAFFINITY.invokeExact(capture, 0, cpu_set_t.sizeof(), scratchAddr + SCRATCH_CPUS));
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+        if (r < 0) throw new IllegalStateException("sched_getaffinity: " + Errno.describe(r));
+        int count = 0;
+        for (long off = 0; off < cpu_set_t.sizeof(); off += Long.BYTES) {
+            count += Long.bitCount(scratch.get(JAVA_LONG, SCRATCH_CPUS + off));
+        }
+        int[] cpus = new int[count];
+        int i = 0;
+        for (int word = 0; word < MAX_CPUS / 64; word++) {
+            long bits = scratch.get(JAVA_LONG, SCRATCH_CPUS + (long) word * Long.BYTES);
+            while (bits != 0) {
+                cpus[i++] = word * 64 + Long.numberOfTrailingZeros(bits);
+                bits &= bits - 1;
+            }
+        }
+        return cpus;
     }
 }

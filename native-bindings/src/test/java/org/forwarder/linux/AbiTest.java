@@ -46,7 +46,7 @@ class AbiTest {
     private static final String PKG = "org.forwarder.linux.";
     private static final List<String> EXPECTED_GROUPS = List.of(
             "epoll_event", "epoll_data", "sockaddr", "sockaddr_in", "sockaddr_in6",
-            "sockaddr_storage", "in_addr", "in6_addr", "linger", "rlimit");
+            "sockaddr_storage", "in_addr", "in6_addr", "linger", "rlimit", "cpu_set_t");
 
     /** What jextract.args asks for. */
     record Args(List<String> constants, List<Group> groups, List<String> functions, List<String> defines) {}

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
@@ -591,6 +592,104 @@ class SyscallsTest {
         assertThrows(IndexOutOfBoundsException.class, () -> sys.read(-1, buf, 0, 17));
         assertThrows(IndexOutOfBoundsException.class, () -> sys.write(-1, buf, 17, 0));
         assertEquals(-Errno.EBADF, sys.read(-1, buf, 16, 0), "an empty slice at the end is in bounds");
+    }
+
+    // ---- CPU affinity --------------------------------------------------------------------------
+
+    /**
+     * Pins a fresh thread to each CPU it may use in turn and reads the result back twice: through
+     * sched_getaffinity and through the kernel's own report for that thread
+     * (/proc/thread-self/status), then restores the original set. On a fresh thread so that the
+     * test runner's threads never change.
+     */
+    @Test
+    void threadAffinityIsSetReadBackAndRestored() throws Exception {
+        List<String> failures = new ArrayList<>();
+        Thread t = Thread.ofPlatform().name("affinity-test").start(() -> {
+            try {
+                Syscalls s = Syscalls.get();
+                int[] original = s.threadAffinity();
+                if (original.length == 0) failures.add("sched_getaffinity reported no CPU at all");
+                if (!Arrays.equals(original, cpusAllowedOfThisThread())) {
+                    failures.add("before: sched_getaffinity " + Arrays.toString(original) + " vs /proc "
+                            + Arrays.toString(cpusAllowedOfThisThread()));
+                }
+                for (int cpu : original) {
+                    int r = s.setThreadAffinity(new int[] {cpu});
+                    if (r != 0) failures.add("sched_setaffinity(" + cpu + "): " + Errno.describe(r));
+                    if (!Arrays.equals(new int[] {cpu}, s.threadAffinity())) {
+                        failures.add("pinned to " + cpu + ", sched_getaffinity says " + Arrays.toString(s.threadAffinity()));
+                    }
+                    if (!Arrays.equals(new int[] {cpu}, cpusAllowedOfThisThread())) {
+                        failures.add("pinned to " + cpu + ", /proc says " + Arrays.toString(cpusAllowedOfThisThread()));
+                    }
+                }
+                int r = s.setThreadAffinity(original);
+                if (r != 0) failures.add("restoring " + Arrays.toString(original) + ": " + Errno.describe(r));
+                if (!Arrays.equals(original, cpusAllowedOfThisThread())) {
+                    failures.add("after restoring: /proc says " + Arrays.toString(cpusAllowedOfThisThread()));
+                }
+            } catch (Throwable e) {
+                failures.add(e.toString());
+            }
+        });
+        t.join(10_000);
+        assertTrue(!t.isAlive(), "the affinity thread did not finish");
+        assertTrue(failures.isEmpty(), () -> String.join("\n", failures));
+    }
+
+    @Test
+    void affinityRefusesCpusThatCannotBeNamedOrDoNotExist() throws Exception {
+        List<String> failures = new ArrayList<>();
+        int last = Syscalls.MAX_CPUS - 1;
+        boolean lastOnline = online().contains(last);
+        Thread t = Thread.ofPlatform().name("affinity-test").start(() -> {
+            Syscalls s = Syscalls.get();
+            int[] before = s.threadAffinity();
+            check(failures, "empty set", -Errno.EINVAL, s.setThreadAffinity(new int[0]));
+            check(failures, "CPU -1", -Errno.EINVAL, s.setThreadAffinity(new int[] {-1}));
+            check(failures, "CPU " + Syscalls.MAX_CPUS, -Errno.EINVAL, s.setThreadAffinity(new int[] {Syscalls.MAX_CPUS}));
+            if (!lastOnline) {
+                // a CPU a cpu_set_t can name but that is not online: the kernel refuses the whole set
+                check(failures, "CPU " + last + " (not online)", -Errno.EINVAL, s.setThreadAffinity(new int[] {last}));
+            }
+            if (!Arrays.equals(before, s.threadAffinity())) {
+                failures.add("a refused call changed the affinity: " + Arrays.toString(s.threadAffinity()));
+            }
+        });
+        t.join(10_000);
+        assertTrue(!t.isAlive(), "the affinity thread did not finish");
+        assertTrue(failures.isEmpty(), () -> String.join("\n", failures));
+        assertEquals(1024, Syscalls.MAX_CPUS, "glibc's CPU_SETSIZE");
+    }
+
+    private static void check(List<String> failures, String what, int expected, int actual) {
+        if (expected != actual) failures.add(what + ": expected " + Errno.describe(expected) + ", got " + actual);
+    }
+
+    /** Cpus_allowed_list of the calling thread, as the kernel reports it (e.g. "0-1,4"). */
+    private static int[] cpusAllowedOfThisThread() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/thread-self/status"))) {
+            if (line.startsWith("Cpus_allowed_list:")) return parseCpuList(line.substring(line.indexOf(':') + 1));
+        }
+        throw new IOException("no Cpus_allowed_list in /proc/thread-self/status");
+    }
+
+    private static List<Integer> online() throws IOException {
+        return Arrays.stream(parseCpuList(Files.readString(Path.of("/sys/devices/system/cpu/online")))).boxed().toList();
+    }
+
+    /** The kernel's list format: "0-3,8,10-11". */
+    private static int[] parseCpuList(String list) {
+        List<Integer> cpus = new ArrayList<>();
+        for (String part : list.strip().split(",")) {
+            if (part.isEmpty()) continue;
+            int dash = part.indexOf('-');
+            int lo = Integer.parseInt(dash < 0 ? part : part.substring(0, dash));
+            int hi = dash < 0 ? lo : Integer.parseInt(part.substring(dash + 1));
+            for (int c = lo; c <= hi; c++) cpus.add(c);
+        }
+        return cpus.stream().mapToInt(Integer::intValue).toArray();
     }
 
     // ---- allocation on the hot path ------------------------------------------------------------
