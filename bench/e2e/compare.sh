@@ -20,6 +20,7 @@
 #   BASE_PORT    first relay port, one per target  [15201]
 #   JAVA         java binary for the forwarder     [newest JDK >= 25: $JAVA_HOME, /usr/lib/jvm]
 #   JAR          forwarder jar                     [forwarder/target/forwarder.jar]
+#   FORWARDER_FLAGS  more forwarder flags, e.g. "--nbthread 1" [none: one event loop per CPU]
 #   OUT_DIR      where the report is written       [bench/e2e/out]
 #   KEEP_TMP     1 = keep the temp dir (configs, logs, iperf3 JSON) [0]
 #
@@ -43,6 +44,7 @@ REVERSE=${REVERSE:-0}
 SERVER_PORT=${SERVER_PORT:-5201}
 BASE_PORT=${BASE_PORT:-15201}
 JAR=${JAR:-forwarder/target/forwarder.jar}
+FORWARDER_FLAGS=${FORWARDER_FLAGS:-}
 OUT_DIR=${OUT_DIR:-$SCRIPT_DIR/out}
 KEEP_TMP=${KEEP_TMP:-0}
 HAPROXY_TEMPLATE=$SCRIPT_DIR/haproxy.cfg.in
@@ -348,6 +350,8 @@ start_relay() {  # target port
         local fargs=(--listen "127.0.0.1:$port" --server "127.0.0.1:$SERVER_PORT"
             --timeout-client 1m --timeout-server 1m)
         [[ $target == forwarder-splice ]] && fargs+=(--splice-request --splice-response)
+        # shellcheck disable=SC2206 # flags are words
+        [[ -n $FORWARDER_FLAGS ]] && fargs+=($FORWARDER_FLAGS)
         start_bg "$logf" "$JAVA" --enable-native-access=ALL-UNNAMED -jar "$JAR" "${fargs[@]}"
         ;;
     *)
@@ -507,7 +511,7 @@ FACTS+=("- haproxy: $(have haproxy && first_line haproxy -v || echo 'not install
 FACTS+=("- java: $([[ -n $JAVA && -x $JAVA ]] && echo "$(first_line "$JAVA" -version) ($JAVA)" || echo 'not found')")
 FACTS+=("- iperf3: $(first_line iperf3 --version)")
 FACTS+=("- socat: $(have socat && socat -V 2>/dev/null | grep -m1 'socat version' || echo 'not installed')")
-FACTS+=("- parameters: TARGETS=\"$TARGETS\" STREAMS=\"$STREAMS\" DURATION=$DURATION REPEAT=$REPEAT WARMUP=$WARMUP REVERSE=$REVERSE")
+FACTS+=("- parameters: TARGETS=\"$TARGETS\" STREAMS=\"$STREAMS\" DURATION=$DURATION REPEAT=$REPEAT WARMUP=$WARMUP REVERSE=$REVERSE FORWARDER_FLAGS=\"$FORWARDER_FLAGS\"")
 
 # ---------------------------------------------------------------- main
 SERVER_PORT=$(free_port "$SERVER_PORT") || die "no free port for the iperf3 server near $SERVER_PORT"

@@ -172,7 +172,8 @@ public final class Worker {
     boolean takeConnection(Frontend fe) {
         if (!fe.connections.tryTake()) return false;
         if (proxies.connections.tryTake()) return true;
-        fe.connections.release();
+        // a loop that found the frontend full in between waits for this place too
+        if (fe.connections.release()) proxies.placeFreed(this);
         return false;
     }
 
