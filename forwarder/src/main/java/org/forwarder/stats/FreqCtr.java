@@ -81,7 +81,8 @@ public final class FreqCtr {
     static long rateOf(long sec, long cur, long prev, long nowMs) {
         long now = Math.floorDiv(nowMs, PERIOD_MS);
         long left = PERIOD_MS - Math.floorMod(nowMs, PERIOD_MS); // of the current second, 1..1000
-        if (sec >= now) return cur + prev * left / PERIOD_MS; // the writer's clock may run a little ahead of ours
+        if (sec > now) return cur + prev; // the writer's clock ran past ours into its next second: that second's start
+        if (sec == now) return cur + prev * left / PERIOD_MS;
         if (sec == now - 1) return cur * left / PERIOD_MS;
         return 0;
     }

@@ -9,7 +9,8 @@ import java.lang.invoke.VarHandle;
  * itself at each new sample ({@code sum = sum - sum/WINDOW + v}, the average being
  * {@code sum/WINDOW}). Until {@value #WINDOW} samples have come the sum is the plain total and
  * the average divides by the samples so far, so the first samples are not diluted by an empty
- * window (HAProxy does the same by sizing the window to the samples seen).
+ * window (our choice: a fixed window of 1024 would show a tenth of the true average after 100
+ * samples).
  *
  * <p>One per event loop, two slots of the loop's array ([sum][samples]), written by the owning
  * loop only (opaque stores, the count last with release). Mixing loops: a loop's average is
