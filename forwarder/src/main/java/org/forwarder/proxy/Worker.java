@@ -47,7 +47,10 @@ import java.util.function.Consumer;
  * <p>Counters: the loop's {@link LoopCounters} come from the process's registry; the loop's
  * sessions write the rows of their frontend, backend and server there. What the loop's
  * machinery keeps for itself (poller passes, epoll_ctl calls, buffers and pipes in use) is
- * copied into the process block after every pass and whenever a stream closes.
+ * copied into the process block after every pass and whenever a stream closes; so are the raw
+ * socket layer's call and EAGAIN counts (plain fields there, one increment per syscall). Each
+ * accept also counts the loop's connection and frontend rates and raises the process-wide
+ * maxima it can see (the frontend's smax and rate_max, MaxConnRate: {@link #countAccept}).
  */
 public final class Worker {
     private static final long FD_RETRY_MS = 100;
