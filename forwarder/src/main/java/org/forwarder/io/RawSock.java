@@ -19,6 +19,9 @@ import java.lang.foreign.MemorySegment;
  * </ul>
  * Results: bytes moved (&gt; 0), {@link #AGAIN}, {@link #SHUT} or {@link #ERROR} with
  * {@link #lastErrno()}. Nothing allocates, nothing throws.
+ *
+ * <p>Counts its calls and the EAGAINs among them in plain fields (one increment per syscall; the
+ * loop alone uses this object), which the loop copies into its counter block after each pass.
  */
 public final class RawSock {
     public static final long AGAIN = 0;
@@ -34,6 +37,7 @@ public final class RawSock {
     /** Where {@link #peek} puts its byte: one per loop, made once. */
     private final MemorySegment peekByte = java.lang.foreign.Arena.ofAuto().allocate(1);
     private int lastErrno;
+    private long recvCalls, recvAgain, sendCalls, sendAgain, spliceCalls, spliceAgain;
 
     public RawSock(Syscalls sys, FdTab fdTab) {
         this.sys = sys;
@@ -44,8 +48,16 @@ public final class RawSock {
         return lastErrno;
     }
 
+    public long recvCalls() { return recvCalls; }
+    public long recvAgain() { return recvAgain; }
+    public long sendCalls() { return sendCalls; }
+    public long sendAgain() { return sendAgain; }
+    public long spliceCalls() { return spliceCalls; }
+    public long spliceAgain() { return spliceAgain; }
+
     public long recv(int fd, MemorySegment buf, long offset, long len) {
         long n = sys.recv(fd, buf, offset, len, 0);
+        recvCalls++;
         if (n > 0) {
             if (n < len) fdTab.cantRecv(fd);
             return n;
@@ -65,6 +77,7 @@ public final class RawSock {
      */
     public long peek(int fd) {
         long n = sys.recv(fd, peekByte, 0, 1, SockConst.MSG_PEEK);
+        recvCalls++;
         if (n > 0) return n;
         if (n == 0) return SHUT;
         return readFailure(fd, (int) -n);
@@ -77,10 +90,12 @@ public final class RawSock {
      */
     public long send(int fd, MemorySegment buf, long offset, long len, boolean more) {
         long n = sys.send(fd, buf, offset, len, more ? SEND_MORE_FLAGS : SEND_FLAGS);
+        sendCalls++;
         if (n >= 0) {
             if (n < len) fdTab.cantSend(fd);
             return n;
         }
+        if (n == -Errno.EAGAIN) sendAgain++;
         return writeFailure(fd, (int) -n);
     }
 
@@ -92,10 +107,12 @@ public final class RawSock {
     /** socket -> pipe. 0 bytes from splice is a read shutdown, as for recv. */
     public long spliceIn(int fd, int pipeWrite, long len) {
         long n = sys.splice(fd, pipeWrite, len, SPLICE_FLAGS);
+        spliceCalls++;
         if (n > 0) return n;
         if (n == 0) return SHUT;
         int e = (int) -n;
         if (e == Errno.EAGAIN) {
+            spliceAgain++;
             // ambiguous: no data, or no room in the pipe; the caller knows which from the pipe
             return AGAIN;
         }
@@ -106,6 +123,7 @@ public final class RawSock {
     /** pipe -> socket. A partial write marks the socket not ready. */
     public long spliceOut(int pipeRead, int fd, long len) {
         long n = sys.splice(pipeRead, fd, len, SPLICE_FLAGS);
+        spliceCalls++;
         if (n > 0) {
             if (n < len) fdTab.cantSend(fd);
             return n;
@@ -114,11 +132,13 @@ public final class RawSock {
             fdTab.cantSend(fd);
             return AGAIN;
         }
+        if (n == -Errno.EAGAIN) spliceAgain++;
         return writeFailure(fd, (int) -n);
     }
 
     private long readFailure(int fd, int e) {
         if (e == Errno.EAGAIN || e == Errno.ENOTCONN) {
+            if (e == Errno.EAGAIN) recvAgain++;
             fdTab.cantRecv(fd);
             return AGAIN;
         }

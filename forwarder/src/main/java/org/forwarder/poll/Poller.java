@@ -48,6 +48,9 @@ public final class Poller implements AutoCloseable {
     private volatile boolean closed;
     private volatile Thread thread;
     private long passes;
+    private long epollWaits;
+    /** The clock of rates (StatsRegistry.clockMs's origin, shared by the loops), read with {@link #now}. */
+    private long clockMs;
     /** Runs on the loop's thread after every pass (the worker publishes its figures there). */
     private Runnable afterPass = () -> { };
 
@@ -84,13 +87,22 @@ public final class Poller implements AutoCloseable {
     /** The loop's clock in milliseconds, read once per pass. */
     public long now() { return now; }
     public long passes() { return passes; }
+    /** epoll_wait calls so far. */
+    public long epollWaits() { return epollWaits; }
+    /**
+     * {@code System.nanoTime()} in milliseconds, one origin for every loop, read once per pass
+     * with {@link #now()}: the clock of the rate counters.
+     */
+    public long clockMs() { return clockMs; }
     public Thread thread() { return thread; }
 
     /** Sets what runs on the loop's thread after every pass; call before {@link #run()}. It must not allocate. */
     public void afterEachPass(Runnable r) { afterPass = r; }
 
     private long clock() {
-        return (System.nanoTime() - startNanos) / 1_000_000L;
+        long t = System.nanoTime();
+        clockMs = Math.floorDiv(t, 1_000_000L);
+        return (t - startNanos) / 1_000_000L;
     }
 
     /** Queues {@code t} to run at the end of this pass (poller thread only). */
@@ -192,6 +204,7 @@ public final class Poller implements AutoCloseable {
             int timeout = (fdTab.cache().hasPending() || runHead != null || !commands.isEmpty()
                     || remoteWakes.get() != null) ? 0 : timers.timeoutMs(now, MAX_SLEEP_MS);
             int n = sys.epollWait(epfd, events, MAX_EVENTS, timeout);
+            epollWaits++;
             now = clock();
             if (n < 0 && n != -Errno.EINTR) {
                 throw new IllegalStateException("epoll_wait: " + Errno.describe(n));

@@ -5,6 +5,7 @@ import org.forwarder.config.BackendConfig;
 import org.forwarder.stats.CounterBlock;
 import org.forwarder.stats.LoopCounters;
 import org.forwarder.stats.ProxyCounter;
+import org.forwarder.stats.SharedMax;
 
 /**
  * A backend at run time, shared by every event loop: picks a server (smooth weighted round-robin,
@@ -27,6 +28,11 @@ import org.forwarder.stats.ProxyCounter;
  * it die before that, {@link #leave} gives the slot to the next waiter. Counters: each loop counts
  * what it did into its own block of this backend's row (gauges as +1/-1 deltas, so sums over
  * loops are right even when one loop queues a stream and another dequeues it).
+ *
+ * <p>Maxima (smax, qmax) are process-wide levels that no loop's deltas show, so they are kept
+ * where the shared level changes: the queue's size under the lock, the streams of the backend in
+ * one atomic count changed at a stream's start and end (once per connection, as the frontend's
+ * count), each followed by a {@link SharedMax} update that writes only on a new maximum.
  */
 public final class Backend {
     private final BackendConfig config;
@@ -40,8 +46,14 @@ public final class Backend {
     /** leastconn: where the next tie-break starts (under the lock). */
     private int rrStart;
     private volatile int queued;
+    /** Streams of this backend open now, over all loops (for smax). */
+    private final java.util.concurrent.atomic.AtomicInteger streams = new java.util.concurrent.atomic.AtomicInteger();
+    private final SharedMax smax;
+    private final SharedMax qmax;
 
-    Backend(BackendConfig config, int statsRow, Server[] servers) {
+    Backend(BackendConfig config, int statsRow, Server[] servers, SharedMax smax, SharedMax qmax) {
+        this.smax = smax;
+        this.qmax = qmax;
         this.config = config;
         this.statsRow = statsRow;
         this.servers = servers;
@@ -53,6 +65,16 @@ public final class Backend {
     public Server[] servers() { return servers; }
     /** Streams waiting for a slot now, over all loops. */
     public int queued() { return queued; }
+
+    /** A stream of this backend started (any loop): raises smax. */
+    void streamStarted() {
+        smax.update(streams.incrementAndGet());
+    }
+
+    /** A stream of this backend ended (any loop). */
+    void streamEnded() {
+        streams.decrementAndGet();
+    }
 
     /** True when some server can take traffic at all (weight > 0). */
     public boolean hasUsableServer() {
@@ -77,6 +99,7 @@ public final class Backend {
             }
             queue.add(s);
             queued = queue.size();
+            qmax.update(queued);
         }
         CounterBlock<ProxyCounter> stats = counters.row(statsRow);
         stats.inc(ProxyCounter.QTOT);

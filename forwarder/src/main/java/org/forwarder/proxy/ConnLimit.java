@@ -19,12 +19,12 @@ final class ConnLimit {
         this.max = max;
     }
 
-    /** Takes a place if the limit allows; false when it is reached. */
-    boolean tryTake() {
+    /** Takes a place if the limit allows: the count with it (at least 1); 0 when the limit is reached. */
+    int tryTake() {
         while (true) {
             int c = current.get();
-            if (c >= max) return false;
-            if (current.compareAndSet(c, c + 1)) return true;
+            if (c >= max) return 0;
+            if (current.compareAndSet(c, c + 1)) return c + 1;
         }
     }
 

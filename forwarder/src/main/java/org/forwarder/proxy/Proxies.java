@@ -5,6 +5,7 @@ import org.forwarder.config.Config;
 import org.forwarder.config.FrontendConfig;
 import org.forwarder.config.GlobalConfig;
 import org.forwarder.config.ServerConfig;
+import org.forwarder.stats.ProxyMax;
 import org.forwarder.stats.StatsRegistry;
 
 import java.util.ArrayList;
@@ -41,15 +42,18 @@ public final class Proxies {
         for (BackendConfig bc : config.backends().values()) {
             List<Server> servers = new ArrayList<>();
             for (ServerConfig s : bc.servers()) {
-                servers.add(new Server(s.name(), s.address(), s.weight(), s.maxconn(),
-                        registry.server(bc.name(), s.name()).index()));
+                int row = registry.server(bc.name(), s.name()).index();
+                servers.add(new Server(s.name(), s.address(), s.weight(), s.maxconn(), row,
+                        registry.max(row, ProxyMax.SMAX)));
             }
-            backends.put(bc.name(), new Backend(bc, registry.backend(bc.name()).index(), servers.toArray(new Server[0])));
+            int row = registry.backend(bc.name()).index();
+            backends.put(bc.name(), new Backend(bc, row, servers.toArray(new Server[0]),
+                    registry.max(row, ProxyMax.SMAX), registry.max(row, ProxyMax.QMAX)));
         }
         List<Frontend> frontends = new ArrayList<>();
         for (FrontendConfig fc : config.frontends()) {
             frontends.add(new Frontend(fc, backends.get(fc.defaultBackend()), config.global().noSplice(),
-                    registry.frontend(fc.name()).index()));
+                    registry.frontend(fc.name()).index(), registry));
         }
         return new Proxies(config.global(), List.copyOf(frontends), backends);
     }

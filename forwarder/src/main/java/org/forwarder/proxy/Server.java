@@ -1,5 +1,6 @@
 package org.forwarder.proxy;
 
+import org.forwarder.stats.SharedMax;
 import org.forwarder.sys.SockAddr;
 
 /**
@@ -20,13 +21,16 @@ public final class Server {
     private volatile int current;
     /** Smooth weighted round-robin state (under the backend's lock). */
     int rrCurrent;
+    /** Most slots held at once (smax), raised in {@link #take} under the backend's lock. */
+    private final SharedMax smax;
 
-    Server(String name, SockAddr address, int weight, int maxconn, int statsRow) {
+    Server(String name, SockAddr address, int weight, int maxconn, int statsRow, SharedMax smax) {
         this.name = name;
         this.address = address;
         this.weight = weight;
         this.maxconn = maxconn;
         this.statsRow = statsRow;
+        this.smax = smax;
     }
 
     public String name() { return name; }
@@ -41,7 +45,9 @@ public final class Server {
 
     /** Takes a slot (under the backend's lock). */
     void take() {
-        current = current + 1;
+        int c = current + 1;
+        current = c;
+        smax.update(c);
     }
 
     /** Gives a slot back (under the backend's lock). */

@@ -7,6 +7,10 @@ import org.forwarder.io.Sock;
 import org.forwarder.poll.FdTab;
 import org.forwarder.poll.Task;
 import org.forwarder.stats.CounterBlock;
+import org.forwarder.stats.FreqCtr;
+import org.forwarder.stats.ProcessRate;
+import org.forwarder.stats.ProxyAverage;
+import org.forwarder.stats.ProxyRate;
 import org.forwarder.stats.LoopCounters;
 import org.forwarder.stats.ProcessCounter;
 import org.forwarder.stats.ProxyCounter;
@@ -106,6 +110,13 @@ public final class Session extends Task implements ChannelOwner {
     private long retryAt;
     private long connectStart;
     private long queuedAt;
+    /** For the time averages (ms, the loop's clock): the accept, time queued so far, the first connect, the connection up. */
+    private final long startedAt;
+    private long queueMs;
+    private long firstConnectAt = -1;
+    private long connectedAt = -1;
+    /** BytesOutRate of this loop. */
+    private final FreqCtr bytesRate;
     /** PASSING_RESET: the side that gets the reset once it acknowledged our last bytes. */
     private Conn resetTarget;
     private long resetPollAt;
@@ -136,6 +147,8 @@ public final class Session extends Task implements ChannelOwner {
         this.sys = worker.sys();
         this.t = frontend.timeouts();
         this.client.fd = clientFd;
+        this.startedAt = worker.now();
+        this.bytesRate = counters.rate(ProcessRate.BYTES_OUT_RATE);
         SpliceOptions sp = frontend.splice();
         this.request = new Channel(this, worker.io(), client, server, Channel.REQUEST, sp.request(), sp.auto());
         this.response = new Channel(this, worker.io(), server, client, Channel.RESPONSE, sp.response(), sp.auto());
@@ -163,6 +176,8 @@ public final class Session extends Task implements ChannelOwner {
         feStats.add(ProxyCounter.SCUR, 1);
         beStats.inc(ProxyCounter.STOT);
         beStats.add(ProxyCounter.SCUR, 1);
+        counters.rate(backend.statsRow, ProxyRate.RATE).add(worker.poller().clockMs(), 1);
+        backend.streamStarted();
         int fd = client.fd;
         Sock.noDelay(sys, fd);
         // ready from the start: the first recv, once connected, is tried before any epoll_ctl
@@ -350,6 +365,7 @@ public final class Session extends Task implements ChannelOwner {
             case WAITING_SLOT -> {
                 Server sv = backend.collect(this);
                 if (sv == null) return; // woken for an earlier wait
+                queueMs += now() - queuedAt;
                 gotSlot(sv);
                 state = TO_CONNECT;
                 retryNow();
@@ -389,6 +405,7 @@ public final class Session extends Task implements ChannelOwner {
         srvStats = counters.row(sv.statsRow);
         srvStats.inc(ProxyCounter.STOT);
         srvStats.add(ProxyCounter.SCUR, 1);
+        counters.rate(sv.statsRow, ProxyRate.RATE).add(worker.poller().clockMs(), 1);
     }
 
     // ---- server side ---------------------------------------------------------------------
@@ -417,6 +434,7 @@ public final class Session extends Task implements ChannelOwner {
         Server sv = srv;
         state = CONNECTING;
         connectStart = now();
+        if (firstConnectAt < 0) firstConnectAt = connectStart;
         armTimer();
         int fd = Sock.open(sys, sv.address().family());
         if (fd < 0) {
@@ -459,6 +477,7 @@ public final class Session extends Task implements ChannelOwner {
     private void connected() {
         state = ESTABLISHED;
         long now = now();
+        connectedAt = now;
         server.readSince = server.writeSince = now;
         client.readSince = client.writeSince = now; // time spent waiting was not the client's silence
         fdt.stopSend(server.fd);
@@ -616,6 +635,8 @@ public final class Session extends Task implements ChannelOwner {
         if (waited) backend.leave(this, counters); // out of the queue, or a grant passed on
         feStats.add(ProxyCounter.SCUR, -1);
         beStats.add(ProxyCounter.SCUR, -1);
+        backend.streamEnded();
+        if (connectedAt >= 0 && srv != null) sampleTimes(srv.statsRow);
         request.release();
         response.release();
         closeFd(client, resetClient);
@@ -646,6 +667,25 @@ public final class Session extends Task implements ChannelOwner {
     @Override
     public void bytesRead(int dir, long n) {
         countProxies(dir == Channel.REQUEST ? ProxyCounter.BIN : ProxyCounter.BOUT, n);
+        bytesRate.add(worker.poller().clockMs(), n);
+    }
+
+    /**
+     * A stream that reached server row {@code srvRow} ends: its queue, connect and total times
+     * go into the backend's and the server's averages (HAProxy's qtime, ctime, ttime, which it
+     * also samples only for streams that got a server connection).
+     */
+    private void sampleTimes(int srvRow) {
+        long q = queueMs;
+        long c = connectedAt - firstConnectAt;
+        long t = now() - startedAt;
+        int be = backend.statsRow;
+        counters.average(be, ProxyAverage.QTIME).add(q);
+        counters.average(be, ProxyAverage.CTIME).add(c);
+        counters.average(be, ProxyAverage.TTIME).add(t);
+        counters.average(srvRow, ProxyAverage.QTIME).add(q);
+        counters.average(srvRow, ProxyAverage.CTIME).add(c);
+        counters.average(srvRow, ProxyAverage.TTIME).add(t);
     }
 
     /** Adds {@code n} to {@code c} of this stream's frontend, backend and server (if it has one). */

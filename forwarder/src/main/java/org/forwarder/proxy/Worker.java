@@ -11,6 +11,11 @@ import org.forwarder.poll.Task;
 import org.forwarder.stats.CounterBlock;
 import org.forwarder.stats.LoopCounters;
 import org.forwarder.stats.ProcessCounter;
+import org.forwarder.stats.ProcessRate;
+import org.forwarder.stats.ProxyRate;
+import org.forwarder.stats.StatsRegistry;
+import org.forwarder.stats.FreqCtr;
+import org.forwarder.stats.SharedMax;
 import org.forwarder.stream.IoContext;
 import org.forwarder.sys.Errno;
 import org.forwarder.sys.SockAddr;
@@ -42,7 +47,10 @@ import java.util.function.Consumer;
  * <p>Counters: the loop's {@link LoopCounters} come from the process's registry; the loop's
  * sessions write the rows of their frontend, backend and server there. What the loop's
  * machinery keeps for itself (poller passes, epoll_ctl calls, buffers and pipes in use) is
- * copied into the process block after every pass and whenever a stream closes.
+ * copied into the process block after every pass and whenever a stream closes; so are the raw
+ * socket layer's call and EAGAIN counts (plain fields there, one increment per syscall). Each
+ * accept also counts the loop's connection and frontend rates and raises the process-wide
+ * maxima it can see (the frontend's smax and rate_max, MaxConnRate: {@link #countAccept}).
  */
 public final class Worker {
     private static final long FD_RETRY_MS = 100;
@@ -61,6 +69,10 @@ public final class Worker {
     private final boolean sharePorts;
     /** Streams of this loop open now. */
     private int current;
+    /** The frontend's connection count with the place the last {@link #takeConnection} took (for its smax). */
+    private int takenCount;
+    private final FreqCtr connRate;
+    private final SharedMax connRateMax;
     /** Every open stream of this loop, so a stop can close what the grace period did not. */
     private final Session.LiveSet live = new Session.LiveSet();
     private boolean draining;
@@ -90,6 +102,8 @@ public final class Worker {
         this.log = log;
         this.counters = counters;
         this.stats = counters.process();
+        this.connRate = counters.rate(ProcessRate.CONN_RATE);
+        this.connRateMax = counters.registry().max(ProcessRate.CONN_RATE);
         this.sharePorts = global.loops() > 1;
         this.poller = new Poller(maxFds, sys);
         try {
@@ -170,8 +184,12 @@ public final class Worker {
      * process-wide), or returns false when a limit is reached.
      */
     boolean takeConnection(Frontend fe) {
-        if (!fe.connections.tryTake()) return false;
-        if (proxies.connections.tryTake()) return true;
+        int count = fe.connections.tryTake();
+        if (count == 0) return false;
+        if (proxies.connections.tryTake() > 0) {
+            takenCount = count;
+            return true;
+        }
         // a loop that found the frontend full in between waits for this place too
         if (fe.connections.release()) proxies.placeFreed(this);
         return false;
@@ -196,10 +214,28 @@ public final class Worker {
         current++;
         stats.inc(ProcessCounter.CUM_CONNS);
         Frontend fe = l.frontend();
+        countAccept(fe);
         stats.addRelease(ProcessCounter.CURR_CONNS, 1);
         Session s = new Session(this, fe, fd);
         live.add(s);
         s.start();
+    }
+
+    /**
+     * Rates and maxima of an accept. The frontend's smax is its count with this connection's
+     * place (the CAS result of {@link #takeConnection}); it may include a place another loop
+     * holds for an accept under way, at most one per loop. The highest rates are the process's
+     * (every loop's counters summed), read here, once per accept, without writing them.
+     */
+    private void countAccept(Frontend fe) {
+        fe.smax.update(takenCount);
+        long clock = poller.clockMs();
+        connRate.add(clock, 1);
+        StatsRegistry reg = counters.registry();
+        long r = reg.rate(ProcessRate.CONN_RATE, clock);
+        connRateMax.update(r);
+        counters.rate(fe.statsRow, ProxyRate.RATE).add(clock, 1);
+        fe.rateMax.update(reg.rate(fe.statsRow, ProxyRate.RATE, clock));
     }
 
     /** Closes every stream still open (end of the grace period). */
@@ -309,6 +345,13 @@ public final class Worker {
     private void publishLoopFigures() {
         stats.set(ProcessCounter.POLL_PASSES, poller.passes());
         stats.set(ProcessCounter.EPOLL_CTL_CALLS, poller.fdTab().epollCtlCalls());
+        stats.set(ProcessCounter.EPOLL_WAIT_CALLS, poller.epollWaits());
+        stats.set(ProcessCounter.RECV_CALLS, raw.recvCalls());
+        stats.set(ProcessCounter.RECV_EAGAIN, raw.recvAgain());
+        stats.set(ProcessCounter.SEND_CALLS, raw.sendCalls());
+        stats.set(ProcessCounter.SEND_EAGAIN, raw.sendAgain());
+        stats.set(ProcessCounter.SPLICE_CALLS, raw.spliceCalls());
+        stats.set(ProcessCounter.SPLICE_EAGAIN, raw.spliceAgain());
         stats.set(ProcessCounter.BUFFERS_USED, buffers.inUse());
         stats.set(ProcessCounter.PIPES_USED, pipes.inUse());
         stats.set(ProcessCounter.PIPES_LARGE_USED, pipes.largeInUse());

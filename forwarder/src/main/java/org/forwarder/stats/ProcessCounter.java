@@ -32,7 +32,14 @@ public enum ProcessCounter implements Counter {
     PIPES_SURPLUS_CLOSED(COUNTER, null, "empty pipes closed because enough were free already"),
     BUFFERS_USED(GAUGE, null, "copy buffers held by streams"),
     POLL_PASSES(COUNTER, null, "event-loop passes"),
-    EPOLL_CTL_CALLS(COUNTER, null, "epoll_ctl calls");
+    EPOLL_CTL_CALLS(COUNTER, null, "epoll_ctl calls"),
+    EPOLL_WAIT_CALLS(COUNTER, null, "epoll_wait calls"),
+    RECV_CALLS(COUNTER, null, "recv calls on streams' sockets (reads and one-byte peeks)"),
+    RECV_EAGAIN(COUNTER, null, "recv calls that found nothing to read (EAGAIN)"),
+    SEND_CALLS(COUNTER, null, "send calls on streams' sockets"),
+    SEND_EAGAIN(COUNTER, null, "send calls that found no room (EAGAIN)"),
+    SPLICE_CALLS(COUNTER, null, "splice calls (socket to pipe and pipe to socket)"),
+    SPLICE_EAGAIN(COUNTER, null, "splice calls that moved nothing (EAGAIN)");
 
     private final Kind kind;
     private final String haproxy;

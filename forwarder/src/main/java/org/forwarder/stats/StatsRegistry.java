@@ -49,6 +49,7 @@ public final class StatsRegistry {
 
     private static final int PROCESS = ProcessCounter.values().length;
     private static final int PROXY = ProxyCounter.values().length;
+    private static final int MAXES = ProxyMax.values().length;
 
     static {
         if (ProcessCounter.CURR_CONNS.ordinal() != 0) throw new AssertionError("snapshot() reads CURR_CONNS first");
@@ -58,6 +59,11 @@ public final class StatsRegistry {
     private final Map<String, Row> frontends = new HashMap<>();
     private final Map<String, Row> backends = new HashMap<>();
     private final Map<String, Row> servers = new HashMap<>();
+    /**
+     * Maxima of shared levels ({@link SharedMax}): per row one per {@link ProxyMax}, then one per
+     * {@link ProcessRate}. Shared by the loops, written only when a level passes its maximum.
+     */
+    private final java.util.concurrent.atomic.AtomicLongArray maxima;
     /** Replaced whole when a loop is added: readers see a complete list without a lock. */
     private volatile LoopCounters[] loops = new LoopCounters[0];
 
@@ -83,6 +89,7 @@ public final class StatsRegistry {
             }
         }
         this.rows = Collections.unmodifiableList(list);
+        this.maxima = new java.util.concurrent.atomic.AtomicLongArray(list.size() * MAXES + ProcessRate.values().length);
     }
 
     /** Rows for every frontend, backend and server of {@code config}. */
@@ -143,6 +150,50 @@ public final class StatsRegistry {
         return out;
     }
 
+    /** The maximum {@code m} of row {@code row} ({@link Row#index()}), for the shared object that keeps it. */
+    public SharedMax max(int row, ProxyMax m) {
+        return new SharedMax(maxima, row * MAXES + m.ordinal());
+    }
+
+    /** The highest process rate {@code r} seen (kept for {@link ProcessRate#CONN_RATE}). */
+    public SharedMax max(ProcessRate r) {
+        return new SharedMax(maxima, rows.size() * MAXES + r.ordinal());
+    }
+
+    /** The process's rate {@code r} at {@code nowMs} ({@link #clockMs()}): the loops' rates summed. */
+    public long rate(ProcessRate r, long nowMs) {
+        long s = 0;
+        for (LoopCounters l : loops) s += l.rate(r).rate(nowMs);
+        return s;
+    }
+
+    /** Rate {@code r} of row {@code row} at {@code nowMs}: the loops' rates summed. */
+    public long rate(int row, ProxyRate r, long nowMs) {
+        long s = 0;
+        for (LoopCounters l : loops) s += l.rate(row, r).rate(nowMs);
+        return s;
+    }
+
+    /** Average {@code a} of {@code row} over the loops: their sums over their windows (see {@link SwRate}). */
+    public long average(Row row, ProxyAverage a) {
+        long sums = 0, windows = 0;
+        for (LoopCounters l : loops) {
+            SwRate w = l.average(row.index(), a);
+            long n = w.samples();
+            sums += w.sum();
+            windows += SwRate.window(n);
+        }
+        return SwRate.average(sums, windows);
+    }
+
+    /**
+     * The clock of rates, in milliseconds, one origin for every thread: what writers pass to
+     * {@link FreqCtr#add} and readers to {@link #rate}.
+     */
+    public static long clockMs() {
+        return Math.floorDiv(System.nanoTime(), 1_000_000L);
+    }
+
     private long sum(int slot) {
         long s = 0;
         for (LoopCounters l : loops) s += l.read(slot);
@@ -169,7 +220,24 @@ public final class StatsRegistry {
                 proxies[r * PROXY + i] = s;
             }
         }
-        return new StatsSnapshot(this, process, proxies);
+        long now = clockMs();
+        ProcessRate[] prs = ProcessRate.values();
+        long[] processRates = new long[prs.length * 2];
+        for (ProcessRate r : prs) {
+            processRates[r.ordinal() * 2] = rate(r, now);
+            processRates[r.ordinal() * 2 + 1] = max(r).get();
+        }
+        ProxyRate[] rrs = ProxyRate.values();
+        ProxyAverage[] avs = ProxyAverage.values();
+        ProxyMax[] mxs = ProxyMax.values();
+        long[] live = new long[rows.size() * (rrs.length + avs.length + mxs.length)];
+        int k = 0;
+        for (Row row : rows) {
+            for (ProxyRate r : rrs) live[k++] = rate(row.index(), r, now);
+            for (ProxyAverage a : avs) live[k++] = average(row, a);
+            for (ProxyMax m : mxs) live[k++] = maxima.get(row.index() * MAXES + m.ordinal());
+        }
+        return new StatsSnapshot(this, process, proxies, processRates, live);
     }
 
     // ---- layout ------------------------------------------------------------------------------

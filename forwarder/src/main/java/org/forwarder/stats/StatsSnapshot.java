@@ -6,19 +6,57 @@ import java.util.List;
  * Every figure of a {@link StatsRegistry}, summed over its loops and copied at one moment (see
  * the registry for what "one moment" guarantees). Figures are read by name:
  * {@link #get(ProcessCounter)}, {@link #get(StatsRegistry.Row, ProxyCounter)}, or the shorthands
- * below; {@link #render()} is the shutdown summary.
+ * below; {@link #render()} is the shutdown summary. Rates ({@link #rate}), time averages
+ * ({@link #average}) and maxima ({@link #max}) are read at the same time: the rates against the
+ * snapshot's clock, the averages as the loops' windows mixed (see {@link SwRate}), the maxima
+ * from the shared objects that keep them ({@link SharedMax}).
  */
 public final class StatsSnapshot {
     private static final int PROXY = ProxyCounter.values().length;
 
     private final StatsRegistry registry;
     private final long[] process;
-    private final long[] proxies;
+    private static final int LIVE = ProxyRate.values().length + ProxyAverage.values().length + ProxyMax.values().length;
+    private static final int AVERAGES_AT = ProxyRate.values().length;
+    private static final int MAXES_AT = AVERAGES_AT + ProxyAverage.values().length;
 
-    StatsSnapshot(StatsRegistry registry, long[] process, long[] proxies) {
+    private final long[] proxies;
+    /** Per {@link ProcessRate}: the rate, then its maximum. */
+    private final long[] processRates;
+    /** Per row: its {@link ProxyRate}s, {@link ProxyAverage}s, then {@link ProxyMax}es. */
+    private final long[] live;
+
+    StatsSnapshot(StatsRegistry registry, long[] process, long[] proxies, long[] processRates, long[] live) {
         this.registry = registry;
         this.process = process;
         this.proxies = proxies;
+        this.processRates = processRates;
+        this.live = live;
+    }
+
+    /** The process's rate {@code r} (per second) when the snapshot was taken. */
+    public long rate(ProcessRate r) {
+        return processRates[r.ordinal() * 2];
+    }
+
+    /** The highest process rate {@code r} seen (0 where none is kept, see {@link ProcessRate#haproxyMax()}). */
+    public long max(ProcessRate r) {
+        return processRates[r.ordinal() * 2 + 1];
+    }
+
+    /** Rate {@code r} of {@code row} (per second, summed over the loops) when the snapshot was taken. */
+    public long rate(StatsRegistry.Row row, ProxyRate r) {
+        return live[row.index() * LIVE + r.ordinal()];
+    }
+
+    /** Average {@code a} of {@code row} in milliseconds (see {@link SwRate} for how loops mix). */
+    public long average(StatsRegistry.Row row, ProxyAverage a) {
+        return live[row.index() * LIVE + AVERAGES_AT + a.ordinal()];
+    }
+
+    /** Maximum {@code m} of {@code row} (process-wide). */
+    public long max(StatsRegistry.Row row, ProxyMax m) {
+        return live[row.index() * LIVE + MAXES_AT + m.ordinal()];
     }
 
     public long get(ProcessCounter c) {
@@ -73,6 +111,7 @@ public final class StatsSnapshot {
     public int buffersInUse() { return (int) get(ProcessCounter.BUFFERS_USED); }
     public long passes() { return get(ProcessCounter.POLL_PASSES); }
     public long epollCtlCalls() { return get(ProcessCounter.EPOLL_CTL_CALLS); }
+    public long epollWaitCalls() { return get(ProcessCounter.EPOLL_WAIT_CALLS); }
 
     /** One line per group of figures, for logs and the shutdown summary. */
     public String render() {
@@ -88,7 +127,10 @@ public final class StatsSnapshot {
                         + pipesOverBudget() + ", resize refused (EPERM) " + pipeResizeRefused()
                         + ", surplus closed " + pipesSurplusClosed(),
                 "buffers in use: " + buffersInUse() + "; accept pauses: " + acceptPauses(),
-                "poller: passes " + passes() + ", epoll_ctl calls " + epollCtlCalls());
+                "poller: passes " + passes() + ", epoll_wait calls " + epollWaitCalls() + ", epoll_ctl calls " + epollCtlCalls(),
+                "syscalls: recv " + get(ProcessCounter.RECV_CALLS) + " (EAGAIN " + get(ProcessCounter.RECV_EAGAIN)
+                        + "), send " + get(ProcessCounter.SEND_CALLS) + " (EAGAIN " + get(ProcessCounter.SEND_EAGAIN)
+                        + "), splice " + get(ProcessCounter.SPLICE_CALLS) + " (EAGAIN " + get(ProcessCounter.SPLICE_EAGAIN) + ")");
     }
 
     @Override

@@ -5,6 +5,8 @@ import org.forwarder.config.Balance;
 import org.forwarder.config.ServerConfig;
 import org.forwarder.config.SpliceOptions;
 import org.forwarder.config.Timeouts;
+import org.forwarder.stats.ProxyMax;
+import org.forwarder.stats.StatsRegistry;
 import org.forwarder.sys.SockAddr;
 import org.junit.jupiter.api.Test;
 
@@ -21,10 +23,11 @@ class RedispatchPolicyTest {
         for (int i = 0; i < servers; i++) {
             list.add(new ServerConfig("s" + i, SockAddr.parse("127.0.0.1:" + (9001 + i)), 1, 0, "t:" + i));
         }
+        StatsRegistry reg = new StatsRegistry(List.of(), java.util.Map.of("b", list.stream().map(ServerConfig::name).toList()));
         Server[] run = new Server[servers];
-        for (int i = 0; i < servers; i++) run[i] = new Server("s" + i, list.get(i).address(), 1, 0, i + 1);
+        for (int i = 0; i < servers; i++) run[i] = new Server("s" + i, list.get(i).address(), 1, 0, i + 1, reg.max(i + 1, ProxyMax.SMAX));
         return new Backend(new BackendConfig("b", "t:1", balance, list, Timeouts.NONE, retries, SpliceOptions.NONE,
-                redispatchAfter), 0, run);
+                redispatchAfter), 0, run, reg.max(0, ProxyMax.SMAX), reg.max(0, ProxyMax.QMAX));
     }
 
     /** The retries (1-based) of {@code retries} that redispatch, as a string such as "--R". */
