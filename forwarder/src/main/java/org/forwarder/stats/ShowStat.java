@@ -119,6 +119,35 @@ public final class ShowStat {
 
     private ShowStat() {}
 
+    /**
+     * Fills the columns kept apart from the counters (maxima, rates, time averages) from {@code s}
+     * into rows made by {@link #rows}: {@code smax}, {@code qmax}, {@code rate}, {@code rate_max}
+     * (frontends), {@code qtime}/{@code ctime}/{@code ttime} (backends and servers), each where
+     * HAProxy fills it for a TCP proxy.
+     */
+    public static List<Row> withLiveFigures(List<Row> rows, StatsSnapshot s) {
+        StatsRegistry registry = s.registry();
+        for (Row r : rows) {
+            switch (r.svname()) {
+                case "FRONTEND" -> {
+                    StatsRegistry.Row fe = registry.frontend(r.pxname());
+                    r.set("smax", s.max(fe, ProxyMax.SMAX)).set("rate", s.rate(fe, ProxyRate.RATE))
+                            .set("rate_max", s.max(fe, ProxyMax.RATE_MAX));
+                }
+                case "BACKEND" -> times(r, s, registry.backend(r.pxname())).set("qmax",
+                        s.max(registry.backend(r.pxname()), ProxyMax.QMAX));
+                default -> times(r, s, registry.server(r.pxname(), r.svname()));
+            }
+        }
+        return rows;
+    }
+
+    private static Row times(Row r, StatsSnapshot s, StatsRegistry.Row row) {
+        return r.set("smax", s.max(row, ProxyMax.SMAX)).set("rate", s.rate(row, ProxyRate.RATE))
+                .set("qtime", s.average(row, ProxyAverage.QTIME)).set("ctime", s.average(row, ProxyAverage.CTIME))
+                .set("ttime", s.average(row, ProxyAverage.TTIME));
+    }
+
     /** Figures read from {@code s}. */
     public static Figures figures(StatsSnapshot s) {
         return (type, proxy, server, c) -> switch (type) {

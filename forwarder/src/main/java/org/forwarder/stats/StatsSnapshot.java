@@ -67,6 +67,11 @@ public final class StatsSnapshot {
         return proxies[row.index() * PROXY + c.ordinal()];
     }
 
+    /** The registry the snapshot was read from (its rows, by name). */
+    public StatsRegistry registry() {
+        return registry;
+    }
+
     /** Every row of the registry: frontends, then each backend followed by its servers. */
     public List<StatsRegistry.Row> rows() {
         return registry.rows();

@@ -117,6 +117,18 @@ class RatesAndMaximaTest {
         assertTrue(st.get(ProcessCounter.RECV_CALLS) > st.get(ProcessCounter.RECV_EAGAIN), st.render());
         assertTrue(st.get(ProcessCounter.SEND_CALLS) >= 6, st.render());
         assertTrue(st.get(ProcessCounter.EPOLL_WAIT_CALLS) > 0, st.render());
+        // the same figures in HAProxy's show stat columns
+        org.forwarder.config.Config cfg = org.forwarder.config.ConfigParser.parse(
+                Peers.oneSlotQueue(server.port(), "20s", "20s"), "it.cfg");
+        java.util.List<org.forwarder.stats.ShowStat.Row> rows = org.forwarder.stats.ShowStat.withLiveFigures(
+                org.forwarder.stats.ShowStat.rows(org.forwarder.stats.ShowStat.layout(cfg), org.forwarder.stats.ShowStat.figures(st), 1), st);
+        org.forwarder.stats.ShowStat.Row backendRow = rows.stream().filter(r -> r.svname().equals("BACKEND")).findFirst().orElseThrow();
+        org.forwarder.stats.ShowStat.Row serverRow = rows.stream().filter(r -> r.svname().equals("s1")).findFirst().orElseThrow();
+        assertEquals("2", backendRow.get("qmax"));
+        assertEquals("3", backendRow.get("smax"));
+        assertEquals(Long.toString(qtime), backendRow.get("qtime"));
+        assertEquals(Long.toString(ttime), backendRow.get("ttime"));
+        assertEquals("1", serverRow.get("smax"));
     }
 
     /**
