@@ -95,6 +95,24 @@ public class Linux extends Linux$shared {
     public static int EFAULT() {
         return EFAULT;
     }
+    private static final int EEXIST = (int)17L;
+    /**
+     * {@snippet lang=c :
+     * #define EEXIST 17
+     * }
+     */
+    public static int EEXIST() {
+        return EEXIST;
+    }
+    private static final int ENOTDIR = (int)20L;
+    /**
+     * {@snippet lang=c :
+     * #define ENOTDIR 20
+     * }
+     */
+    public static int ENOTDIR() {
+        return ENOTDIR;
+    }
     private static final int EINVAL = (int)22L;
     /**
      * {@snippet lang=c :
@@ -139,6 +157,15 @@ public class Linux extends Linux$shared {
      */
     public static int EPIPE() {
         return EPIPE;
+    }
+    private static final int ENAMETOOLONG = (int)36L;
+    /**
+     * {@snippet lang=c :
+     * #define ENAMETOOLONG 36
+     * }
+     */
+    public static int ENAMETOOLONG() {
+        return ENAMETOOLONG;
     }
     private static final int ENOSYS = (int)38L;
     /**
@@ -727,6 +754,67 @@ public class Linux extends Linux$shared {
         }
     }
 
+    private static class rename {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Linux.C_INT,
+            Linux.C_POINTER,
+            Linux.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("rename");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int rename(const char *__old, const char *__new)
+     * }
+     */
+    public static FunctionDescriptor rename$descriptor() {
+        return rename.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int rename(const char *__old, const char *__new)
+     * }
+     */
+    public static MethodHandle rename$handle() {
+        return rename.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int rename(const char *__old, const char *__new)
+     * }
+     */
+    public static MemorySegment rename$address() {
+        return rename.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int rename(const char *__old, const char *__new)
+     * }
+     */
+    public static int rename(MemorySegment __old, MemorySegment __new) {
+        var mh$ = rename.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("rename", __old, __new);
+            }
+            return (int)mh$.invokeExact(__old, __new);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class close {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Linux.C_INT,
@@ -965,6 +1053,189 @@ public class Linux extends Linux$shared {
                 traceDowncall("pipe2", __pipedes, __flags);
             }
             return (int)mh$.invokeExact(__pipedes, __flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class chown {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Linux.C_INT,
+            Linux.C_POINTER,
+            Linux.C_INT,
+            Linux.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("chown");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int chown(const char *__file, __uid_t __owner, __gid_t __group)
+     * }
+     */
+    public static FunctionDescriptor chown$descriptor() {
+        return chown.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int chown(const char *__file, __uid_t __owner, __gid_t __group)
+     * }
+     */
+    public static MethodHandle chown$handle() {
+        return chown.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int chown(const char *__file, __uid_t __owner, __gid_t __group)
+     * }
+     */
+    public static MemorySegment chown$address() {
+        return chown.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int chown(const char *__file, __uid_t __owner, __gid_t __group)
+     * }
+     */
+    public static int chown(MemorySegment __file, int __owner, int __group) {
+        var mh$ = chown.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chown", __file, __owner, __group);
+            }
+            return (int)mh$.invokeExact(__file, __owner, __group);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class link {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Linux.C_INT,
+            Linux.C_POINTER,
+            Linux.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("link");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int link(const char *__from, const char *__to)
+     * }
+     */
+    public static FunctionDescriptor link$descriptor() {
+        return link.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int link(const char *__from, const char *__to)
+     * }
+     */
+    public static MethodHandle link$handle() {
+        return link.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int link(const char *__from, const char *__to)
+     * }
+     */
+    public static MemorySegment link$address() {
+        return link.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int link(const char *__from, const char *__to)
+     * }
+     */
+    public static int link(MemorySegment __from, MemorySegment __to) {
+        var mh$ = link.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("link", __from, __to);
+            }
+            return (int)mh$.invokeExact(__from, __to);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class unlink {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Linux.C_INT,
+            Linux.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("unlink");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int unlink(const char *__name)
+     * }
+     */
+    public static FunctionDescriptor unlink$descriptor() {
+        return unlink.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int unlink(const char *__name)
+     * }
+     */
+    public static MethodHandle unlink$handle() {
+        return unlink.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int unlink(const char *__name)
+     * }
+     */
+    public static MemorySegment unlink$address() {
+        return unlink.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int unlink(const char *__name)
+     * }
+     */
+    public static int unlink(MemorySegment __name) {
+        var mh$ = unlink.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("unlink", __name);
+            }
+            return (int)mh$.invokeExact(__name);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2342,6 +2613,67 @@ public class Linux extends Linux$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class chmod {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Linux.C_INT,
+            Linux.C_POINTER,
+            Linux.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("chmod");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int chmod(const char *__file, __mode_t __mode)
+     * }
+     */
+    public static FunctionDescriptor chmod$descriptor() {
+        return chmod.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int chmod(const char *__file, __mode_t __mode)
+     * }
+     */
+    public static MethodHandle chmod$handle() {
+        return chmod.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int chmod(const char *__file, __mode_t __mode)
+     * }
+     */
+    public static MemorySegment chmod$address() {
+        return chmod.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int chmod(const char *__file, __mode_t __mode)
+     * }
+     */
+    public static int chmod(MemorySegment __file, int __mode) {
+        var mh$ = chmod.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("chmod", __file, __mode);
+            }
+            return (int)mh$.invokeExact(__file, __mode);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int IPPROTO_TCP = (int)6L;
     /**
      * {@snippet lang=c :
@@ -2377,6 +2709,15 @@ public class Linux extends Linux$shared {
      */
     public static int AF_UNSPEC() {
         return AF_UNSPEC;
+    }
+    private static final int AF_UNIX = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_UNIX 1
+     * }
+     */
+    public static int AF_UNIX() {
+        return AF_UNIX;
     }
     private static final int AF_INET = (int)2L;
     /**

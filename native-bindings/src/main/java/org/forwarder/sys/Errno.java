@@ -37,6 +37,9 @@ public final class Errno {
     public static final int EHOSTUNREACH = Linux.EHOSTUNREACH();
     public static final int EALREADY = Linux.EALREADY();
     public static final int EINPROGRESS = Linux.EINPROGRESS();
+    public static final int EEXIST = Linux.EEXIST();
+    public static final int ENOTDIR = Linux.ENOTDIR();
+    public static final int ENAMETOOLONG = Linux.ENAMETOOLONG();
 
     /** The symbolic name of an errno value (positive or negated), e.g. "ECONNREFUSED". */
     public static String name(int errno) {
@@ -69,6 +72,9 @@ public final class Errno {
         if (e == EHOSTUNREACH) return "EHOSTUNREACH";
         if (e == EALREADY) return "EALREADY";
         if (e == EINPROGRESS) return "EINPROGRESS";
+        if (e == EEXIST) return "EEXIST";
+        if (e == ENOTDIR) return "ENOTDIR";
+        if (e == ENAMETOOLONG) return "ENAMETOOLONG";
         return "errno " + e;
     }
 
@@ -89,6 +95,10 @@ public final class Errno {
         else if (e == EBADF) what = "bad file descriptor";
         else if (e == EINVAL) what = "invalid argument";
         else if (e == EPIPE) what = "broken pipe";
+        else if (e == ENOENT) what = "no such file or directory";
+        else if (e == EEXIST) what = "file exists";
+        else if (e == ENOTDIR) what = "not a directory";
+        else if (e == ENAMETOOLONG) what = "file name too long";
         else what = null;
         return what == null ? name(e) : name(e) + " (" + what + ")";
     }

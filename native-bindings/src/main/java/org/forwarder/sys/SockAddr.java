@@ -4,6 +4,7 @@ import org.forwarder.linux.Linux;
 import org.forwarder.linux.sockaddr_in;
 import org.forwarder.linux.sockaddr_in6;
 import org.forwarder.linux.sockaddr_storage;
+import org.forwarder.linux.sockaddr_un;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -12,26 +13,38 @@ import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
- * An IPv4 or IPv6 socket address held in native memory, ready to pass to bind/connect, plus
+ * An IPv4, IPv6 or Unix socket address held in native memory, ready to pass to bind/connect, plus
  * parsing and formatting in HAProxy's notation: {@code 127.0.0.1:8080}, {@code [::1]:8080},
  * {@code :8080} and {@code *:8080} (all IPv4 addresses), {@code ipv6@:::8080}, {@code host:port}.
+ * A Unix address (the stats socket) is only ever built from a path, by {@link #unix(String)}:
+ * {@link #parse(String)} keeps reading {@code host:port} alone, so a path cannot slip into a
+ * TCP {@code bind} line unnoticed.
  * Instances are immutable once built; parsing happens at configuration time, never per event.
  */
 public final class SockAddr {
     private static final int AF_INET = Linux.AF_INET();
     private static final int AF_INET6 = Linux.AF_INET6();
+    private static final int AF_UNIX = Linux.AF_UNIX();
+    private static final long SUN_PATH = sockaddr_un.sun_path$offset();
+    /** Bytes of a Unix path, without its NUL: sun_path holds 108 bytes, the last one the NUL. */
+    public static final int UNIX_PATH_MAX = (int) sockaddr_un.sun_path$layout().byteSize() - 1;
 
     private final MemorySegment storage;
     private final int length;
     private final int family;
     private final InetAddress address;
     private final int port;
+    /** A Unix address's path ("" for an unnamed socket, "@name" for an abstract one); null otherwise. */
+    private final String path;
 
     private SockAddr(InetAddress address, int port) {
         this.address = address;
         this.port = port;
+        this.path = null;
         this.storage = Arena.ofAuto().allocate(sockaddr_storage.layout());
         if (address instanceof Inet4Address) {
             family = AF_INET;
@@ -49,6 +62,45 @@ public final class SockAddr {
                 sockaddr_in6.sin6_scope_id(storage, a6.getScopeId());
             }
         }
+    }
+
+    /**
+     * A Unix address in native memory: {@code sun_path} holds {@code raw} then, for a path on the
+     * file system, a NUL, which the length counts (as the kernel's getsockname does). An abstract
+     * name (raw starting with a NUL) has no terminator; an empty raw is an unnamed socket.
+     */
+    private SockAddr(String path, byte[] raw) {
+        this.address = null;
+        this.port = 0;
+        this.path = path;
+        this.family = AF_UNIX;
+        this.storage = Arena.ofAuto().allocate(sockaddr_storage.layout());
+        sockaddr_un.sun_family(storage, (short) AF_UNIX);
+        MemorySegment.copy(raw, 0, storage, ValueLayout.JAVA_BYTE, SUN_PATH, raw.length);
+        boolean terminated = raw.length > 0 && raw[0] != 0;
+        this.length = (int) SUN_PATH + raw.length + (terminated ? 1 : 0);
+    }
+
+    /**
+     * The address of a Unix stream socket at {@code path} on the file system, for bind and
+     * connect. The kernel takes at most {@value #UNIX_PATH_MAX} bytes (UTF-8) and a NUL.
+     *
+     * @throws IllegalArgumentException naming the path when it is empty, holds a NUL or is too long
+     */
+    public static SockAddr unix(String path) {
+        if (path.isEmpty()) {
+            throw new IllegalArgumentException("empty Unix socket path");
+        }
+        if (path.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("Unix socket path '" + path.replace("\0", "\\0")
+                    + "' contains a NUL character");
+        }
+        byte[] raw = path.getBytes(StandardCharsets.UTF_8);
+        if (raw.length > UNIX_PATH_MAX) {
+            throw new IllegalArgumentException("Unix socket path '" + path + "' is " + raw.length
+                    + " bytes long, more than the " + UNIX_PATH_MAX + " a Unix socket address holds");
+        }
+        return new SockAddr(path, raw);
     }
 
     public static SockAddr of(InetAddress address, int port) {
@@ -151,7 +203,28 @@ public final class SockAddr {
 
     /** Reads an address that the kernel wrote (getsockname, getpeername) into a sockaddr_storage. */
     public static SockAddr fromNative(MemorySegment sockaddr) {
+        return fromNative(sockaddr, sockaddr.byteSize());
+    }
+
+    /**
+     * Reads an address of {@code length} bytes (the socklen_t the kernel returned) that the kernel
+     * wrote into a sockaddr_storage. The length matters for a Unix address only: an unnamed socket
+     * (a client that did not bind) has none beyond the family, and an abstract name is not
+     * NUL-terminated; its name is given as {@code @} then its bytes after the leading NUL.
+     */
+    public static SockAddr fromNative(MemorySegment sockaddr, long length) {
         int fam = Short.toUnsignedInt(sockaddr_in.sin_family(sockaddr));
+        if (fam == AF_UNIX) {
+            long end = Math.min(Math.min(length, sockaddr.byteSize()), SUN_PATH + UNIX_PATH_MAX + 1);
+            byte[] raw = end > SUN_PATH ? sockaddr.asSlice(SUN_PATH, end - SUN_PATH).toArray(ValueLayout.JAVA_BYTE) : new byte[0];
+            if (raw.length == 0) return new SockAddr("", raw);
+            if (raw[0] == 0) {
+                return new SockAddr("@" + new String(raw, 1, raw.length - 1, StandardCharsets.UTF_8), raw);
+            }
+            int n = 0;
+            while (n < raw.length && raw[n] != 0) n++;
+            return new SockAddr(new String(raw, 0, n, StandardCharsets.UTF_8), Arrays.copyOf(raw, n));
+        }
         try {
             if (fam == AF_INET) {
                 byte[] a = new byte[4];
@@ -177,21 +250,35 @@ public final class SockAddr {
     public int length() { return length; }
     public int family() { return family; }
     public int port() { return port; }
+    /** The IP address; null for a Unix address. */
     public InetAddress address() { return address; }
+    /** Whether this is a Unix (AF_UNIX) address. */
+    public boolean isUnix() { return path != null; }
+    /**
+     * A Unix address's path: as given to {@link #unix(String)}, "" for an unnamed socket, "@name"
+     * for an abstract one; null for an IP address.
+     */
+    public String path() { return path; }
 
     /** This address with another port (e.g. the port the kernel chose for port 0). */
-    public SockAddr withPort(int newPort) { return of(address, newPort); }
+    public SockAddr withPort(int newPort) {
+        if (path != null) throw new IllegalStateException("the Unix address '" + path + "' has no port");
+        return of(address, newPort);
+    }
 
     @Override
     public String toString() {
+        if (path != null) return "unix@" + path;
         return family == AF_INET6 ? "[" + address.getHostAddress() + "]:" + port : address.getHostAddress() + ":" + port;
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof SockAddr other && other.port == port && other.address.equals(address);
+        if (!(o instanceof SockAddr other)) return false;
+        if (path != null || other.path != null) return path != null && path.equals(other.path);
+        return other.port == port && other.address.equals(address);
     }
 
     @Override
-    public int hashCode() { return address.hashCode() * 31 + port; }
+    public int hashCode() { return path != null ? path.hashCode() : address.hashCode() * 31 + port; }
 }

@@ -76,6 +76,11 @@ public class Syscalls {
     private static final MethodHandle SETRLIMIT = handle(Linux.setrlimit$address(), Linux.setrlimit$descriptor());
     private static final MethodHandle SCHED_SETAFFINITY = handle(Linux.sched_setaffinity$address(), Linux.sched_setaffinity$descriptor());
     private static final MethodHandle SCHED_GETAFFINITY = handle(Linux.sched_getaffinity$address(), Linux.sched_getaffinity$descriptor());
+    private static final MethodHandle UNLINK = handle(Linux.unlink$address(), Linux.unlink$descriptor());
+    private static final MethodHandle LINK = handle(Linux.link$address(), Linux.link$descriptor());
+    private static final MethodHandle RENAME = handle(Linux.rename$address(), Linux.rename$descriptor());
+    private static final MethodHandle CHMOD = handle(Linux.chmod$address(), Linux.chmod$descriptor());
+    private static final MethodHandle CHOWN = handle(Linux.chown$address(), Linux.chown$descriptor());
 
     /** Size of one {@code struct epoll_event}: 12 on x86_64 (packed), 16 elsewhere. */
     public static final long EPOLL_EVENT_SIZE = epoll_event.sizeof();
@@ -420,7 +425,75 @@ public class Syscalls {
         if (r < 0) {
             throw new IllegalStateException(what + "(" + fd + "): " + Errno.describe(r));
         }
-        return SockAddr.fromNative(scratch.asSlice(SCRATCH_ADDR, sockaddr_storage.sizeof()));
+        // the length matters for a Unix address: an unnamed socket has nothing past the family
+        return SockAddr.fromNative(scratch.asSlice(SCRATCH_ADDR, sockaddr_storage.sizeof()),
+                scratch.get(JAVA_INT, SCRATCH_LEN));
+    }
+
+    // ---- file system (Unix socket files) -----------------------------------------------------
+
+    /*
+     * Not hot paths: used when a Unix listening socket is set up or torn down. Each path is copied
+     * into a confined arena as a NUL-terminated UTF-8 string for the one call. A path holding a
+     * NUL would be cut short there and name another file, so it is refused before any call.
+     */
+
+    /** unlink(path): 0 or -errno (-ENOENT when there is nothing to remove). */
+    public int unlink(String path) {
+        try (Arena a = Arena.ofConfined()) {
+            return err((int) UNLINK.invokeExact(capture, cString(a, path)));
+        } catch (Throwable t) {
+            throw failOrRethrow(t);
+        }
+    }
+
+    /** link(from, to), a second name for the same file: 0 or -errno (-EEXIST when {@code to} exists). */
+    public int link(String from, String to) {
+        try (Arena a = Arena.ofConfined()) {
+            return err((int) LINK.invokeExact(capture, cString(a, from), cString(a, to)));
+        } catch (Throwable t) {
+            throw failOrRethrow(t);
+        }
+    }
+
+    /** rename(from, to), replacing {@code to} atomically if it exists: 0 or -errno. */
+    public int rename(String from, String to) {
+        try (Arena a = Arena.ofConfined()) {
+            return err((int) RENAME.invokeExact(capture, cString(a, from), cString(a, to)));
+        } catch (Throwable t) {
+            throw failOrRethrow(t);
+        }
+    }
+
+    /** chmod(path, mode), e.g. {@code 0600}: 0 or -errno. */
+    public int chmod(String path, int mode) {
+        try (Arena a = Arena.ofConfined()) {
+            return err((int) CHMOD.invokeExact(capture, cString(a, path), mode));
+        } catch (Throwable t) {
+            throw failOrRethrow(t);
+        }
+    }
+
+    /** chown(path, uid, gid); -1 leaves that id unchanged: 0 or -errno. */
+    public int chown(String path, int uid, int gid) {
+        try (Arena a = Arena.ofConfined()) {
+            return err((int) CHOWN.invokeExact(capture, cString(a, path), uid, gid));
+        } catch (Throwable t) {
+            throw failOrRethrow(t);
+        }
+    }
+
+    /** The raw address of {@code path} as a NUL-terminated UTF-8 string in {@code arena}. */
+    private static long cString(Arena arena, String path) {
+        if (path.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("path '" + path.replace("\0", "\\0") + "' contains a NUL character");
+        }
+        return arena.allocateFrom(path).address();
+    }
+
+    private static RuntimeException failOrRethrow(Throwable t) {
+        if (t instanceof IllegalArgumentException e) return e;
+        throw fail(t);
     }
 
     // ---- limits ------------------------------------------------------------------------------

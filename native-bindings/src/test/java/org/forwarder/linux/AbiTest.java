@@ -46,7 +46,7 @@ class AbiTest {
     private static final String PKG = "org.forwarder.linux.";
     private static final List<String> EXPECTED_GROUPS = List.of(
             "epoll_event", "epoll_data", "sockaddr", "sockaddr_in", "sockaddr_in6",
-            "sockaddr_storage", "in_addr", "in6_addr", "linger", "rlimit", "cpu_set_t");
+            "sockaddr_storage", "sockaddr_un", "in_addr", "in6_addr", "linger", "rlimit", "cpu_set_t");
 
     /** What jextract.args asks for. */
     record Args(List<String> constants, List<Group> groups, List<String> functions, List<String> defines) {}
@@ -81,13 +81,17 @@ class AbiTest {
         assertTrue(mismatches.isEmpty(), () -> mismatches.size() + " ABI mismatch(es) between the bindings and "
                 + "the C compiler:\n  " + String.join("\n  ", mismatches));
         // Make sure the check really covered what the brief names, and everything in the args.
+        for (String k : List.of("sizeof(sockaddr_un)", "offsetof(sockaddr_un,sun_family)", "offsetof(sockaddr_un,sun_path)",
+                "fieldsize(sockaddr_un,sun_path)")) {
+            assertTrue(r.c().containsKey(k), k + " was not checked");
+        }
         for (String g : EXPECTED_GROUPS) {
             assertTrue(r.c().containsKey("sizeof(" + g + ")"), "sizeof(" + g + ") was not checked");
         }
         for (String k : r.args().constants()) {
             assertTrue(r.c().containsKey(k), k + " was not checked");
         }
-        for (String k : List.of("EPOLLIN", "EPOLLET", "SOCK_NONBLOCK", "F_SETPIPE_SZ", "EAGAIN", "EINPROGRESS")) {
+        for (String k : List.of("EPOLLIN", "EPOLLET", "SOCK_NONBLOCK", "F_SETPIPE_SZ", "EAGAIN", "EINPROGRESS", "AF_UNIX")) {
             assertTrue(r.args().constants().contains(k), "jextract.args was misread: no --include-constant " + k);
         }
     }

@@ -4,6 +4,7 @@ import org.forwarder.linux.Linux;
 import org.forwarder.linux.sockaddr_in;
 import org.forwarder.linux.sockaddr_in6;
 import org.forwarder.linux.sockaddr_storage;
+import org.forwarder.linux.sockaddr_un;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -176,6 +177,67 @@ class SockAddrTest {
             sockaddr_in.sin_family(s, (short) Linux.AF_UNSPEC());
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SockAddr.fromNative(s));
             assertTrue(e.getMessage().contains("family"), e.getMessage());
+        }
+    }
+
+    @Test
+    void unixPathNativeForm() {
+        SockAddr a = SockAddr.unix("/run/fwd.sock");
+        assertTrue(a.isUnix());
+        assertEquals(Linux.AF_UNIX(), a.family());
+        assertEquals("/run/fwd.sock", a.path());
+        assertEquals("unix@/run/fwd.sock", a.toString());
+        assertEquals(null, a.address());
+        // family, the 13 path bytes, the NUL: what SUN_LEN + 1 and the kernel's getsockname give
+        assertEquals(sockaddr_un.sun_path$offset() + 13 + 1, a.length());
+        assertEquals(2 + 13 + 1, a.length());
+        MemorySegment s = a.segment();
+        assertEquals((short) Linux.AF_UNIX(), sockaddr_un.sun_family(s));
+        byte[] p = s.asSlice(sockaddr_un.sun_path$offset(), 14).toArray(ValueLayout.JAVA_BYTE);
+        assertArrayEquals("/run/fwd.sock\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII), p);
+
+        assertEquals(a, SockAddr.unix("/run/fwd.sock"));
+        assertEquals(a.hashCode(), SockAddr.unix("/run/fwd.sock").hashCode());
+        assertNotEquals(a, SockAddr.unix("/run/fwd.sock2"));
+        assertNotEquals(a, SockAddr.parse("127.0.0.1:80"));
+        assertNotEquals(SockAddr.parse("127.0.0.1:80"), a);
+        assertEquals(a, SockAddr.fromNative(s, a.length()));
+        assertThrows(IllegalStateException.class, () -> a.withPort(1));
+    }
+
+    @Test
+    void unixPathErrorsNameThePath() {
+        String p = "/tmp/" + "s".repeat(103); // 108 bytes
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SockAddr.unix(p));
+        assertEquals("Unix socket path '" + p + "' is 108 bytes long, more than the 107 a Unix socket address holds", e.getMessage());
+        assertEquals(107, SockAddr.unix(p.substring(1)).path().length());
+        e = assertThrows(IllegalArgumentException.class, () -> SockAddr.unix("/tmp/a\0b"));
+        assertEquals("Unix socket path '/tmp/a\\0b' contains a NUL character", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SockAddr.unix(""));
+        assertEquals("empty Unix socket path", e.getMessage());
+    }
+
+    @Test
+    void unnamedAndAbstractUnixAddressesFromTheKernel() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(sockaddr_storage.layout());
+            sockaddr_un.sun_family(s, (short) Linux.AF_UNIX());
+            SockAddr unnamed = SockAddr.fromNative(s, 2);
+            assertTrue(unnamed.isUnix());
+            assertEquals("", unnamed.path());
+            assertEquals(2, unnamed.length());
+
+            byte[] name = {0, 'a', 'b', 'c'};
+            MemorySegment.copy(name, 0, s, ValueLayout.JAVA_BYTE, sockaddr_un.sun_path$offset(), name.length);
+            SockAddr abs = SockAddr.fromNative(s, 2 + 4);
+            assertEquals("@abc", abs.path());
+            assertEquals(6, abs.length(), "an abstract name has no terminating NUL");
+            assertArrayEquals(name, abs.segment().asSlice(2, 4).toArray(ValueLayout.JAVA_BYTE));
+
+            byte[] named = "/x/y\0garbage".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            MemorySegment.copy(named, 0, s, ValueLayout.JAVA_BYTE, sockaddr_un.sun_path$offset(), named.length);
+            assertEquals("/x/y", SockAddr.fromNative(s, 2 + 5).path());
+            assertEquals("/x/y", SockAddr.fromNative(s).path(), "without a length: up to the NUL");
         }
     }
 }
