@@ -39,6 +39,8 @@ class RequeuedClientNotReadTest {
         Socket b = Peers.connect(cleanup, fw.port);
         a.getOutputStream().write(new byte[32 << 10]);
         b.getOutputStream().write(new byte[32 << 10]);
+        // connect() returns once the kernel queued the connection; sample once the forwarder took both
+        Peers.waitUntil("both clients accepted", java.time.Duration.ofSeconds(5), () -> fw.stats().accepted() == 2);
         long deadline = System.nanoTime() + 1_500_000_000L;
         int samples = 0;
         while (System.nanoTime() < deadline && fw.stats().active() > 0) {

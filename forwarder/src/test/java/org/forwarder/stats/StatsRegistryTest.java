@@ -198,7 +198,9 @@ class StatsRegistryTest {
         long before = mx.getCurrentThreadAllocatedBytes();
         for (int i = 0; i < 1_000_000; i++) update(s, i);
         long allocated = mx.getCurrentThreadAllocatedBytes() - before;
-        assertTrue(allocated < 1024, allocated + " bytes allocated by 1,000,000 updates");
+        // one object per update would be 16 MB or more; JIT transitions (OSR, deoptimization) under
+        // load have shown a kilobyte or so
+        assertTrue(allocated < 64 * 1024, allocated + " bytes allocated by 1,000,000 updates");
         assertEquals(1_200_000, reg.get(reg.server("b2", "s1"), ProxyCounter.STOT));
     }
 
