@@ -223,7 +223,7 @@ public final class ConfigParser {
         String kw = line.first();
         if (ProxyKeywords.handles(kw)) {
             proxyKeywords.apply(proxy, line);
-        } else if (GlobalSection.handles(kw)) {
+        } else if (GlobalSection.handles(kw) && !Keywords.PROXY_UNSUPPORTED.contains(kw)) {
             diag.error(line.number(), kw, "is only allowed in the 'global' section, not in '" + proxy.kind.keyword + "'");
         } else if (Keywords.PROXY_UNSUPPORTED.contains(kw)) {
             diag.error(line.number(), kw, Keywords.notSupported(kw));

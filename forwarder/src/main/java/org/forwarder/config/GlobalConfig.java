@@ -8,10 +8,12 @@ import java.util.Objects;
  * {@code pipesMemory} bounds the bytes of pipes larger than the kernel's default
  * ({@link #PIPES_MEMORY_DEFAULT}: decided at start from the kernel's per-user pipe limit);
  * {@code nbthread} {@link #AUTO_NBTHREAD} means one event loop per usable CPU ({@link #loops()});
- * {@code cpuMap} pins loops to CPUs ({@code cpu-map}, {@link CpuMap#NONE} when not set).
+ * {@code cpuMap} pins loops to CPUs ({@code cpu-map}, {@link CpuMap#NONE} when not set);
+ * {@code stats} holds the stats sockets and their timeout and client limit ({@link StatsConfig#NONE}: none).
  */
 public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit,
-                           int buffersReserve, int pipesize, boolean noSplice, int pipesMemory, CpuMap cpuMap) {
+                           int buffersReserve, int pipesize, boolean noSplice, int pipesMemory, CpuMap cpuMap,
+                           StatsConfig stats) {
 
     public static final int DEFAULT_MAXCONN = 4096;
     public static final int DEFAULT_BUFSIZE = 16384;
@@ -42,6 +44,14 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
             throw new IllegalArgumentException("buffer and pipe figures cannot be negative");
         }
         Objects.requireNonNull(cpuMap, "cpuMap");
+        Objects.requireNonNull(stats, "stats");
+    }
+
+    /** The settings without stats sockets. */
+    public GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit, int buffersReserve,
+                        int pipesize, boolean noSplice, int pipesMemory, CpuMap cpuMap) {
+        this(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory, cpuMap,
+                StatsConfig.NONE);
     }
 
     /** The settings without cpu-map (no loop pinned). */
@@ -69,12 +79,12 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
 
     public GlobalConfig withMaxconn(int v) {
         return new GlobalConfig(v, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap);
+                cpuMap, stats);
     }
 
     public GlobalConfig withNbthread(int v) {
         return new GlobalConfig(maxconn, maxpipes, v, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap);
+                cpuMap, stats);
     }
 
     /**
@@ -93,11 +103,16 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
 
     public GlobalConfig withMaxpipes(int v) {
         return new GlobalConfig(maxconn, v, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap);
+                cpuMap, stats);
     }
 
     public GlobalConfig withCpuMap(CpuMap v) {
         return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                v);
+                v, stats);
+    }
+
+    public GlobalConfig withStats(StatsConfig v) {
+        return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
+                cpuMap, v);
     }
 }

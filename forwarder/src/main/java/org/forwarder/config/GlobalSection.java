@@ -30,6 +30,7 @@ final class GlobalSection {
     private int maxpipesLine;
     private final CpuMap.Builder cpuMap = new CpuMap.Builder();
     private final List<CpuMapUse> cpuMapLines = new ArrayList<>();
+    private final StatsLines stats = new StatsLines();
 
     /** A valid cpu-map line, kept to check its thread numbers against nbthread once the file is read. */
     private record CpuMapUse(int line, BitSet threads, boolean explicitEnd) {}
@@ -41,7 +42,7 @@ final class GlobalSection {
     /** True if {@code keyword} is one this section handles. */
     static boolean handles(String keyword) {
         return switch (keyword) {
-            case "cpu-map", "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
+            case "cpu-map", "stats", "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
                  "tune.buffers.reserve", "tune.pipesize", "tune.pipes.memory" -> true;
             default -> false;
         };
@@ -57,6 +58,14 @@ final class GlobalSection {
         }
         if (kw.equals("cpu-map")) {
             cpuMap(line, args);
+            return;
+        }
+        if (kw.equals("stats")) {
+            try {
+                stats.apply(args, diag.where(line.number()));
+            } catch (IllegalArgumentException e) {
+                diag.error(line.number(), "stats", e.getMessage());
+            }
             return;
         }
         if (args.size() != 1) {
@@ -146,7 +155,7 @@ final class GlobalSection {
                     + ") leaves " + (loops - pipes) + " of them without pipes: their streams copy instead of splicing");
         }
         GlobalConfig g = new GlobalConfig(conns, pipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice,
-                pipesMemory, cpuMap.build());
+                pipesMemory, cpuMap.build(), stats.build());
         warnThreadsBeyondLoops(g.loops());
         return g;
     }

@@ -19,7 +19,7 @@ final class Keywords {
 
     static final Set<String> GLOBAL_UNSUPPORTED = Set.of(
             "log", "log-send-hostname", "log-tag", "daemon", "master-worker", "mworker-max-reloads", "user",
-            "group", "uid", "gid", "chroot", "pidfile", "stats", "nbproc", "ulimit-n", "node",
+            "group", "uid", "gid", "chroot", "pidfile", "nbproc", "ulimit-n", "node",
             "description", "quiet", "debug", "zero-warning", "noepoll", "nopoll", "noreuseport",
             "nogetaddrinfo", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate", "maxcomprate",
             "maxcompcpuusage", "maxzlibmem", "hard-stop-after", "grace", "lua-load", "lua-prepend-path",

@@ -298,7 +298,7 @@ class ConfigParserTest {
                 "global\n    daemon\n", "t.cfg:2: 'daemon' is not supported by forwarder",
                 "global\n    user haproxy\n", "t.cfg:2: 'user' is not supported by forwarder",
                 "global\n    chroot /var/empty\n", "t.cfg:2: 'chroot' is not supported by forwarder",
-                "global\n    stats socket /run/s.sock\n", "t.cfg:2: 'stats' is not supported by forwarder",
+                "global\n    pidfile /run/f.pid\n", "t.cfg:2: 'pidfile' is not supported by forwarder",
                 "global\n    tune.maxaccept 10\n", "t.cfg:2: 'tune.maxaccept' is not supported by forwarder",
                 "listen w\n    stats enable\n", "t.cfg:2: 'stats' is not supported by forwarder",
                 "listen w\n    option httplog\n", "t.cfg:2: 'option httplog' is not supported by forwarder",
