@@ -40,6 +40,8 @@ public final class Forwarder implements AutoCloseable {
     private final Proxies proxies;
     private final StatsRegistry registry;
     private final Consumer<String> log;
+    /** The stats sockets' loop; null without stats sockets. */
+    private org.forwarder.cli.ControlLoop control;
     private volatile Throwable failure;
 
     private Forwarder(Worker[] workers, Proxies proxies, StatsRegistry registry, Consumer<String> log) {
@@ -101,6 +103,12 @@ public final class Forwarder implements AutoCloseable {
         proxies.setLoops(workers);
         Forwarder f = new Forwarder(workers, proxies, registry, log);
         for (Thread t : f.threads) t.start();
+        try {
+            f.control = org.forwarder.cli.ControlLoop.start(config, registry, log);
+        } catch (RuntimeException e) {
+            f.shutdown(Duration.ZERO);
+            throw e;
+        }
         return f;
     }
 
@@ -212,6 +220,7 @@ public final class Forwarder implements AutoCloseable {
     public void shutdown(Duration grace) {
         if (!isRunning()) {
             for (Worker w : workers) w.poller().close(); // loops that died (each closed what it owned)
+            stopControl();
             return;
         }
         for (Worker w : workers) w.poller().execute(w::stopAccepting);
@@ -232,11 +241,19 @@ public final class Forwarder implements AutoCloseable {
                 t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(joinBy - System.nanoTime())));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+                stopControl();
                 return;
             }
         }
         // no loop runs any more, so none can wake another: the eventfds and epoll sets can go
         if (!isRunning()) for (Worker w : workers) w.poller().close();
+        stopControl();
+    }
+
+    private void stopControl() {
+        org.forwarder.cli.ControlLoop c = control;
+        control = null;
+        if (c != null) c.stop();
     }
 
     private static void sleep(long ms) {

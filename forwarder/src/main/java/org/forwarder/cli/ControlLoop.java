@@ -1,0 +1,78 @@
+package org.forwarder.cli;
+
+import org.forwarder.config.Config;
+import org.forwarder.config.StatsConfig;
+import org.forwarder.poll.Poller;
+import org.forwarder.stats.StatsRegistry;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The control loop: one more {@link Poller}, on its own thread, that serves the stats sockets.
+ * Why apart from the forwarding loops: a CLI client that is slow, idle or hostile costs this
+ * loop's time and a bounded buffer ({@code stats maxconn} clients, a line limit, {@code stats
+ * timeout}), never a forwarding loop's pass. It reads figures from the {@link StatsRegistry}
+ * only, so no forwarding loop is ever asked anything.
+ */
+public final class ControlLoop {
+    private static final int MAX_FDS = 4096;
+
+    private final Poller poller;
+    private final List<CliListener> listeners = new ArrayList<>();
+    private final Thread thread;
+    private final Consumer<String> log;
+    private final CliSessions sessions;
+
+    private ControlLoop(Config config, StatsRegistry registry, Consumer<String> log) {
+        this.log = log;
+        this.poller = new Poller(MAX_FDS);
+        StatsConfig sc = config.global().stats();
+        this.sessions = new CliSessions(poller, sc, new CliCommands(config, registry));
+        try {
+            for (StatsConfig.Socket s : sc.sockets()) {
+                CliListener l = CliListener.open(poller, s, sessions);
+                listeners.add(l);
+                sessions.addListener(l);
+            }
+        } catch (RuntimeException e) {
+            for (CliListener l : listeners) l.close();
+            poller.close();
+            throw e;
+        }
+        this.thread = new Thread(this::run, "forwarder-control");
+        thread.setDaemon(true);
+    }
+
+    /** Binds every stats socket of {@code config} and starts the loop; null when there is none. */
+    public static ControlLoop start(Config config, StatsRegistry registry, Consumer<String> log) {
+        if (config.global().stats().sockets().isEmpty()) return null;
+        ControlLoop c = new ControlLoop(config, registry, log);
+        c.thread.start();
+        return c;
+    }
+
+    private void run() {
+        try {
+            poller.run();
+        } catch (Throwable t) {
+            log.accept("control loop stopped: " + t);
+        } finally {
+            sessions.closeAll();
+            for (CliListener l : listeners) l.close();
+        }
+    }
+
+    /** Stops the loop, closes its clients and sockets (removing the Unix socket files), and its poller. */
+    public void stop() {
+        poller.stop();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        if (!thread.isAlive()) poller.close();
+    }
+}
