@@ -38,6 +38,7 @@ final class CliSession extends TimerTask implements FdHandler {
     private boolean prompt;
     private boolean closing;   // answer what is pending, then close
     private boolean closed;
+    private boolean lingering; // answered, write side shut: discard input until the client closes
 
     CliSession(CliSessions owner, int fd, StatsConfig.Level level) {
         this.owner = owner;
@@ -65,18 +66,24 @@ final class CliSession extends TimerTask implements FdHandler {
     @Override
     public void onIo(int ignored) {
         if (closed) return;
+        if (lingering) {
+            discard();
+            return;
+        }
         if (outLen > outOff) {
             flush();
             if (closed || outLen > outOff) return;
         }
         if (closing) {
-            close();
+            finish();
             return;
         }
         MemorySegment buf = owner.io;
         while (!closed && !closing && outLen == outOff) {
             int room = LINE_MAX - inLen;
             if (room == 0) {
+                inLen = 0;
+                fdTab.mayRecv(fd); // more of the line may wait: linger
                 answerRaw("Command line too long: over " + LINE_MAX + " bytes without a newline; closing.\n\n");
                 closing = true;
                 break;
@@ -97,7 +104,39 @@ final class CliSession extends TimerTask implements FdHandler {
             lines();
         }
         if (outLen > outOff) flush();
-        if (!closed && closing && outLen == outOff) close();
+        if (!closed && closing && outLen == outOff) finish();
+    }
+
+    /**
+     * Closes once everything is answered. If the client sent bytes we did not read, a plain close
+     * would reset the connection and could destroy the answer in flight: then shut the write
+     * side and read and drop what comes until the client closes (or stats timeout).
+     */
+    private void finish() {
+        if (inLen == 0 && !fdTab.inEvent(fd) && !fdTab.recvReady(fd)) {
+            close();
+            return;
+        }
+        lingering = true;
+        sys.shutdown(fd, SockConst.SHUT_WR);
+        fdTab.stopSend(fd);
+        fdTab.mayRecv(fd);
+        discard();
+    }
+
+    private void discard() {
+        while (true) {
+            long n = sys.recv(fd, owner.io, 0, CliSessions.IO_CHUNK, SockConst.MSG_DONTWAIT);
+            if (n == -Errno.EAGAIN) {
+                fdTab.cantRecv(fd);
+                return;
+            }
+            if (n == -Errno.EINTR) continue;
+            if (n <= 0) {
+                close();
+                return;
+            }
+        }
     }
 
     /** Answers every complete line in the buffer (only the first without prompt mode). */

@@ -99,9 +99,10 @@ class StatsSocketTest {
     }
 
     private String ask(String line) throws IOException {
-        SocketChannel c = client();
-        send(c, line);
-        return readToEnd(c, Duration.ofSeconds(5));
+        try (SocketChannel c = client()) {
+            send(c, line);
+            return readToEnd(c, Duration.ofSeconds(5));
+        }
     }
 
     private static String field(String info, String name) {
@@ -206,8 +207,10 @@ class StatsSocketTest {
 
     @Test
     void theSocketFileIsMode600AndRemovedAtStop() throws Exception {
-        int fdsBefore = Peers.fdCount();
-        Fw fw = start("");
+        TestServer server = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
+        Peers.warmUpJdkIo();
+        var fdsBefore = Peers.fdKinds();
+        Fw fw = start("", server.port());
         assertTrue(Files.exists(sock));
         assertEquals(EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE),
                 Files.getPosixFilePermissions(sock));
@@ -217,6 +220,6 @@ class StatsSocketTest {
         ask("show info\n");
         fw.close();
         assertFalse(Files.exists(sock), "the socket file is removed at stop");
-        Peers.waitUntil("fds back", Duration.ofSeconds(5), () -> Peers.fdCount() <= fdsBefore);
+        Peers.awaitFdsBackTo(fdsBefore, 4, Duration.ofSeconds(5));
     }
 }
