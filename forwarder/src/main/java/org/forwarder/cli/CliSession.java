@@ -113,9 +113,13 @@ final class CliSession extends TimerTask implements FdHandler {
      * side and read and drop what comes until the client closes (or stats timeout).
      */
     private void finish() {
-        if (inLen == 0 && !fdTab.inEvent(fd) && !fdTab.recvReady(fd)) {
-            close();
-            return;
+        if (inLen == 0) {
+            // nothing unread in our buffer: is there any in the socket's?
+            long n = sys.recv(fd, owner.io, 0, 1, SockConst.MSG_DONTWAIT | SockConst.MSG_PEEK);
+            if (n <= 0) {
+                close();
+                return;
+            }
         }
         lingering = true;
         sys.shutdown(fd, SockConst.SHUT_WR);

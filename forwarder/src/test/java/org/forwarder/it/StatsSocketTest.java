@@ -222,4 +222,34 @@ class StatsSocketTest {
         assertFalse(Files.exists(sock), "the socket file is removed at stop");
         Peers.awaitFdsBackTo(fdsBefore, 4, Duration.ofSeconds(5));
     }
+
+    @Test
+    void clientsBeyondStatsMaxconnWaitForAPlace() throws Exception {
+        start("    stats maxconn 1\n");
+        SocketChannel first = client();
+        send(first, "prompt\n");
+        assertEquals("\n> ", readUntil(first, "\n> "));
+        SocketChannel second = client(); // the kernel queues it; the CLI does not accept it yet
+        send(second, "show info\n");
+        Peers.sleep(200);
+        ByteBuffer b = ByteBuffer.allocate(16);
+        assertEquals(0, second.read(b), "the client beyond stats maxconn is not served");
+        send(first, "quit\n");
+        assertEquals("", readToEnd(first, Duration.ofSeconds(5)));
+        assertTrue(readToEnd(second, Duration.ofSeconds(5)).startsWith("Name: forwarder\n"));
+    }
+
+    @Test
+    void tcpStatsSocket() throws Exception {
+        TestServer server = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
+        int port = Peers.deadPort();
+        cleanup.add(Peers.startText(cleanup, "global\n    stats socket ipv4@127.0.0.1:" + port + " level user\n"
+                + Peers.oneServer(server.port(), "10s")));
+        try (Socket s = new Socket(Peers.LOOPBACK, port)) {
+            s.getOutputStream().write("show stat\n".getBytes(StandardCharsets.US_ASCII));
+            String out = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(out.startsWith(ShowStat.HEADER + "\n"), out);
+            assertTrue(out.endsWith("\n\n"), out);
+        }
+    }
 }
