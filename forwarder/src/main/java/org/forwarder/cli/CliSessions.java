@@ -47,6 +47,10 @@ final class CliSessions {
     }
 
     void open(int fd, StatsConfig.Level level) {
+        if (fd >= poller.fdTab().capacity()) { // beyond what the configuration budgets: refuse, never die
+            poller.sys().close(fd);
+            return;
+        }
         CliSession s = new CliSession(this, fd, level);
         open.add(s);
         s.start();

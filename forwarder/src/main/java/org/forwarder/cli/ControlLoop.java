@@ -17,17 +17,15 @@ import java.util.function.Consumer;
  * only, so no forwarding loop is ever asked anything.
  */
 public final class ControlLoop {
-    private static final int MAX_FDS = 4096;
-
     private final Poller poller;
     private final List<CliListener> listeners = new ArrayList<>();
     private final Thread thread;
     private final Consumer<String> log;
     private final CliSessions sessions;
 
-    private ControlLoop(Config config, StatsRegistry registry, Consumer<String> log) {
+    private ControlLoop(Config config, StatsRegistry registry, Consumer<String> log, int maxFds) {
         this.log = log;
-        this.poller = new Poller(MAX_FDS);
+        this.poller = new Poller(maxFds); // fd numbers are process-wide: the table covers the loops' fds too
         StatsConfig sc = config.global().stats();
         this.sessions = new CliSessions(poller, sc, new CliCommands(config, registry));
         try {
@@ -45,10 +43,13 @@ public final class ControlLoop {
         thread.setDaemon(true);
     }
 
-    /** Binds every stats socket of {@code config} and starts the loop; null when there is none. */
-    public static ControlLoop start(Config config, StatsRegistry registry, Consumer<String> log) {
+    /**
+     * Binds every stats socket of {@code config} and starts the loop, whose fd table has
+     * {@code maxFds} entries (as the forwarding loops'); null when there is no stats socket.
+     */
+    public static ControlLoop start(Config config, StatsRegistry registry, Consumer<String> log, int maxFds) {
         if (config.global().stats().sockets().isEmpty()) return null;
-        ControlLoop c = new ControlLoop(config, registry, log);
+        ControlLoop c = new ControlLoop(config, registry, log, maxFds);
         c.thread.start();
         return c;
     }

@@ -252,4 +252,19 @@ class StatsSocketTest {
             assertTrue(out.endsWith("\n\n"), out);
         }
     }
+
+    @Test
+    void aStatsSocketThatCannotBeBoundFailsTheStartAndLeavesNothingOpen() throws Exception {
+        TestServer server = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
+        Peers.warmUpJdkIo();
+        var fdsBefore = Peers.fdKinds();
+        Path missing = dir.resolve("no-such-dir").resolve("s.sock");
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> Peers.startText(cleanup, "global\n    stats socket " + missing + "\n" + Peers.oneServer(server.port(), "10s")));
+        assertTrue(e.getMessage().startsWith("stats socket " + missing + " (it.cfg:2): bind "), e.getMessage());
+        assertTrue(e.getMessage().contains("ENOENT"), e.getMessage());
+        Peers.awaitFdsBackTo(fdsBefore, 4, Duration.ofSeconds(5));
+        Peers.waitUntil("no forwarder thread left", Duration.ofSeconds(5), () -> Thread.getAllStackTraces().keySet().stream()
+                .noneMatch(t -> t.getName().startsWith("forwarder-")));
+    }
 }
