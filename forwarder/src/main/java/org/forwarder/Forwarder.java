@@ -123,11 +123,7 @@ public final class Forwarder implements AutoCloseable {
             // its sessions hold server slots, queue places and connection places that the other
             // loops would wait for or hand to the dead: stop the process's loops, as HAProxy aborts
             for (Worker other : workers) {
-                if (other == w) continue;
-                other.poller().execute(() -> {
-                    other.closeAllStreams();
-                    other.poller().stop();
-                });
+                if (other != w) closeAndStop(other);
             }
             w.closeAllStreams();
         } finally {
@@ -229,12 +225,7 @@ public final class Forwarder implements AutoCloseable {
             if (proxies.current() == 0) break;
             sleep(20);
         }
-        for (Worker w : workers) {
-            w.poller().execute(() -> {
-                w.closeAllStreams();
-                w.poller().stop();
-            });
-        }
+        for (Worker w : workers) closeAndStop(w);
         long joinBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         for (Thread t : threads) {
             try {
@@ -254,6 +245,14 @@ public final class Forwarder implements AutoCloseable {
         org.forwarder.cli.ControlLoop c = control;
         control = null;
         if (c != null) c.stop();
+    }
+
+    /** Asks loop {@code w} to close its streams and return from its run, on its own thread. */
+    private static void closeAndStop(Worker w) {
+        w.poller().execute(() -> {
+            w.closeAllStreams();
+            w.poller().stop();
+        });
     }
 
     private static void sleep(long ms) {

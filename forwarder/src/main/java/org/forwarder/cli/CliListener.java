@@ -1,11 +1,11 @@
 package org.forwarder.cli;
 
 import org.forwarder.config.StatsConfig;
+import org.forwarder.io.Sock;
 import org.forwarder.poll.FdHandler;
 import org.forwarder.poll.Poller;
 import org.forwarder.sys.Errno;
 import org.forwarder.sys.SockAddr;
-import org.forwarder.sys.SockConst;
 import org.forwarder.sys.Syscalls;
 
 /**
@@ -37,10 +37,9 @@ final class CliListener implements FdHandler {
 
     static CliListener open(Poller poller, StatsConfig.Socket s, CliSessions sessions) {
         Syscalls sys = poller.sys();
-        int type = SockConst.SOCK_STREAM | SockConst.SOCK_NONBLOCK | SockConst.SOCK_CLOEXEC;
         SockAddr a = s.address();
         String name = "stats socket " + (a.isUnix() ? a.path() : "ipv4@" + a) + " (" + s.where() + ")";
-        int fd = sys.socket(a.isUnix() ? SockConst.AF_UNIX : SockConst.AF_INET, type, 0);
+        int fd = Sock.open(sys, a.family());
         if (fd < 0) throw new IllegalStateException(name + ": socket: " + Errno.describe(fd));
         try {
             if (a.isUnix()) {
@@ -68,7 +67,7 @@ final class CliListener implements FdHandler {
                 }
                 return new CliListener(poller, fd, a.path(), s.level(), sessions);
             }
-            check(sys.setIntOption(fd, SockConst.SOL_SOCKET, SockConst.SO_REUSEADDR, 1), name, "SO_REUSEADDR");
+            check(Sock.reuseAddress(sys, fd), name, "SO_REUSEADDR");
             check(sys.bind(fd, a), name, "bind");
             check(sys.listen(fd, BACKLOG), name, "listen");
             return new CliListener(poller, fd, null, s.level(), sessions);
@@ -89,7 +88,7 @@ final class CliListener implements FdHandler {
                 pause();
                 return;
             }
-            int c = sys.accept4(fd, SockConst.SOCK_NONBLOCK | SockConst.SOCK_CLOEXEC);
+            int c = Sock.accept(sys, fd);
             if (c < 0) {
                 if (c == -Errno.EINTR) continue;
                 // EAGAIN, or out of fds: wait for the next event rather than spin

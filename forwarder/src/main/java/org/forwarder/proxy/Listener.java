@@ -46,23 +46,8 @@ public final class Listener implements FdHandler {
      */
     void open(int backlog, boolean sharePort, SockAddr address) {
         Syscalls sys = worker.sys();
-        SockAddr at = address == null ? requested : address;
-        int s = Sock.open(sys, at.family());
-        if (s < 0) throw failure("socket", s);
-        Sock.reuseAddress(sys, s);
-        if (sharePort) {
-            int r = Sock.reusePort(sys, s);
-            if (r < 0) {
-                sys.close(s);
-                throw failure("setsockopt(SO_REUSEPORT)", r);
-            }
-        }
-        int r = sys.bind(s, at);
-        if (r < 0) {
-            sys.close(s);
-            throw failure("bind", r);
-        }
-        r = sys.listen(s, backlog);
+        int s = bound(address == null ? requested : address, sharePort);
+        int r = sys.listen(s, backlog);
         if (r < 0) {
             sys.close(s);
             throw failure("listen", r);
@@ -81,17 +66,29 @@ public final class Listener implements FdHandler {
      */
     SockAddr probe() {
         Syscalls sys = worker.sys();
-        int s = Sock.open(sys, requested.family());
+        int s = bound(requested, false);
+        SockAddr at = sys.getsockname(s);
+        sys.close(s);
+        return at;
+    }
+
+    /** A new socket bound to {@code at} (SO_REUSEADDR; SO_REUSEPORT with {@code sharePort}); throws on failure. */
+    private int bound(SockAddr at, boolean sharePort) {
+        Syscalls sys = worker.sys();
+        int s = Sock.open(sys, at.family());
         if (s < 0) throw failure("socket", s);
         Sock.reuseAddress(sys, s);
-        int r = sys.bind(s, requested);
+        int r = sharePort ? Sock.reusePort(sys, s) : 0;
+        if (r < 0) {
+            sys.close(s);
+            throw failure("setsockopt(SO_REUSEPORT)", r);
+        }
+        r = sys.bind(s, at);
         if (r < 0) {
             sys.close(s);
             throw failure("bind", r);
         }
-        SockAddr at = sys.getsockname(s);
-        sys.close(s);
-        return at;
+        return s;
     }
 
     private IllegalStateException failure(String call, int r) {

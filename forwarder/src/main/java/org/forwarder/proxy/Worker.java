@@ -134,7 +134,7 @@ public final class Worker {
      * to the configured total.
      */
     static int share(int total, int loops, int index) {
-        return total / loops + (index < total % loops ? 1 : 0);
+        return (int) share((long) total, loops, index);
     }
 
     static long share(long total, int loops, int index) {

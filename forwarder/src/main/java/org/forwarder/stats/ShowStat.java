@@ -134,8 +134,10 @@ public final class ShowStat {
                     r.set("smax", s.max(fe, ProxyMax.SMAX)).set("rate", s.rate(fe, ProxyRate.RATE))
                             .set("rate_max", s.max(fe, ProxyMax.RATE_MAX));
                 }
-                case "BACKEND" -> times(r, s, registry.backend(r.pxname())).set("qmax",
-                        s.max(registry.backend(r.pxname()), ProxyMax.QMAX));
+                case "BACKEND" -> {
+                    StatsRegistry.Row be = registry.backend(r.pxname());
+                    times(r, s, be).set("qmax", s.max(be, ProxyMax.QMAX));
+                }
                 default -> times(r, s, registry.server(r.pxname(), r.svname()));
             }
         }
