@@ -104,7 +104,7 @@ public final class Forwarder implements AutoCloseable {
         Forwarder f = new Forwarder(workers, proxies, registry, log);
         for (Thread t : f.threads) t.start();
         try {
-            f.control = org.forwarder.cli.ControlLoop.start(config, registry, log, maxFds);
+            f.control = org.forwarder.cli.ControlLoop.start(config, registry, proxies, log, maxFds);
         } catch (RuntimeException e) {
             f.shutdown(Duration.ZERO);
             throw e;

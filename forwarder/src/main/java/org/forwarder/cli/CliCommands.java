@@ -1,112 +1,74 @@
 package org.forwarder.cli;
 
-import org.forwarder.config.CommandLine;
-import org.forwarder.config.Config;
-import org.forwarder.config.FdBudget;
-import org.forwarder.config.FrontendConfig;
-import org.forwarder.stats.ShowInfo;
-import org.forwarder.stats.ShowStat;
-import org.forwarder.stats.StatsRegistry;
-import org.forwarder.stats.StatsSnapshot;
-import org.forwarder.sys.Syscalls;
+import org.forwarder.config.StatsConfig.Level;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The CLI's commands, answered from the counter registry only. Today: {@code help},
- * {@code show info}, {@code show stat}, {@code prompt}, {@code quit}, all at level user (a
- * socket's level is kept for the operator and admin commands to come: set server, shutdown
- * session, clear counters). Texts follow HAProxy 2.6 (its help layout, its unknown-command line).
+ * The CLI's command table and its dispatch. A line is split into words; the command whose words
+ * start it (the longest such) runs if the socket's level allows it, otherwise the answer is
+ * HAProxy's "Permission denied". An unknown command gets HAProxy's answer to one: the list of
+ * commands. Commands are grouped by what they touch, each group a class that adds its own here:
+ * {@link StatsCommands} (figures), {@link ServerCommands} (servers and limits),
+ * {@link SessionCommands} (streams).
+ *
+ * <p>Levels are HAProxy's: user reads figures, operator also sees streams and clears maxima,
+ * admin changes state. Every command runs on the control loop.
  */
 final class CliCommands {
-    private static final String[][] HELP = {
-            {"help", "list the commands"},
-            {"prompt", "toggle interactive mode with prompt"},
-            {"quit", "disconnect"},
-            {"show info", "report information about the running process"},
-            {"show stat", "report counters for each proxy and server"},
-    };
+    static final String PERMISSION_DENIED = "Permission denied";
 
-    private final Config config;
-    private final StatsRegistry registry;
-    private final List<ShowStat.Proxy> layout;
-    private final long startSec = System.currentTimeMillis() / 1000;
-    private final long startNanos = System.nanoTime();
-    private final String version = CommandLine.version();
-    private final long pid = ProcessHandle.current().pid();
-    private final long ulimitN;
-    private final long maxsock;
-    private final int listeners;
-    private final String node = hostname(); // once: the lookup may be slow
+    private final List<CliCommand> table = new ArrayList<>();
 
-    CliCommands(Config config, StatsRegistry registry) {
-        this.config = config;
-        this.registry = registry;
-        this.layout = ShowStat.layout(config);
-        long soft = Syscalls.get().getNofileLimit()[0];
-        this.ulimitN = soft;
-        this.maxsock = FdBudget.needed(config);
-        int n = 0;
-        for (FrontendConfig fe : config.frontends()) n += fe.binds().size();
-        this.listeners = n * config.global().loops();
+    CliCommands(CliContext ctx) {
+        add(new String[] {"help"}, Level.USER, "help [<command>]", "list matching or all commands", (a, s) -> s.answer(help(s.level, "")));
+        add(new String[] {"prompt"}, Level.USER, "prompt", "toggle interactive mode with prompt", (a, s) -> {
+            s.togglePrompt();
+            s.answer("");
+        });
+        add(new String[] {"quit"}, Level.USER, "quit", "disconnect", (a, s) -> s.quit());
+        new StatsCommands(ctx).addTo(this);
+        new ServerCommands(ctx).addTo(this);
+        new SessionCommands(ctx).addTo(this);
     }
 
-    void run(String cmd, CliSession s) {
-        String[] w = cmd.isEmpty() ? new String[0] : cmd.split("\\s+");
+    void add(String[] words, Level level, String usage, String help, CliCommand.Handler run) {
+        table.add(new CliCommand(words, level, usage, help, run));
+    }
+
+    void run(String line, CliSession s) {
+        String[] w = line.isEmpty() ? new String[0] : line.split("\\s+");
         if (w.length == 0) {
             s.answer("");
             return;
         }
-        switch (w[0]) {
-            case "help" -> s.answer(help("The following commands are valid at this level:\n"));
-            case "prompt" -> {
-                s.togglePrompt();
-                s.answer("");
-            }
-            case "quit" -> s.quit();
-            case "show" -> {
-                String what = w.length > 1 ? w[1] : "";
-                if (what.equals("info") && w.length == 2) s.answer(info());
-                else if (what.equals("stat") && w.length == 2) s.answer(stat());
-                else unknown(s);
-            }
-            default -> unknown(s);
+        CliCommand found = null;
+        for (CliCommand c : table) {
+            if (c.matches(w) && (found == null || c.words().length > found.words().length)) found = c;
         }
-    }
-
-    /** HAProxy's answer to an unknown command, then the commands there are. */
-    private static void unknown(CliSession s) {
-        s.answer(help("Unknown command, but maybe one of the following ones is a better match:\n"));
-    }
-
-    private static String help(String first) {
-        StringBuilder sb = new StringBuilder(first);
-        for (String[] h : HELP) sb.append(String.format("  %-40s: %s%n", h[0], h[1]));
-        return sb.toString();
-    }
-
-    private String info() {
-        StatsSnapshot snap = registry.snapshot();
-        long now = startSec + (System.nanoTime() - startNanos) / 1_000_000_000L;
-        ShowInfo.Process p = new ShowInfo.Process("forwarder", version, "", pid, startSec, now, config.global().loops(),
-                ulimitN, maxsock, config.global().maxconn(), config.global().maxpipes(), listeners, node, false);
-        return ShowInfo.of(p, snap).render();
-    }
-
-    private String stat() {
-        StatsSnapshot snap = registry.snapshot();
-        long uptime = (System.nanoTime() - startNanos) / 1_000_000_000L;
-        List<ShowStat.Row> rows = ShowStat.withLiveFigures(ShowStat.rows(layout, ShowStat.figures(snap), uptime), snap);
-        StringBuilder sb = new StringBuilder(ShowStat.HEADER).append('\n');
-        for (ShowStat.Row r : rows) sb.append(r.csv()).append('\n');
-        return sb.toString();
-    }
-
-    private static String hostname() {
+        if (found == null) {
+            s.answer(help(s.level, "Unknown command, but maybe one of the following ones is a better match:\n"));
+            return;
+        }
+        if (s.level.compareTo(found.level()) < 0) {
+            s.answer(PERMISSION_DENIED + "\n");
+            return;
+        }
         try {
-            return java.net.InetAddress.getLocalHost().getHostName();
-        } catch (java.io.IOException e) {
-            return "";
+            found.run().run(w, s);
+        } catch (CliError e) {
+            s.answer(e.getMessage() + "\n");
         }
+    }
+
+    /** {@code first}, then a line for each command the level may run, as HAProxy lays them out. */
+    private String help(Level level, String first) {
+        StringBuilder sb = new StringBuilder(first.isEmpty() ? "The following commands are valid at this level:\n" : first);
+        for (CliCommand c : table) {
+            if (level.compareTo(c.level()) < 0) continue;
+            sb.append(String.format("  %-40s: %s%n", c.usage(), c.help()));
+        }
+        return sb.toString();
     }
 }

@@ -3,6 +3,7 @@ package org.forwarder.cli;
 import org.forwarder.config.Config;
 import org.forwarder.config.StatsConfig;
 import org.forwarder.poll.Poller;
+import org.forwarder.proxy.Proxies;
 import org.forwarder.stats.StatsRegistry;
 
 import java.util.ArrayList;
@@ -23,11 +24,11 @@ public final class ControlLoop {
     private final Consumer<String> log;
     private final CliSessions sessions;
 
-    private ControlLoop(Config config, StatsRegistry registry, Consumer<String> log, int maxFds) {
+    private ControlLoop(Config config, StatsRegistry registry, Proxies proxies, Consumer<String> log, int maxFds) {
         this.log = log;
         this.poller = new Poller(maxFds); // fd numbers are process-wide: the table covers the loops' fds too
         StatsConfig sc = config.global().stats();
-        this.sessions = new CliSessions(poller, sc, new CliCommands(config, registry));
+        this.sessions = new CliSessions(poller, sc, new CliCommands(new CliContext(config, registry, proxies, log)));
         try {
             for (StatsConfig.Socket s : sc.sockets()) {
                 CliListener l = CliListener.open(poller, s, sessions);
@@ -47,9 +48,9 @@ public final class ControlLoop {
      * Binds every stats socket of {@code config} and starts the loop, whose fd table has
      * {@code maxFds} entries (as the forwarding loops'); null when there is no stats socket.
      */
-    public static ControlLoop start(Config config, StatsRegistry registry, Consumer<String> log, int maxFds) {
+    public static ControlLoop start(Config config, StatsRegistry registry, Proxies proxies, Consumer<String> log, int maxFds) {
         if (config.global().stats().sockets().isEmpty()) return null;
-        ControlLoop c = new ControlLoop(config, registry, log, maxFds);
+        ControlLoop c = new ControlLoop(config, registry, proxies, log, maxFds);
         c.thread.start();
         return c;
     }
