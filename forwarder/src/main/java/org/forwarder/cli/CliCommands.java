@@ -21,16 +21,23 @@ final class CliCommands {
 
     private final List<CliCommand> table = new ArrayList<>();
 
+    /** help, prompt and quit: always the last lines of a list, as HAProxy prints them. */
+    private final List<CliCommand> always = new ArrayList<>();
+
     CliCommands(CliContext ctx) {
-        add(new String[] {"help"}, Level.USER, "help [<command>]", "list matching or all commands", (a, s) -> s.answer(help(s.level, "")));
+        new StatsCommands(ctx).addTo(this);
+        ServerCommands servers = new ServerCommands(ctx);
+        servers.addTo(this);
+        new SessionCommands(ctx, servers).addTo(this);
+        table.sort(java.util.Comparator.comparing(CliCommand::usage));
+        add(new String[] {"help"}, Level.USER, "help [<command>]", "list matching or all commands",
+                (a, s) -> s.answer(list("The following commands are valid at this level:\n", a, 1)));
         add(new String[] {"prompt"}, Level.USER, "prompt", "toggle interactive mode with prompt", (a, s) -> {
             s.togglePrompt();
             s.answer("");
         });
         add(new String[] {"quit"}, Level.USER, "quit", "disconnect", (a, s) -> s.quit());
-        new StatsCommands(ctx).addTo(this);
-        new ServerCommands(ctx).addTo(this);
-        new SessionCommands(ctx).addTo(this);
+        always.addAll(table.subList(table.size() - 3, table.size()));
     }
 
     void add(String[] words, Level level, String usage, String help, CliCommand.Handler run) {
@@ -40,7 +47,7 @@ final class CliCommands {
     void run(String line, CliSession s) {
         String[] w = line.isEmpty() ? new String[0] : line.split("\\s+");
         if (w.length == 0) {
-            s.answer("");
+            s.answer(list("Unknown command. Please enter one of the following commands only:\n", w, 0));
             return;
         }
         CliCommand found = null;
@@ -48,10 +55,10 @@ final class CliCommands {
             if (c.matches(w) && (found == null || c.words().length > found.words().length)) found = c;
         }
         if (found == null) {
-            s.answer(help(s.level, "Unknown command, but maybe one of the following ones is a better match:\n"));
+            s.answer(list("Unknown command, but maybe one of the following ones is a better match:\n", w, 0));
             return;
         }
-        if (s.level.compareTo(found.level()) < 0) {
+        if (s.level.compareTo(found.level()) < 0) { // before the arguments are looked at, as HAProxy
             s.answer(PERMISSION_DENIED + "\n");
             return;
         }
@@ -62,13 +69,31 @@ final class CliCommands {
         }
     }
 
-    /** {@code first}, then a line for each command the level may run, as HAProxy lays them out. */
-    private String help(Level level, String first) {
-        StringBuilder sb = new StringBuilder(first.isEmpty() ? "The following commands are valid at this level:\n" : first);
+    /**
+     * {@code first}, then the commands that share the most leading words with {@code w} (from
+     * word {@code from} on; all of them when none matches), then help, prompt and quit. Every
+     * level sees every command, as in HAProxy: a command above the level answers "Permission
+     * denied".
+     */
+    private String list(String first, String[] w, int from) {
+        int best = 0;
+        for (CliCommand c : table) best = Math.max(best, shared(c, w, from));
+        StringBuilder sb = new StringBuilder(first);
         for (CliCommand c : table) {
-            if (level.compareTo(c.level()) < 0) continue;
-            sb.append(String.format("  %-40s: %s%n", c.usage(), c.help()));
+            if (always.contains(c) || shared(c, w, from) < best) continue;
+            line(sb, c);
         }
+        for (CliCommand c : always) line(sb, c);
         return sb.toString();
+    }
+
+    private static int shared(CliCommand c, String[] w, int from) {
+        int n = 0;
+        while (n < c.words().length && from + n < w.length && c.words()[n].equals(w[from + n])) n++;
+        return n;
+    }
+
+    private static void line(StringBuilder sb, CliCommand c) {
+        sb.append(String.format("  %-40s: %s%n", c.usage(), c.help()));
     }
 }

@@ -1,13 +1,110 @@
 package org.forwarder.cli;
 
-/** Placeholder while written. */
-final class SessionCommands {
-    private final CliContext ctx;
+import org.forwarder.config.StatsConfig.Level;
+import org.forwarder.proxy.Server;
+import org.forwarder.proxy.Worker;
 
-    SessionCommands(CliContext ctx) {
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * Commands on streams: {@code show sess [id]}, {@code shutdown session <id>},
+ * {@code shutdown sessions server <b>/<s>}. A stream belongs to one loop and only that loop's
+ * thread may touch it, so each command is a task run on the loops ({@code Poller.execute}), one
+ * after the other, the control loop waiting for each answer (bounded: a loop that does not answer
+ * in {@link #LOOP_ANSWER_MS} is reported, never waited on forever). A stream's number names its
+ * loop ({@link Worker#loopOfSession}), so {@code shutdown session} asks that loop alone.
+ * Streams are listed as HAProxy lists them, except that the CLI's own connection is not one
+ * (it is served by the control loop, not as a stream).
+ */
+final class SessionCommands {
+    static final long LOOP_ANSWER_MS = 2_000;
+
+    private final CliContext ctx;
+    private final ServerCommands servers;
+
+    SessionCommands(CliContext ctx, ServerCommands servers) {
         this.ctx = ctx;
+        this.servers = servers;
     }
 
     void addTo(CliCommands t) {
+        t.add(new String[] {"show", "sess"}, Level.OPERATOR, "show sess [id]",
+                "report the list of current sessions or dump this exact session", this::showSess);
+        t.add(new String[] {"shutdown", "session"}, Level.ADMIN, "shutdown session [id]", "kill a specific session",
+                this::shutdownSession);
+        t.add(new String[] {"shutdown", "sessions", "server"}, Level.ADMIN, "shutdown sessions server <bk>/<srv>",
+                "kill sessions on a server", this::shutdownSessionsOnServer);
+    }
+
+    private void showSess(String[] a, CliSession s) {
+        long id = a.length > 2 ? parseId(a[2]) : 0; // HAProxy: garbage reads as 0, the whole list
+        StringBuilder sb = new StringBuilder();
+        boolean any = false;
+        for (Worker w : ctx.proxies().loops()) {
+            if (id != 0 && Worker.loopOfSession(id) != w.index()) continue;
+            StringBuilder part = onLoop(w, x -> {
+                StringBuilder b = new StringBuilder();
+                return x.describeSessions(b, id) ? b : null;
+            });
+            if (part != null) {
+                sb.append(part);
+                any = true;
+            }
+        }
+        if (id != 0 && !any) throw new CliError("Session not found.");
+        s.answer(sb.toString());
+    }
+
+    private void shutdownSession(String[] a, CliSession s) {
+        long id = a.length > 2 ? parseId(a[2]) : 0;
+        if (id == 0) throw new CliError("Session pointer expected (use 'show sess').");
+        Worker[] loops = ctx.proxies().loops();
+        int loop = Worker.loopOfSession(id);
+        Boolean done = loop < loops.length ? onLoop(loops[loop], w -> w.killSession(id)) : Boolean.FALSE;
+        if (!done) throw new CliError("No such session (use 'show sess').");
+        s.answer("");
+    }
+
+    private void shutdownSessionsOnServer(String[] a, CliSession s) {
+        ServerCommands.Target t = servers.findServer(a.length > 3 ? a[3] : "");
+        Server sv = t.server();
+        for (Worker w : ctx.proxies().loops()) onLoop(w, x -> x.killSessionsOn(sv));
+        s.answer("");
+    }
+
+    /** HAProxy's strtoul(base 0): 0x.. hex, 0.. octal, else decimal; 0 for anything else. */
+    static long parseId(String text) {
+        try {
+            if (text.startsWith("0x") || text.startsWith("0X")) return Long.parseUnsignedLong(text.substring(2), 16);
+            if (text.length() > 1 && text.startsWith("0")) return Long.parseUnsignedLong(text.substring(1), 8);
+            if (text.startsWith("-")) return -Long.parseLong(text.substring(1)); // strtoul wraps it: no such session
+            return Long.parseUnsignedLong(text);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    /** Runs {@code f} on loop {@code w}'s thread and waits for its result. */
+    private static <T> T onLoop(Worker w, Function<Worker, T> f) {
+        CompletableFuture<T> answer = new CompletableFuture<>();
+        w.poller().execute(() -> {
+            try {
+                answer.complete(f.apply(w));
+            } catch (Throwable e) {
+                answer.completeExceptionally(e);
+            }
+        });
+        try {
+            return answer.get(LOOP_ANSWER_MS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new CliError("Event loop " + w.index() + " did not answer within " + LOOP_ANSWER_MS + " ms.");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliError("Interrupted.");
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new CliError("Event loop " + w.index() + " failed: " + e.getCause());
+        }
     }
 }

@@ -4,6 +4,7 @@ import org.forwarder.config.CommandLine;
 import org.forwarder.config.FdBudget;
 import org.forwarder.config.FrontendConfig;
 import org.forwarder.config.StatsConfig.Level;
+import org.forwarder.proxy.RuntimeFigures;
 import org.forwarder.stats.ShowInfo;
 import org.forwarder.stats.ShowStat;
 import org.forwarder.stats.StatsRegistry;
@@ -43,19 +44,9 @@ final class StatsCommands {
 
     void addTo(CliCommands t) {
         t.add(new String[] {"show", "info"}, Level.USER, "show info", "report information about the running process",
-                (a, s) -> {
-                    noMoreArgs(a, 2);
-                    s.answer(info());
-                });
+                (a, s) -> s.answer(info())); // words after it are ignored, as HAProxy ignores unknown options
         t.add(new String[] {"show", "stat"}, Level.USER, "show stat", "report counters for each proxy and server",
-                (a, s) -> {
-                    noMoreArgs(a, 2);
-                    s.answer(stat());
-                });
-    }
-
-    static void noMoreArgs(String[] a, int words) {
-        if (a.length > words) throw new CliError("'" + String.join(" ", java.util.Arrays.copyOf(a, words)) + "' takes no argument here, got '" + a[words] + "'.");
+                (a, s) -> s.answer(stat()));
     }
 
     private String info() {
@@ -70,7 +61,8 @@ final class StatsCommands {
     private String stat() {
         StatsSnapshot snap = registry.snapshot();
         long uptime = (System.nanoTime() - startNanos) / 1_000_000_000L;
-        List<ShowStat.Row> rows = ShowStat.withLiveFigures(ShowStat.rows(layout, ShowStat.figures(snap), uptime), snap);
+        List<ShowStat.Row> rows = RuntimeFigures.apply(
+                ShowStat.withLiveFigures(ShowStat.rows(layout, ShowStat.figures(snap), uptime), snap), ctx.proxies());
         StringBuilder sb = new StringBuilder(ShowStat.HEADER).append('\n');
         for (ShowStat.Row r : rows) sb.append(r.csv()).append('\n');
         return sb.toString();

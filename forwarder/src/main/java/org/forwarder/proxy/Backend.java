@@ -76,7 +76,7 @@ public final class Backend {
         streams.decrementAndGet();
     }
 
-    /** True when some server can take traffic at all (weight > 0). */
+    /** True when some server can take new streams at all (ready, weight > 0). */
     public boolean hasUsableServer() {
         return usableServers() > 0;
     }
@@ -181,8 +181,9 @@ public final class Backend {
         int total = 0;
         for (Server s : servers) {
             if (!s.hasSlot()) continue;
-            s.rrCurrent += s.weight;
-            total += s.weight;
+            int w = s.weight;
+            s.rrCurrent += w;
+            total += w;
             if (best == null || s.rrCurrent > best.rrCurrent) best = s;
         }
         if (best != null) best.rrCurrent -= total;
@@ -235,7 +236,45 @@ public final class Backend {
 
     private int usableServers() {
         int n = 0;
-        for (Server s : servers) if (s.weight > 0) n++;
+        for (Server s : servers) if (s.usable()) n++;
         return n;
+    }
+
+    /** Server {@code name}, or null. */
+    public Server server(String name) {
+        for (Server s : servers) if (s.name.equals(name)) return s;
+        return null;
+    }
+
+    // ---- runtime changes (control loop) ---------------------------------------------------
+
+    /**
+     * Sets what the runtime API changes on {@code sv} ({@code adminState}, {@code weight},
+     * {@code maxconn}; a negative value leaves that one as it is), under the lock, so a pick
+     * never sees half of a change. Returns true when streams wait and the server has a free slot
+     * now, in which case the caller serves the queue ({@link #serveQueue}) on a loop.
+     */
+    public boolean change(Server sv, int adminState, int weight, int maxconn) {
+        synchronized (lock) {
+            if (adminState >= 0 && adminState != sv.adminState) {
+                sv.adminState = adminState;
+                sv.changedAt = System.nanoTime();
+            }
+            if (weight >= 0) sv.weight = weight;
+            if (maxconn >= 0) sv.maxconn = maxconn;
+            return queue.size() > 0 && sv.hasSlot();
+        }
+    }
+
+    /**
+     * Gives free slots to the waiters, oldest first, as a release does; run on an event loop
+     * (its counters count the streams that left the queue) after a runtime change made room.
+     */
+    public void serveQueue(LoopCounters counters) {
+        int granted;
+        synchronized (lock) {
+            granted = grantWaiters();
+        }
+        if (granted > 0) counters.row(statsRow).add(ProxyCounter.QCUR, -granted);
     }
 }

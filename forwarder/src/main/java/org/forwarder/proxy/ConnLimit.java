@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * accept and close only, never per event.
  */
 final class ConnLimit {
-    private final int max;
+    /** The limit; lowered or raised at run time by the runtime API (set maxconn). */
+    private volatile int max;
     private final AtomicInteger current = new AtomicInteger();
 
     ConnLimit(int max) {
@@ -43,5 +44,14 @@ final class ConnLimit {
 
     int max() {
         return max;
+    }
+
+    /**
+     * A new limit (at least 1). Connections above a lowered limit stay; no new one is accepted
+     * until the count is below it. After a raise, the caller wakes the loops paused at the limit.
+     */
+    void setMax(int max) {
+        if (max < 1) throw new IllegalArgumentException("a connection limit must be at least 1");
+        this.max = max;
     }
 }

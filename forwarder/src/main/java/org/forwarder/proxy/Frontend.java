@@ -43,4 +43,6 @@ public final class Frontend {
     public SpliceOptions splice() { return splice; }
     /** Connections open now, over all loops. */
     public int current() { return connections.current(); }
+    /** Its maxconn now (the configured one until the runtime API changes it). */
+    public int maxconn() { return connections.max(); }
 }

@@ -43,7 +43,7 @@ public final class Proxies {
             List<Server> servers = new ArrayList<>();
             for (ServerConfig s : bc.servers()) {
                 int row = registry.server(bc.name(), s.name()).index();
-                servers.add(new Server(s.name(), s.address(), s.weight(), s.maxconn(), row,
+                servers.add(new Server(s.name(), s.address(), s.weight(), s.maxconn(), row, servers.size(),
                         registry.max(row, ProxyMax.SMAX)));
             }
             int row = registry.backend(bc.name()).index();
@@ -64,6 +64,48 @@ public final class Proxies {
     public Backend backend(String name) { return backends.get(name); }
     /** Connections open now in the whole process. */
     public int current() { return connections.current(); }
+
+    /** The loops. */
+    public Worker[] loops() { return loops.clone(); }
+
+    /** Frontend {@code name}, or null. */
+    public Frontend frontend(String name) {
+        for (Frontend f : frontends) if (f.name().equals(name)) return f;
+        return null;
+    }
+
+    /** The global maxconn now. */
+    public int maxconn() { return connections.max(); }
+
+    // ---- runtime changes (the control loop) ------------------------------------------------
+
+    /** {@code set maxconn frontend}: the new limit, and the loops paused at the old one look again. */
+    public void setMaxconn(Frontend fe, int max) {
+        fe.connections.setMax(max);
+        wakeLimitPaused();
+    }
+
+    /** {@code set maxconn global}. */
+    public void setGlobalMaxconn(int max) {
+        connections.setMax(max);
+        wakeLimitPaused();
+    }
+
+    /**
+     * {@code set server}, {@code set weight}, {@code set maxconn server}: changes {@code sv}
+     * (see {@link Backend#change}); when that gave waiting streams a chance, loop 0 serves the
+     * backend's queue (the grants wake the waiters on their own loops).
+     */
+    public void changeServer(Backend be, Server sv, int adminState, int weight, int maxconn) {
+        if (be.change(sv, adminState, weight, maxconn) && loops.length > 0) {
+            Worker w = loops[0];
+            w.poller().execute(() -> be.serveQueue(w.counters()));
+        }
+    }
+
+    private void wakeLimitPaused() {
+        for (Worker w : loops) if (w.hasLimitPausedListener()) w.wakeToResume();
+    }
 
     /** Records the loops (once, before any of them runs). */
     public void setLoops(Worker[] loops) {

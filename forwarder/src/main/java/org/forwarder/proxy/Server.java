@@ -4,32 +4,62 @@ import org.forwarder.stats.SharedMax;
 import org.forwarder.sys.SockAddr;
 
 /**
- * A server of a backend at run time, shared by every event loop: its address, weight and
- * connection slots. {@link #current} (slots held: connecting or connected streams) and the
- * round-robin state change only under the owning {@link Backend}'s lock, once per connect and per
- * close; any thread may read {@link #current()} (leastconn compares it, the stats read it).
- * Its counters are per loop: a stream counts into its own loop's block of row {@link #statsRow}.
+ * A server of a backend at run time, shared by every event loop: its address, its connection
+ * slots and what the runtime API may change: its administrative state, weight and maxconn.
+ *
+ * <p>Threads. {@link #current} (slots held: connecting or connected streams), the round-robin
+ * state and the three runtime settings change only under the owning {@link Backend}'s lock:
+ * slots once per connect and per close, settings when an operator changes them on the control
+ * loop. They are volatile so that any thread may read them (leastconn, the stats, the CLI).
+ *
+ * <p>Administrative states, as HAProxy's {@code set server ... state}:
+ * <pre>
+ *  state   new streams   streams already on it   show stat status
+ *  READY   yes           kept                    "no check" (no health checks yet)
+ *  DRAIN   no            kept                    DRAIN
+ *  MAINT   no            kept                    MAINT
+ * </pre>
+ * Weight 0 also takes no new stream (status stays as the state says). Its counters are per loop:
+ * a stream counts into its own loop's block of row {@link #statsRow}.
  */
 public final class Server {
+    public static final int READY = 0;
+    public static final int DRAIN = 1;
+    public static final int MAINT = 2;
+    /** HAProxy's highest weight. */
+    public static final int MAX_WEIGHT = 256;
+
     final String name;
     final SockAddr address;
-    final int weight;
-    final int maxconn;
+    /** The weight of the configuration (HAProxy's iweight). */
+    final int initialWeight;
+    final int initialMaxconn;
     /** The server's row in the stats registry. */
     final int statsRow;
+    /** Position in its backend (0-based); HAProxy's srv_id is this plus one. */
+    final int index;
     /** Slots held; written under the backend's lock, read anywhere. */
     private volatile int current;
+    /** Runtime settings; written under the backend's lock, read anywhere. */
+    volatile int weight;
+    volatile int maxconn;
+    volatile int adminState = READY;
+    /** System.nanoTime() of the last state change (HAProxy's last_change), for lastchg. */
+    volatile long changedAt = System.nanoTime();
     /** Smooth weighted round-robin state (under the backend's lock). */
     int rrCurrent;
     /** Most slots held at once (smax), raised in {@link #take} under the backend's lock. */
     private final SharedMax smax;
 
-    Server(String name, SockAddr address, int weight, int maxconn, int statsRow, SharedMax smax) {
+    Server(String name, SockAddr address, int weight, int maxconn, int statsRow, int index, SharedMax smax) {
         this.name = name;
         this.address = address;
+        this.initialWeight = weight;
         this.weight = weight;
+        this.initialMaxconn = maxconn;
         this.maxconn = maxconn;
         this.statsRow = statsRow;
+        this.index = index;
         this.smax = smax;
     }
 
@@ -37,10 +67,25 @@ public final class Server {
     public SockAddr address() { return address; }
     /** Slots held now, over all loops. */
     public int current() { return current; }
+    public int weight() { return weight; }
+    public int initialWeight() { return initialWeight; }
+    /** 0 = no limit. */
+    public int maxconn() { return maxconn; }
+    public int adminState() { return adminState; }
+    public int index() { return index; }
+    public int statsRow() { return statsRow; }
+    /** Seconds since the last state change. */
+    public long secondsSinceChange() { return (System.nanoTime() - changedAt) / 1_000_000_000L; }
+
+    /** Takes new streams: ready and weighted. */
+    boolean usable() {
+        return adminState == READY && weight > 0;
+    }
 
     /** Under the backend's lock. */
     boolean hasSlot() {
-        return weight > 0 && (maxconn == 0 || current < maxconn);
+        int mc = maxconn;
+        return usable() && (mc == 0 || current < mc);
     }
 
     /** Takes a slot (under the backend's lock). */

@@ -122,6 +122,8 @@ public final class Session extends Task implements ChannelOwner {
     private long resetPollAt;
     private long resetPollEvery;
     private int resetUnacked;
+    /** Ended by the runtime API ({@code shutdown session}): HAProxy's termination cause K. */
+    private boolean killedByAdmin;
 
     /** Links in a {@link WaitQueue} and in a {@link LiveSet}: only those two touch them. */
     private Session queuePrev;
@@ -135,8 +137,12 @@ public final class Session extends Task implements ChannelOwner {
      */
     Server granted;
 
+    /** The stream's number for the runtime API ({@code show sess}, {@code shutdown session}); see {@link Worker#nextSessionId}. */
+    final long id;
+
     Session(Worker worker, Frontend frontend, int clientFd) {
         this.worker = worker;
+        this.id = worker.nextSessionId();
         this.counters = worker.counters();
         this.loopStats = worker.stats();
         this.feStats = counters.row(frontend.statsRow);
@@ -397,6 +403,16 @@ public final class Session extends Task implements ChannelOwner {
 
     boolean inQueue() {
         return inQueue;
+    }
+
+    /** The next stream of its loop's live set, or null. */
+    Session liveNext() {
+        return liveNext;
+    }
+
+    /** The server whose slot it holds, or null. */
+    Server server() {
+        return srv;
     }
 
     /** This stream now holds a slot of {@code sv}. */
@@ -660,6 +676,87 @@ public final class Session extends Task implements ChannelOwner {
     void kill() {
         boolean passing = state == PASSING_RESET;
         finish(!response.dstShut() || passing, !request.dstShut() || passing);
+    }
+
+    /**
+     * {@code shutdown session} and {@code shutdown sessions server}: the operator ends the stream
+     * where it stands. As HAProxy, an idle stream is closed with a FIN; with bytes in flight either
+     * way each side gets a reset instead (as a timeout does), so nothing is lost silently.
+     */
+    void shutdownByAdmin() {
+        killedByAdmin = true;
+        abandon();
+    }
+
+    /**
+     * One line of {@code show sess}, in HAProxy's layout; figures we do not keep (task calls,
+     * flags, analysers) are zeros. Loop thread only.
+     */
+    void describe(StringBuilder sb, Syscalls peerLookup) {
+        long nowMs = now();
+        org.forwarder.sys.SockAddr peer = peer(peerLookup);
+        sb.append("0x").append(Long.toHexString(id)).append(": proto=")
+                .append(peer != null && peer.address() instanceof java.net.Inet6Address ? "tcpv6" : "tcpv4")
+                .append(" src=").append(peer == null ? "?" : peer.address().getHostAddress() + ":" + peer.port())
+                .append(" fe=").append(frontend.name()).append(" be=").append(backend.name())
+                .append(" srv=").append(srv != null ? srv.name : "<none>")
+                .append(" ts=00 epoch=0 age=").append(humanTime((nowMs - startedAt) / 1000))
+                .append(" calls=0 rate=0 cpu=0 lat=0");
+        channel(sb, " rq", request, client, nowMs);
+        channel(sb, " rp", response, server, nowMs);
+        sb.append(" scf=[").append(client.fd >= 0 ? 8 : 10).append(",0h,fd=").append(client.fd).append(']');
+        sb.append(" scb=[").append(serverSide()).append(",0h,fd=").append(server.fd).append(']');
+        long d = deadline();
+        sb.append(" exp=").append(d == NEVER ? "" : humanTime(Math.max(0, d - nowMs) / 1000));
+        sb.append(" rc=").append(retriesDone);
+        boolean waiting = state == WAITING_SLOT || state == CONNECTING || state == TURNAROUND || state == TO_REDISPATCH;
+        sb.append(" c_exp=").append(waiting && d != NEVER ? humanTime(Math.max(0, d - nowMs) / 1000) : "");
+        sb.append('\n');
+    }
+
+    private org.forwarder.sys.SockAddr peer(Syscalls lookup) {
+        if (client.fd < 0) return null;
+        try {
+            return lookup.getpeername(client.fd);
+        } catch (RuntimeException e) {
+            return null; // the peer is gone: the stream ends on its next event
+        }
+    }
+
+    private void channel(StringBuilder sb, String name, Channel ch, Conn src, long nowMs) {
+        sb.append(name).append("[f=0h,i=").append(ch.pending()).append(",an=00h,rx=");
+        if (isConnected() && ch.isReading()) {
+            long to = src == client ? clientTimeout() : serverTimeout();
+            if (to > 0) sb.append(humanTime(Math.max(0, src.readSince + to - nowMs) / 1000));
+        }
+        sb.append(",wx=,ax=]");
+    }
+
+    /** HAProxy's back stream-connector state numbers: 2 queued, 4 assigned, 5 connecting, 6 connect error, 8 established, 9 disconnecting. */
+    private int serverSide() {
+        return switch (state) {
+            case NEW, TO_REDISPATCH -> 1;
+            case WAITING_SLOT -> 2;
+            case TO_CONNECT -> 4;
+            case CONNECTING -> 5;
+            case TURNAROUND -> 6;
+            case ESTABLISHED -> 8;
+            case PASSING_RESET -> 9;
+            default -> 10;
+        };
+    }
+
+    /** HAProxy's human_time: the two largest units of d, h, m, s ("0s", "59s", "1m30s", "2h5m"). */
+    static String humanTime(long sec) {
+        if (sec < 0) return "?";
+        long d = sec / 86400, h = sec / 3600 % 24, m = sec / 60 % 60, s = sec % 60;
+        StringBuilder b = new StringBuilder();
+        int units = 0;
+        if (d > 0) { b.append(d).append('d'); units++; }
+        if (h > 0 || units > 0) { if (h > 0) b.append(h).append('h'); units++; }
+        if (units < 2 && (m > 0 || units > 0)) { if (m > 0) b.append(m).append('m'); units++; }
+        if (units < 2 && (s > 0 || units == 0)) b.append(s).append('s');
+        return b.toString();
     }
 
     // ---- counters: the loop's, and this stream's frontend, backend and server ----------------

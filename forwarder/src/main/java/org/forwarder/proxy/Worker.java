@@ -75,6 +75,8 @@ public final class Worker {
     private final SharedMax connRateMax;
     /** Every open stream of this loop, so a stop can close what the grace period did not. */
     private final Session.LiveSet live = new Session.LiveSet();
+    /** Streams this loop has started (for {@link #nextSessionId}). */
+    private long sessionSeq;
     private boolean draining;
     /** Some listener of this loop is paused at a connection limit (read by other loops). */
     private volatile boolean limitPaused;
@@ -236,6 +238,64 @@ public final class Worker {
         connRateMax.update(r);
         counters.rate(fe.statsRow, ProxyRate.RATE).add(clock, 1);
         fe.rateMax.update(reg.rate(fe.statsRow, ProxyRate.RATE, clock));
+    }
+
+    /**
+     * A number for a new stream, unique in the process: a count of this loop's streams above six
+     * bits that name the loop (at most 64 loops), so the runtime API finds a stream's loop from its
+     * number alone. Loop thread only.
+     */
+    long nextSessionId() {
+        return (++sessionSeq << 6) | index;
+    }
+
+    /** The loop a stream number ({@link #nextSessionId}) belongs to. */
+    public static int loopOfSession(long id) {
+        return (int) (id & 63);
+    }
+
+    /**
+     * {@code shutdown session}: ends stream {@code id} of this loop as a forced stop does, with
+     * a reset toward each side whose stream is not complete; false if no such stream lives here.
+     * Loop thread only.
+     */
+    public boolean killSession(long id) {
+        for (Session s = live.first(); s != null; s = s.liveNext()) {
+            if (s.id == id) {
+                s.shutdownByAdmin();
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** {@code shutdown sessions server}: ends every stream of this loop on {@code sv}; how many. Loop thread only. */
+    public int killSessionsOn(Server sv) {
+        int n = 0;
+        Session s = live.first();
+        while (s != null) {
+            Session next = s.liveNext();
+            if (s.server() == sv) {
+                s.shutdownByAdmin();
+                n++;
+            }
+            s = next;
+        }
+        return n;
+    }
+
+    /**
+     * {@code show sess}: a line per live stream of this loop ({@code id} 0), or the line of stream
+     * {@code id} only; true if any was written. Loop thread only.
+     */
+    public boolean describeSessions(StringBuilder sb, long id) {
+        boolean any = false;
+        for (Session s = live.first(); s != null; s = s.liveNext()) {
+            if (id != 0 && s.id != id) continue;
+            s.describe(sb, sys());
+            any = true;
+        }
+        return any;
     }
 
     /** Closes every stream still open (end of the grace period). */

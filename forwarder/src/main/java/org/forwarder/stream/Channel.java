@@ -119,6 +119,11 @@ public final class Channel extends BufferWaiter {
         return head == tail && pipeLen == 0;
     }
 
+    /** Bytes held here for dst (buffer and pipe). */
+    public long pending() {
+        return (long) (tail - head) + pipeLen;
+    }
+
     /** src is being read and its silence is its own (we are not holding it back). */
     public boolean isReading() {
         return !srcShut && !roomWait && !bufferWait;

@@ -149,7 +149,8 @@ class StatsSocketTest {
         assertTrue(info >= 0 && stat > info && help > stat, out);
         assertTrue(out.substring(0, stat).endsWith("\n\n"), "show info's answer ends with an empty line");
         assertTrue(out.substring(0, help).endsWith("\n\n"), "show stat's answer ends with an empty line");
-        assertTrue(out.endsWith("  show stat                               : report counters for each proxy and server\n\n"), out);
+        assertTrue(out.contains("\n  show stat                               : report counters for each proxy and server\n"), out);
+        assertTrue(out.endsWith("  quit                                    : disconnect\n\n"), out);
     }
 
     @Test

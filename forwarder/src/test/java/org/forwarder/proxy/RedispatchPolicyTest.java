@@ -25,7 +25,7 @@ class RedispatchPolicyTest {
         }
         StatsRegistry reg = new StatsRegistry(List.of(), java.util.Map.of("b", list.stream().map(ServerConfig::name).toList()));
         Server[] run = new Server[servers];
-        for (int i = 0; i < servers; i++) run[i] = new Server("s" + i, list.get(i).address(), 1, 0, i + 1, reg.max(i + 1, ProxyMax.SMAX));
+        for (int i = 0; i < servers; i++) run[i] = new Server("s" + i, list.get(i).address(), 1, 0, i + 1, i, reg.max(i + 1, ProxyMax.SMAX));
         return new Backend(new BackendConfig("b", "t:1", balance, list, Timeouts.NONE, retries, SpliceOptions.NONE,
                 redispatchAfter), 0, run, reg.max(0, ProxyMax.SMAX), reg.max(0, ProxyMax.QMAX));
     }
