@@ -24,6 +24,8 @@ import java.util.Arrays;
  */
 final class CliSession extends TimerTask implements FdHandler {
     static final int LINE_MAX = 16 * 1024;
+    /** Answers pending above which no further command is run until the client reads. */
+    static final int OUT_HIGH = 64 * 1024;
 
     private final CliSessions owner;
     private final Syscalls sys;
@@ -80,6 +82,10 @@ final class CliSession extends TimerTask implements FdHandler {
         }
         MemorySegment buf = owner.io;
         while (!closed && !closing && outLen == outOff) {
+            if (hasLine()) { // lines left from an earlier read, held while their answers were sent
+                lines();
+                continue;
+            }
             int room = LINE_MAX - inLen;
             if (room == 0) {
                 inLen = 0;
@@ -143,10 +149,20 @@ final class CliSession extends TimerTask implements FdHandler {
         }
     }
 
-    /** Answers every complete line in the buffer (only the first without prompt mode). */
+    private boolean hasLine() {
+        for (int i = 0; i < inLen; i++) if (in[i] == '\n') return true;
+        return false;
+    }
+
+    /**
+     * Answers the complete lines in the buffer (only the first without prompt mode), until the
+     * answers pending reach {@link #OUT_HIGH}: the rest waits in the buffer until the client
+     * has read them, so a client that sends many commands and reads nothing holds a bounded
+     * amount of memory.
+     */
     private void lines() {
         int start = 0;
-        while (!closing) {
+        while (!closing && outLen - outOff < OUT_HIGH) {
             int nl = -1;
             for (int i = start; i < inLen; i++) {
                 if (in[i] == '\n') {

@@ -207,6 +207,21 @@ class StatsSocketTest {
     }
 
     @Test
+    void aFloodOfCommandsThatIsNeverReadNeitherStopsForwardingNorLosesAnAnswer() throws Exception {
+        SinkSource peers = new SinkSource(cleanup);
+        Fw fw = start("    stats timeout 30s\n", peers.port());
+        SocketChannel flood = client();
+        int commands = (16 * 1024 - 16) / "show stat\n".length();
+        send(flood, "prompt\n" + "show stat\n".repeat(commands));
+        // it reads nothing meanwhile: a transfer and another client are served all the same
+        peers.check(SinkSource.transfer(fw.port, 1, 4 << 20, 4 << 20));
+        assertTrue(ask("show info\n").startsWith("Name: forwarder\n"));
+        send(flood, "quit\n");
+        String all = readToEnd(flood, Duration.ofSeconds(10));
+        assertEquals(commands, all.split("# pxname,", -1).length - 1, "every command answered, in order");
+    }
+
+    @Test
     void theSocketFileIsMode600AndRemovedAtStop() throws Exception {
         TestServer server = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
         Peers.warmUpJdkIo();
