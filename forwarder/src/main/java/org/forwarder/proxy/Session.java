@@ -762,8 +762,9 @@ public final class Session extends Task implements ChannelOwner {
     // ---- counters: the loop's, and this stream's frontend, backend and server ----------------
 
     @Override
-    public void bytesRead(int dir, long n) {
+    public void bytesRead(int dir, long n, boolean spliced) {
         countProxies(dir == Channel.REQUEST ? ProxyCounter.BIN : ProxyCounter.BOUT, n);
+        if (spliced) countProxies(dir == Channel.REQUEST ? ProxyCounter.BIN_SPLICED : ProxyCounter.BOUT_SPLICED, n);
         bytesRate.add(worker.poller().clockMs(), n);
     }
 

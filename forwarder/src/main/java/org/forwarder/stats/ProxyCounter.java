@@ -19,6 +19,8 @@ public enum ProxyCounter implements Counter {
     QTOT(COUNTER, null, Rows.BACKEND, "streams that waited in the queue"),
     BIN(COUNTER, "bin", Rows.ALL, "bytes read from clients (the request direction)"),
     BOUT(COUNTER, "bout", Rows.ALL, "bytes read from servers (the response direction)"),
+    BIN_SPLICED(COUNTER, null, Rows.ALL, "bytes of bin moved through pipes (splice); the rest were copied"),
+    BOUT_SPLICED(COUNTER, null, Rows.ALL, "bytes of bout moved through pipes (splice); the rest were copied"),
     ECON(COUNTER, "econ", Rows.BACKEND | Rows.SERVER, "server connect attempts that failed"),
     WRETR(COUNTER, "wretr", Rows.BACKEND | Rows.SERVER, "failed connects tried again on the same server"),
     WREDIS(COUNTER, "wredis", Rows.BACKEND | Rows.SERVER, "failed connects moved to another server"),

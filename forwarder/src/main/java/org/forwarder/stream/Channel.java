@@ -228,7 +228,7 @@ public final class Channel extends BufferWaiter {
      */
     private void bytesIn(long n, ProcessCounter kind, boolean wasEmpty) {
         stats.add(kind, n);
-        s.bytesRead(dir, n);
+        s.bytesRead(dir, n, kind == spliced);
         long now = s.now();
         src.readSince = now;
         if (wasEmpty) {

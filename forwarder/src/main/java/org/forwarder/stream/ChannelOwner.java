@@ -33,6 +33,9 @@ public interface ChannelOwner {
     /** A wait started whose deadline may precede the armed timer. */
     void rearmTimer();
 
-    /** {@code n} bytes were read from the source of direction {@code dir} (for the owner's counters). */
-    void bytesRead(int dir, long n);
+    /**
+     * {@code n} bytes were read from the source of direction {@code dir} (for the owner's
+     * counters), into a pipe ({@code spliced}) or a buffer.
+     */
+    void bytesRead(int dir, long n, boolean spliced);
 }

@@ -114,6 +114,44 @@ class ProxyCountersTest {
     }
 
     /**
+     * Copy and splice: each proxy row counts exactly the bytes sent each way, and how many of them
+     * went through pipes, which is what the process counted as spliced (all of them with splice
+     * forced, none without).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "option splice-request\n    option splice-response\n"})
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void bytesSplicedAndCopiedPerProxy(String options) throws Exception {
+        SinkSource peers = new SinkSource(cleanup);
+        Fw fw = Peers.startText(cleanup, Peers.defaults("20s") + "listen l\n    bind 127.0.0.1:0\n    " + options
+                + "    server s 127.0.0.1:" + peers.port() + "\n");
+        long req = 3 << 20;
+        long resp = 5 << 20;
+        peers.check(SinkSource.transfer(fw.port, 1, req, resp));
+        StatsSnapshot st = fw.awaitIdleAndReleased(Duration.ofSeconds(5));
+        long in = SinkSource.HEADER + req;
+        String rows = row(st, "l") + "\n" + row(st, "l/s");
+        for (ProxyCounter c : new ProxyCounter[] {BIN, ProxyCounter.BIN_SPLICED}) {
+            long want = c == BIN ? in : st.requestBytesSpliced();
+            assertEquals(want, st.frontend("l", c), c + " frontend\n" + rows);
+            assertEquals(want, st.backend("l", c), c + " backend\n" + rows);
+            assertEquals(want, st.server("l", "s", c), c + " server\n" + rows);
+        }
+        for (ProxyCounter c : new ProxyCounter[] {BOUT, ProxyCounter.BOUT_SPLICED}) {
+            long want = c == BOUT ? resp : st.responseBytesSpliced();
+            assertEquals(want, st.frontend("l", c), c + " frontend\n" + rows);
+            assertEquals(want, st.backend("l", c), c + " backend\n" + rows);
+            assertEquals(want, st.server("l", "s", c), c + " server\n" + rows);
+        }
+        if (options.isEmpty()) {
+            assertEquals(0, st.frontend("l", ProxyCounter.BIN_SPLICED), rows);
+        } else {
+            assertTrue(st.frontend("l", ProxyCounter.BIN_SPLICED) > req / 2, "most request bytes spliced\n" + rows);
+            assertTrue(st.frontend("l", ProxyCounter.BOUT_SPLICED) > resp / 2, "most response bytes spliced\n" + rows);
+        }
+    }
+
+    /**
      * One slot: a second client waits in the queue (qcur 1 while it waits), resets there (a client
      * abort without a server), and the first stream then times out on its server.
      */
