@@ -34,9 +34,8 @@ final class PrometheusFrontend {
             p.modeHttpLine = line.number();
             return;
         }
-        diag.error(line.number(), "mode", "'http' is not supported in '" + p.kind.keyword + "': forwarder only "
-                + "forwards 'mode tcp'; 'mode http' is accepted only in a 'frontend' that serves the Prometheus "
-                + "exporter (" + SHAPE + ")");
+        diag.error(line.number(), "mode", "'http' is not supported: forwarder only supports 'mode tcp' (and 'mode http'"
+                + " only in a 'frontend' serving the Prometheus exporter, not in '" + p.kind.keyword + "')");
     }
 
     /** {@code http-request ...}: only the exporter's rule, once, in a frontend. */
