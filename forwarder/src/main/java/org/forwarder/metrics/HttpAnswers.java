@@ -65,7 +65,7 @@ final class HttpAnswers {
                 case "frontend" -> out.add(MetricsText.Section.FRONTEND);
                 case "backend" -> out.add(MetricsText.Section.BACKEND);
                 case "server" -> out.add(MetricsText.Section.SERVER);
-                case "" -> { }
+                case "", "listener", "sticktable" -> { } // HAProxy's too; we have none of those figures
                 default -> {
                     return null;
                 }

@@ -121,6 +121,19 @@ class PrometheusHttpTest {
     }
 
     @Test
+    void scopesWithNothingOfOursGiveAnEmptyPage() throws Exception {
+        start("");
+        Socket s = client();
+        for (String q : new String[]{"scope=", "scope=listener", "scope=sticktable"}) {
+            PrometheusTest.Answer a = PrometheusTest.request(s, "GET /metrics?" + q + " HTTP/1.1\r\n\r\n");
+            assertEquals("HTTP/1.1 200 OK", a.status(), q);
+            assertEquals("", a.body(), q);
+        }
+        PrometheusTest.Answer all = PrometheusTest.request(s, "GET /metrics?no-maint&scope=* HTTP/1.1\r\n\r\n");
+        assertTrue(all.body().contains("haproxy_process_nbthread ") && all.body().contains("haproxy_server_status{"), all.body());
+    }
+
+    @Test
     void badRequestsGet400AndClose() throws Exception {
         start("");
         for (String bad : new String[]{"garbage\r\n\r\n", "GET /metrics\r\n\r\n", "GET /metrics?scope=bogus HTTP/1.1\r\n\r\n",
