@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The Prometheus exporter against a live forwarder: scrapes on one keep-alive connection before
  * and after a known transfer through a copying and a splicing frontend, parsed and checked
- * (byte counters moved by exactly the bytes sent; names, HELP, TYPE and labels as HAProxy
+ * (byte counters moved by exactly the bytes sent each way; names, HELP, TYPE and labels as HAProxy
  * 2.6.12's exporter, captured in the test resources), and the page fed to {@code promtool check
  * metrics}.
  */
@@ -44,8 +44,8 @@ class PrometheusTest {
     private static final int SPLICE_BYTES = 1_000_000;
 
     private Fw start() throws Exception {
-        TestServer echo1 = cleanup.add(new TestServer("echo1", 50, Peers.ECHO));
-        TestServer echo2 = cleanup.add(new TestServer("echo2", 50, Peers.ECHO));
+        TestServer echo1 = cleanup.add(new TestServer("reply1", 50, SINK_THEN_REPLY));
+        TestServer echo2 = cleanup.add(new TestServer("reply2", 50, SINK_THEN_REPLY));
         return Peers.startText(cleanup, Peers.defaults("10s") + """
                 frontend copy
                     bind 127.0.0.1:0
@@ -151,9 +151,25 @@ class PrometheusTest {
         }
     }
 
+    /**
+     * Reads the request to its end, then answers a third of its length in bytes made from that
+     * length: the two directions differ in size, so a counter of the wrong direction shows.
+     */
+    static final Peers.Behaviour SINK_THEN_REPLY = (s, i) -> {
+        long n = s.getInputStream().transferTo(OutputStream.nullOutputStream());
+        s.getOutputStream().write(reply((int) n));
+    };
+
+    static byte[] reply(int requestBytes) {
+        byte[] b = new byte[requestBytes / 3];
+        new Random(requestBytes).nextBytes(b);
+        return b;
+    }
+
     private static void transfer(int port, int bytes, long seed) throws IOException {
         byte[] data = new byte[bytes];
         new Random(seed).nextBytes(data);
+        byte[] expected = reply(bytes);
         try (Socket c = new Socket()) {
             Peers.connect(c, port);
             Thread writer = Thread.ofVirtual().start(() -> {
@@ -166,7 +182,7 @@ class PrometheusTest {
             });
             byte[] got = c.getInputStream().readAllBytes();
             writer.join();
-            assertArrayEquals(Peers.sha256().digest(data), Peers.sha256().digest(got), "echoed bytes differ");
+            assertArrayEquals(Peers.sha256().digest(expected), Peers.sha256().digest(got), "the answer's bytes differ");
         } catch (InterruptedException e) {
             throw new AssertionError(e);
         }
@@ -195,29 +211,35 @@ class PrometheusTest {
             Page after = parse(a2.body());
 
             for (String[] p : new String[][]{{"copy", "be_copy", "s1", "" + COPY_BYTES}, {"spliced", "be_splice", "s2", "" + SPLICE_BYTES}}) {
-                double n = Double.parseDouble(p[3]);
+                double in = Double.parseDouble(p[3]);
+                double out = reply(Integer.parseInt(p[3])).length;
                 String fe = "{proxy=\"" + p[0] + "\"}";
                 String be = "{proxy=\"" + p[1] + "\"}";
                 String sv = "{proxy=\"" + p[1] + "\",server=\"" + p[2] + "\"}";
-                for (String key : new String[]{"haproxy_frontend_bytes_in_total" + fe, "haproxy_frontend_bytes_out_total" + fe,
-                        "haproxy_backend_bytes_in_total" + be, "haproxy_backend_bytes_out_total" + be,
-                        "haproxy_server_bytes_in_total" + sv, "haproxy_server_bytes_out_total" + sv}) {
-                    assertEquals(n, after.get(key) - before.get(key), key);
+                for (String key : new String[]{"haproxy_frontend_bytes_in_total" + fe, "haproxy_backend_bytes_in_total" + be,
+                        "haproxy_server_bytes_in_total" + sv}) {
+                    assertEquals(in, after.get(key) - before.get(key), key);
+                }
+                for (String key : new String[]{"haproxy_frontend_bytes_out_total" + fe, "haproxy_backend_bytes_out_total" + be,
+                        "haproxy_server_bytes_out_total" + sv}) {
+                    assertEquals(out, after.get(key) - before.get(key), key);
                 }
                 assertEquals(1, after.get("haproxy_frontend_sessions_total" + fe) - before.get("haproxy_frontend_sessions_total" + fe));
                 assertEquals(1, after.get("haproxy_server_sessions_total" + sv) - before.get("haproxy_server_sessions_total" + sv));
                 assertEquals(1, after.get("haproxy_frontend_status{proxy=\"" + p[0] + "\",state=\"UP\"}"));
                 assertEquals(1, after.get("haproxy_server_status{proxy=\"" + p[1] + "\",server=\"" + p[2] + "\",state=\"UP\"}"));
             }
-            double total = COPY_BYTES + SPLICE_BYTES;
+            double requests = COPY_BYTES + SPLICE_BYTES;
+            double responses = reply(COPY_BYTES).length + reply(SPLICE_BYTES).length;
             for (String dir : new String[]{"request", "response"}) {
                 double copied = after.get("forwarder_" + dir + "_bytes_copied_total") - before.get("forwarder_" + dir + "_bytes_copied_total");
                 double spliced = after.get("forwarder_" + dir + "_bytes_spliced_total") - before.get("forwarder_" + dir + "_bytes_spliced_total");
-                assertEquals(total, copied + spliced, dir + " bytes copied + spliced");
+                assertEquals(dir.equals("request") ? requests : responses, copied + spliced, dir + " bytes copied + spliced");
                 assertTrue(spliced > 0, dir + " bytes went through pipes");
-                assertTrue(copied >= COPY_BYTES, dir + " bytes of the copying frontend were copied");
+                assertTrue(copied >= (dir.equals("request") ? COPY_BYTES : reply(COPY_BYTES).length),
+                        dir + " bytes of the copying frontend were copied");
             }
-            assertEquals(2 * total, after.get("haproxy_process_bytes_out_total") - before.get("haproxy_process_bytes_out_total"));
+            assertEquals(requests + responses, after.get("haproxy_process_bytes_out_total") - before.get("haproxy_process_bytes_out_total"));
             assertEquals(after.get("haproxy_process_spliced_bytes_out_total") - before.get("haproxy_process_spliced_bytes_out_total"),
                     after.get("forwarder_request_bytes_spliced_total") + after.get("forwarder_response_bytes_spliced_total")
                             - before.get("forwarder_request_bytes_spliced_total") - before.get("forwarder_response_bytes_spliced_total"));
