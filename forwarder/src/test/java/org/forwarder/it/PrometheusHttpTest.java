@@ -183,6 +183,27 @@ class PrometheusHttpTest {
     }
 
     @Test
+    void anExporterThatCannotBeBoundFailsTheStartAndLeavesNothingOpen() throws Exception {
+        TestServer echo = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
+        Peers.warmUpJdkIo();
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, Peers.LOOPBACK)) {
+            Map<String, Integer> before = Peers.fdKinds();
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> Peers.startText(cleanup,
+                    Peers.oneServer(echo.port(), "10s") + """
+                            frontend prometheus
+                                bind 127.0.0.1:%d
+                                mode http
+                                http-request use-service prometheus-exporter if { path /metrics }
+                            """.formatted(taken.getLocalPort())));
+            assertEquals("Prometheus exporter frontend 'prometheus' bind 127.0.0.1:" + taken.getLocalPort()
+                    + " (it.cfg:10): bind: " + org.forwarder.sys.Errno.describe(-org.forwarder.sys.Errno.EADDRINUSE), e.getMessage());
+            Peers.awaitFdsBackTo(before, 4, Duration.ofSeconds(5));
+            Peers.waitUntil("no forwarder thread left", Duration.ofSeconds(5), () -> Thread.getAllStackTraces().keySet().stream()
+                    .noneMatch(t -> t.getName().startsWith("forwarder-")));
+        }
+    }
+
+    @Test
     void everyFdIsBackAfterTheStop() throws Exception {
         Map<String, Integer> baseline = Peers.fdKinds();
         start("");
