@@ -136,6 +136,12 @@ public final class Forwarder implements AutoCloseable {
         return workers.length;
     }
 
+    /** Where the Prometheus exporter frontends listen (port 0 resolved), in configuration order; empty if none. */
+    public List<SockAddr> metricsAddresses() {
+        org.forwarder.cli.ControlLoop c = control;
+        return c == null ? List.of() : c.metricsAddresses();
+    }
+
     /** The addresses actually bound, in configuration order (port 0 resolved); the same for every loop. */
     public List<SockAddr> boundAddresses() {
         return workers[0].listeners().stream().map(Listener::boundAddress).toList();

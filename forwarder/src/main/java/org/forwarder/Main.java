@@ -96,6 +96,9 @@ public final class Main {
                         + config.backend(fe.defaultBackend()).servers().stream().map(s -> s.address().toString()).toList());
             }
         }
+        for (SockAddr m : fw.metricsAddresses()) {
+            System.err.println("forwarder: Prometheus exporter listening on http://" + m + "/metrics");
+        }
         System.err.println("forwarder: " + fw.loops() + (fw.loops() == 1 ? " event loop" : " event loops")
                 + " (nbthread" + (config.global().nbthread() == 0 ? " not set: one per usable CPU" : " " + config.global().nbthread()) + ")");
         CountDownLatch stop = new CountDownLatch(1);

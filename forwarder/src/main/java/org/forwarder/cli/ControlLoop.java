@@ -1,17 +1,22 @@
 package org.forwarder.cli;
 
 import org.forwarder.config.Config;
+import org.forwarder.config.PrometheusConfig;
 import org.forwarder.config.StatsConfig;
+import org.forwarder.metrics.Exporter;
+import org.forwarder.metrics.Scrape;
 import org.forwarder.poll.Poller;
 import org.forwarder.proxy.Proxies;
 import org.forwarder.stats.StatsRegistry;
+import org.forwarder.sys.SockAddr;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * The control loop: one more {@link Poller}, on its own thread, that serves the stats sockets.
+ * The control loop: one more {@link Poller}, on its own thread, that serves the stats sockets
+ * and the Prometheus exporter frontends ({@link Exporter}).
  * Why apart from the forwarding loops: a CLI client that is slow, idle or hostile costs this
  * loop's time and a bounded buffer ({@code stats maxconn} clients, a line limit, {@code stats
  * timeout}), never a forwarding loop's pass. It reads figures from the {@link StatsRegistry}
@@ -23,6 +28,7 @@ public final class ControlLoop {
     private final Thread thread;
     private final Consumer<String> log;
     private final CliSessions sessions;
+    private final List<Exporter> exporters = new ArrayList<>();
 
     private ControlLoop(Config config, StatsRegistry registry, Proxies proxies, Consumer<String> log, int maxFds) {
         this.log = log;
@@ -35,8 +41,13 @@ public final class ControlLoop {
                 listeners.add(l);
                 sessions.addListener(l);
             }
+            if (!config.prometheus().isEmpty()) {
+                Scrape scrape = new Scrape(config, registry, proxies);
+                for (PrometheusConfig p : config.prometheus()) exporters.add(Exporter.open(poller, p, scrape));
+            }
         } catch (RuntimeException e) {
             for (CliListener l : listeners) l.close();
+            for (Exporter x : exporters) x.close();
             poller.close();
             throw e;
         }
@@ -46,10 +57,11 @@ public final class ControlLoop {
 
     /**
      * Binds every stats socket of {@code config} and starts the loop, whose fd table has
-     * {@code maxFds} entries (as the forwarding loops'); null when there is no stats socket.
+     * {@code maxFds} entries (as the forwarding loops'); null when there is no stats socket and
+     * no Prometheus exporter.
      */
     public static ControlLoop start(Config config, StatsRegistry registry, Proxies proxies, Consumer<String> log, int maxFds) {
-        if (config.global().stats().sockets().isEmpty()) return null;
+        if (config.global().stats().sockets().isEmpty() && config.prometheus().isEmpty()) return null;
         ControlLoop c = new ControlLoop(config, registry, proxies, log, maxFds);
         c.thread.start();
         return c;
@@ -63,7 +75,15 @@ public final class ControlLoop {
         } finally {
             sessions.closeAll();
             for (CliListener l : listeners) l.close();
+            for (Exporter x : exporters) x.close();
         }
+    }
+
+    /** Where the Prometheus exporters listen, in configuration order (the kernel's port for port 0). */
+    public List<SockAddr> metricsAddresses() {
+        List<SockAddr> out = new ArrayList<>();
+        for (Exporter x : exporters) out.addAll(x.boundAddresses());
+        return out;
     }
 
     /** Stops the loop, closes its clients and sockets (removing the Unix socket files), and its poller. */

@@ -54,8 +54,9 @@ final class StatsCommands {
         long now = startSec + (System.nanoTime() - startNanos) / 1_000_000_000L;
         var g = ctx.config().global();
         ShowInfo.Process p = new ShowInfo.Process("forwarder", version, "", pid, startSec, now, g.loops(),
-                ulimitN, maxsock, g.maxconn(), g.maxpipes(), listeners, node, false);
-        return ShowInfo.of(p, snap).render();
+                ulimitN, maxsock, ctx.proxies().maxconn(), g.maxpipes(), listeners, node, false);
+        // Maxconn is the limit now (set maxconn global), Hard_maxconn the configured one
+        return ShowInfo.of(p, snap).set(ShowInfo.Field.HARD_MAXCONN, g.maxconn()).render();
     }
 
     private String stat() {

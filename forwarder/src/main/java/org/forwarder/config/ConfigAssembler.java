@@ -24,14 +24,20 @@ final class ConfigAssembler {
 
     /** The Config for these drafts, or null if any error was found (the errors are in the Diagnostics). */
     Config assemble(GlobalConfig global, List<ProxyDraft> proxies) {
-        if (proxies.stream().noneMatch(p -> p.kind.frontend)) {
+        if (proxies.stream().noneMatch(p -> p.kind.frontend && !PrometheusFrontend.claims(p))) {
             // Like HAProxy, refuse to start a process that would not listen anywhere.
             diag.errorAt(0, "no 'listen' or 'frontend' section: there is nothing to forward");
         }
         Map<String, ProxyDraft> frontends = unique(proxies, true);
         Map<String, ProxyDraft> backends = unique(proxies, false);
         Map<String, String> backendOf = new LinkedHashMap<>();
+        List<PrometheusConfig> exporters = new ArrayList<>();
         for (ProxyDraft fe : frontends.values()) {
+            if (PrometheusFrontend.claims(fe)) {
+                PrometheusConfig p = PrometheusFrontend.assemble(fe, diag);
+                if (p != null) exporters.add(p);
+                continue;
+            }
             String be = wire(fe, backends);
             if (be != null) backendOf.put(fe.name, be);
         }
@@ -52,6 +58,7 @@ final class ConfigAssembler {
 
         List<FrontendConfig> fes = new ArrayList<>();
         for (ProxyDraft fe : frontends.values()) {
+            if (PrometheusFrontend.claims(fe)) continue;
             fes.add(new FrontendConfig(fe.name, diag.where(fe.line), fe.binds, backendOf.get(fe.name),
                     fe.maxconn == 0 ? global.maxconn() : fe.maxconn, fe.timeouts, fe.splice));
         }
@@ -60,7 +67,7 @@ final class ConfigAssembler {
             bes.put(be.name, new BackendConfig(be.name, diag.where(be.line), be.balance,
                     List.copyOf(be.servers.values()), be.timeouts, be.retries, be.splice, be.redispatchAfter));
         }
-        return new Config(global, fes, bes, diag.warnings());
+        return new Config(global, fes, bes, diag.warnings(), exporters);
     }
 
     /** The frontend-side (or backend-side) proxies by name; a second proxy with a taken name is an error. */

@@ -18,10 +18,18 @@ public final class FdBudget {
 
     /**
      * Fds the configuration can use at its limits: a client and a server socket per connection,
-     * two per pipe, and per event loop an epoll fd, an eventfd and one socket per bind.
+     * two per pipe, and per event loop an epoll fd, an eventfd and one socket per bind; and the
+     * Prometheus exporters' listening sockets and scrapers (on the control loop).
      */
     public static long needed(Config cfg) {
-        return 2L * cfg.global().maxconn() + 2L * cfg.global().maxpipes() + fixed(cfg) + MARGIN;
+        return 2L * cfg.global().maxconn() + 2L * cfg.global().maxpipes() + fixed(cfg) + exporters(cfg) + MARGIN;
+    }
+
+    /** Each exporter's listening sockets and its maxconn scrapers. */
+    private static long exporters(Config cfg) {
+        long n = 0;
+        for (PrometheusConfig p : cfg.prometheus()) n += p.binds().size() + p.maxconn();
+        return n;
     }
 
     /** The loops' own fds: epoll and eventfd, and a listening socket per bind, for each loop. */
@@ -50,7 +58,7 @@ public final class FdBudget {
                 + (hard == Long.MAX_VALUE ? "unlimited" : String.valueOf(hard)) + "), which is below the " + need
                 + " fds the configuration needs";
         GlobalConfig g = cfg.global();
-        long fixed = fixed(cfg) + MARGIN;
+        long fixed = fixed(cfg) + exporters(cfg) + MARGIN;
 
         long pipesRoom = Math.max(0, (soft - fixed - 2L * g.maxconn()) / 2);
         if (pipesRoom < g.maxpipes()) {
@@ -67,7 +75,7 @@ public final class FdBudget {
             g = g.withMaxconn(conns);
             frontends = clampFrontends(frontends, conns, warnings);
         }
-        return new Config(g, frontends, cfg.backends(), cfg.warnings()).withWarnings(warnings);
+        return new Config(g, frontends, cfg.backends(), cfg.warnings(), cfg.prometheus()).withWarnings(warnings);
     }
 
     private static List<FrontendConfig> clampFrontends(List<FrontendConfig> frontends, int maxconn, List<String> warnings) {

@@ -35,7 +35,7 @@ final class Keywords {
     static final Set<String> GLOBAL_UNSUPPORTED_PREFIXES = Set.of("tune.", "ssl-", "httpclient.", "ocsp-update.");
 
     static final Set<String> PROXY_UNSUPPORTED = Set.of(
-            "log", "acl", "use_backend", "use-server", "tcp-request", "tcp-response", "http-request",
+            "log", "acl", "use_backend", "use-server", "tcp-request", "tcp-response",
             "http-response", "http-after-response", "http-check", "tcp-check", "http-reuse", "http-error",
             "stats", "capture", "errorfile", "errorfiles", "errorloc", "errorloc302", "errorloc303",
             "description", "id", "disabled", "enabled", "fullconn", "hash-type", "hash-balance-factor",

@@ -55,6 +55,12 @@ final class ProxyDraft {
     String defaultBackend;             // null = not set
     int defaultBackendLine;
     final List<BindConfig> binds = new ArrayList<>();
+    /** Lines of the Prometheus exporter's shape in this section, 0 = absent (see PrometheusFrontend). */
+    int modeHttpLine;
+    int useServiceLine;
+    int noLogLine;
+    /** The first {@code option} or {@code no option} line of this section itself, 0 = none. */
+    int optionLine;
     final Map<String, ServerConfig> servers = new LinkedHashMap<>();
 
     /** The built-in defaults, in effect before any {@code defaults} section. */

@@ -36,12 +36,12 @@ final class ProxyKeywords {
     }
 
     static boolean handles(String keyword) {
-        return SECTIONS.containsKey(keyword);
+        return SECTIONS.containsKey(keyword) || keyword.equals("http-request");
     }
 
     /** "'frontend' and 'listen' sections": where {@code keyword} may appear. */
     static String allowedSections(String keyword) {
-        Set<Kind> kinds = SECTIONS.get(keyword);
+        Set<Kind> kinds = SECTIONS.getOrDefault(keyword, ALL);
         StringBuilder sb = new StringBuilder();
         int i = 0;
         for (Kind k : kinds) {
@@ -55,12 +55,16 @@ final class ProxyKeywords {
     /** Applies one line whose first word satisfies {@link #handles}. */
     void apply(ProxyDraft p, Line line) {
         String kw = line.first();
+        if (kw.equals("http-request")) { // any section, as in HAProxy; only the exporter's rule is accepted
+            PrometheusFrontend.httpRequest(p, line, diag);
+            return;
+        }
         if (!SECTIONS.get(kw).contains(p.kind)) {
             diag.error(line.number(), kw, "is only allowed in " + allowedSections(kw) + ", not in '" + p.kind.keyword + "'");
             return;
         }
         switch (kw) {
-            case "mode" -> mode(line);
+            case "mode" -> mode(p, line);
             case "bind" -> bind(p, line);
             case "server" -> server(p, line);
             case "default_backend" -> defaultBackend(p, line);
@@ -80,9 +84,17 @@ final class ProxyKeywords {
         }
     }
 
-    private void mode(Line line) {
+    private void mode(ProxyDraft p, Line line) {
         String value = single(line, 1, "'tcp'");
-        if (value == null || value.equals("tcp")) return;
+        if (value == null) return;
+        if (value.equals("tcp")) {
+            p.modeHttpLine = 0;
+            return;
+        }
+        if (value.equals("http")) {
+            PrometheusFrontend.modeHttp(p, line, diag);
+            return;
+        }
         diag.error(line.number(), "mode", "'" + value + "' is not supported: forwarder only supports 'mode tcp'");
     }
 
@@ -231,6 +243,7 @@ final class ProxyKeywords {
     private void option(ProxyDraft p, Line line, int at, boolean on) {
         String kw = line.keyword(at + 1);
         String name = line.word(at);
+        if (p.optionLine == 0) p.optionLine = line.number();
         if (name == null) {
             diag.error(line.number(), kw, "expects an option name such as splice-request, splice-response or splice-auto");
             return;
@@ -298,6 +311,8 @@ final class ProxyKeywords {
         String what = line.word(1);
         if ("option".equals(what)) {
             option(p, line, 2, false);
+        } else if ("log".equals(what)) {
+            PrometheusFrontend.noLog(p, line, diag);
         } else if (what == null) {
             diag.error(line.number(), "no", "expects 'option NAME'");
         } else {

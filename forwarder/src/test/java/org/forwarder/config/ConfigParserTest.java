@@ -287,7 +287,8 @@ class ConfigParserTest {
         assertEquals(List.of(
                 "multi.cfg:2: 'maxconn' 'x' is not a valid number: expected a whole number, at least 1",
                 "multi.cfg:3: unknown keyword 'bogus' in section 'global'",
-                "multi.cfg:6: 'mode' 'http' is not supported: forwarder only supports 'mode tcp'"), e.errors());
+                "multi.cfg:6: 'mode' 'http' is not supported: forwarder only supports 'mode tcp' (and 'mode http' only in a"
+                        + " 'frontend' serving the Prometheus exporter, not in 'listen')"), e.errors());
         assertEquals(String.join("\n", e.errors()), e.getMessage());
     }
 

@@ -226,6 +226,25 @@ class RuntimeApiTest {
         assertEchoes(open.socket);
     }
 
+    @Test
+    void theGlobalMaxconnMovesUnderItsConfiguredValue() throws Exception {
+        String hard = field(user("show info"), "Hard_maxconn");
+        assertEquals(hard, field(user("show info"), "Maxconn"));
+        assertEquals("\n", admin("set maxconn global 7"));
+        assertEquals("7", field(user("show info"), "Maxconn"));
+        assertEquals(hard, field(user("show info"), "Hard_maxconn"));
+        assertEquals("Value out of range.\n\n", admin("set maxconn global " + (Long.parseLong(hard) + 1)));
+        assertEquals("Expects an integer value.\n\n", admin("set maxconn global"));
+        assertEquals("\n", admin("set maxconn global 0"));
+        assertEquals(hard, field(user("show info"), "Maxconn"), "0 is the configured limit, as in HAProxy");
+        assertEchoes(connect().socket);
+    }
+
+    private static String field(String info, String name) {
+        for (String l : info.split("\n")) if (l.startsWith(name + ": ")) return l.substring(name.length() + 2);
+        throw new AssertionError("no '" + name + "' line in:\n" + info);
+    }
+
     private static void assertThrowsTimeout(Socket s) throws IOException {
         try {
             int b = s.getInputStream().read();

@@ -1,0 +1,200 @@
+package org.forwarder.metrics;
+
+import org.forwarder.poll.FdHandler;
+import org.forwarder.poll.FdTab;
+import org.forwarder.poll.TimerTask;
+import org.forwarder.sys.Errno;
+import org.forwarder.sys.SockConst;
+import org.forwarder.sys.Syscalls;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Set;
+
+/**
+ * One scraper's HTTP/1.x connection. Bytes go into a bounded head buffer ({@link #HEAD_MAX});
+ * each complete request head is answered ({@link HttpAnswers}) and the connection kept for the
+ * next request unless the client or the answer closes it. A head longer than the buffer gets
+ * HAProxy's 400 and the close. While an answer waits for the client to read it, nothing more is
+ * read, so a client that never reads holds at most one page. A connection idle for the
+ * frontend's timeout (nothing received and nothing sent) is closed.
+ */
+final class HttpConnection extends TimerTask implements FdHandler {
+    static final int HEAD_MAX = 8 * 1024;
+
+    private final Exporter owner;
+    private final Syscalls sys;
+    private final FdTab fdTab;
+    private final int fd;
+    private final byte[] in = new byte[HEAD_MAX];
+    private int inLen;
+    private byte[] out;
+    private int outOff;
+    private boolean closing;   // answer what is pending, then close
+    private boolean closed;
+    private boolean lingering; // answered, write side shut: discard input until the client closes
+
+    HttpConnection(Exporter owner, int fd) {
+        this.owner = owner;
+        this.sys = owner.poller.sys();
+        this.fdTab = owner.poller.fdTab();
+        this.fd = fd;
+    }
+
+    void start() {
+        fdTab.register(fd, this, true, true);
+        fdTab.wantRecv(fd);
+        armTimer();
+    }
+
+    private void armTimer() {
+        owner.poller.timers().schedule(this, owner.poller.now() + owner.config.timeoutMs());
+    }
+
+    @Override
+    protected void onTimer(long nowMs) {
+        close();
+    }
+
+    @Override
+    public void onIo(int ignored) {
+        if (closed) return;
+        if (lingering) {
+            discard();
+            return;
+        }
+        while (!closed) {
+            if (pending()) {
+                flush();
+                if (closed || pending()) return;
+            }
+            if (closing) {
+                finish();
+                return;
+            }
+            if (answerBuffered()) continue;
+            int room = HEAD_MAX - inLen;
+            if (room == 0) { // a head longer than we take
+                answer(HttpAnswers.BAD_REQUEST, false);
+                continue;
+            }
+            long n = sys.recv(fd, owner.io, 0, Math.min(room, Exporter.IO_CHUNK), SockConst.MSG_DONTWAIT);
+            if (n == -Errno.EAGAIN) {
+                fdTab.cantRecv(fd);
+                return;
+            }
+            if (n == -Errno.EINTR) continue;
+            if (n <= 0) { // peer closed or error
+                close();
+                return;
+            }
+            MemorySegment.copy(owner.io, ValueLayout.JAVA_BYTE, 0, in, inLen, (int) n);
+            inLen += (int) n;
+            armTimer();
+        }
+    }
+
+    /** Answers the first complete request in the buffer, if there is one; true if it did. */
+    private boolean answerBuffered() {
+        if (inLen == 0) return false;
+        HttpRequest r = HttpRequest.parse(in, inLen);
+        if (r == null) return false;
+        if (r.bad()) {
+            answer(HttpAnswers.BAD_REQUEST, false);
+            return true;
+        }
+        System.arraycopy(in, r.length(), in, 0, inLen - r.length());
+        inLen -= r.length();
+        if (!r.path().equals(org.forwarder.config.PrometheusConfig.PATH)) {
+            answer(HttpAnswers.unavailable(r), r.keepAlive());
+            return true;
+        }
+        Set<MetricsText.Section> scopes = HttpAnswers.scopes(r.query());
+        if (scopes == null) {
+            answer(HttpAnswers.BAD_REQUEST, false);
+            return true;
+        }
+        answer(HttpAnswers.metrics(r, owner.scrape.text(scopes)), r.keepAlive());
+        return true;
+    }
+
+    private void answer(byte[] bytes, boolean keep) {
+        out = bytes;
+        outOff = 0;
+        if (!keep) {
+            closing = true;
+            inLen = 0; // what follows a closing answer is never read
+        }
+    }
+
+    private boolean pending() {
+        return out != null && outOff < out.length;
+    }
+
+    private void flush() {
+        MemorySegment buf = owner.io;
+        while (outOff < out.length) {
+            int len = Math.min(out.length - outOff, Exporter.IO_CHUNK);
+            MemorySegment.copy(out, outOff, buf, ValueLayout.JAVA_BYTE, 0, len);
+            long n = sys.send(fd, buf, 0, len, SockConst.MSG_NOSIGNAL | SockConst.MSG_DONTWAIT);
+            if (n == -Errno.EAGAIN) {
+                fdTab.cantSend(fd);
+                fdTab.wantSend(fd);
+                return;
+            }
+            if (n == -Errno.EINTR) continue;
+            if (n < 0) {
+                close();
+                return;
+            }
+            outOff += (int) n;
+            armTimer();
+        }
+        out = null;
+        outOff = 0;
+        fdTab.stopSend(fd);
+        fdTab.mayRecv(fd); // the next request may already wait in the socket
+    }
+
+    /**
+     * Closes once everything is answered. If the client sent bytes we did not read, a plain
+     * close would reset the connection and could destroy the answer in flight: then shut the
+     * write side and read and drop what comes until the client closes (or the timeout).
+     */
+    private void finish() {
+        long n = sys.recv(fd, owner.io, 0, 1, SockConst.MSG_DONTWAIT | SockConst.MSG_PEEK);
+        if (n <= 0) { // nothing unread (or the peer is gone): a plain close loses nothing
+            close();
+            return;
+        }
+        lingering = true;
+        sys.shutdown(fd, SockConst.SHUT_WR);
+        fdTab.stopSend(fd);
+        fdTab.mayRecv(fd);
+        discard();
+    }
+
+    private void discard() {
+        while (true) {
+            long n = sys.recv(fd, owner.io, 0, Exporter.IO_CHUNK, SockConst.MSG_DONTWAIT);
+            if (n == -Errno.EAGAIN) {
+                fdTab.cantRecv(fd);
+                return;
+            }
+            if (n == -Errno.EINTR) continue;
+            if (n <= 0) {
+                close();
+                return;
+            }
+        }
+    }
+
+    void close() {
+        if (closed) return;
+        closed = true;
+        owner.poller.timers().cancel(this);
+        fdTab.unregister(fd);
+        sys.close(fd);
+        owner.closed(this);
+    }
+}
