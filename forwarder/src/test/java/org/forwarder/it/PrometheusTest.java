@@ -257,6 +257,40 @@ class PrometheusTest {
     }
 
     /** Every haproxy_* family is HAProxy's, with its HELP and TYPE, and its label names. */
+    /** What the runtime API changes (server state, weight, limits) is what the page shows. */
+    @Test
+    void thePageShowsWhatTheRuntimeApiChanged(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        TestServer echo = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
+        Fw fw = Peers.startText(cleanup, "global\n    stats socket " + dir.resolve("a.sock") + " level admin\n"
+                + Peers.defaults("10s") + """
+                frontend fe
+                    bind 127.0.0.1:0
+                    default_backend be
+                backend be
+                    server s1 127.0.0.1:%d
+                    server s2 127.0.0.1:%d
+                frontend prometheus
+                    bind 127.0.0.1:0
+                    mode http
+                    http-request use-service prometheus-exporter if { path /metrics }
+                    no log
+                """.formatted(echo.port(), echo.port()));
+        int metricsPort = fw.fw.metricsAddresses().getFirst().port();
+        assertEquals("\n\n\n", CliClient.ask(dir.resolve("a.sock"),
+                "set server be/s1 state maint; set weight be/s2 7; set maxconn frontend fe 33\n"), "three empty answers");
+        try (Socket s = new Socket()) {
+            Peers.connect(s, metricsPort);
+            Page p = parse(request(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body());
+            assertEquals(1, p.get("haproxy_server_status{proxy=\"be\",server=\"s1\",state=\"MAINT\"}"));
+            assertEquals(0, p.get("haproxy_server_status{proxy=\"be\",server=\"s1\",state=\"UP\"}"));
+            assertEquals(1, p.get("haproxy_server_status{proxy=\"be\",server=\"s2\",state=\"UP\"}"));
+            assertEquals(7, p.get("haproxy_server_weight{proxy=\"be\",server=\"s2\"}"));
+            assertEquals(1, p.get("haproxy_backend_active_servers{proxy=\"be\"}"));
+            assertEquals(7, p.get("haproxy_backend_weight{proxy=\"be\"}"));
+            assertEquals(33, p.get("haproxy_frontend_limit_sessions{proxy=\"fe\"}"));
+        }
+    }
+
     private static void checkNamesAgainstHaproxy(Page ours) throws IOException {
         Page h = haproxy();
         int families = 0;
