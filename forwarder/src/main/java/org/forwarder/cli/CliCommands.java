@@ -66,6 +66,9 @@ final class CliCommands {
             found.run().run(w, s);
         } catch (CliError e) {
             s.answer(e.getMessage() + "\n");
+        } catch (RuntimeException e) {
+            // a bug in one command must not take the runtime API down: one line, and go on
+            s.answer("Internal error in '" + String.join(" ", found.words()) + "': " + e + "\n");
         }
     }
 

@@ -33,6 +33,8 @@ final class CliSession extends TimerTask implements FdHandler {
     private final int fd;
     final StatsConfig.Level level;
     private final byte[] in = new byte[LINE_MAX];
+    /** Commands of the current line not run yet (their answers wait for room). */
+    private final java.util.ArrayDeque<String> lineLeft = new java.util.ArrayDeque<>();
     private int inLen;
     private byte[] out = new byte[4096];
     private int outOff;
@@ -150,19 +152,26 @@ final class CliSession extends TimerTask implements FdHandler {
     }
 
     private boolean hasLine() {
+        if (!lineLeft.isEmpty()) return true;
         for (int i = 0; i < inLen; i++) if (in[i] == '\n') return true;
         return false;
     }
 
     /**
-     * Answers the complete lines in the buffer (only the first without prompt mode), until the
-     * answers pending reach {@link #OUT_HIGH}: the rest waits in the buffer until the client
-     * has read them, so a client that sends many commands and reads nothing holds a bounded
-     * amount of memory.
+     * Answers the complete lines in the buffer (only the first without prompt mode), command by
+     * command, until the answers pending reach {@link #OUT_HIGH}: the rest (the line's remaining
+     * commands, the next lines) waits until the client has read them, so a client that sends
+     * many commands, on many lines or on one with {@code ;}, and reads nothing holds a bounded
+     * amount of memory: its 16 KiB of input and about 64 KiB of answers.
      */
     private void lines() {
         int start = 0;
         while (!closing && outLen - outOff < OUT_HIGH) {
+            if (!lineLeft.isEmpty()) {
+                owner.commands.run(lineLeft.poll().strip(), this);
+                if (lineLeft.isEmpty() && !prompt) closing = true; // the line is done
+                continue;
+            }
             int nl = -1;
             for (int i = start; i < inLen; i++) {
                 if (in[i] == '\n') {
@@ -174,12 +183,9 @@ final class CliSession extends TimerTask implements FdHandler {
             int end = nl > start && in[nl - 1] == '\r' ? nl - 1 : nl;
             String line = new String(in, start, end - start, StandardCharsets.UTF_8);
             start = nl + 1;
-            for (String cmd : line.split(";", -1)) {
-                if (closing) break;
-                owner.commands.run(cmd.strip(), this);
-            }
-            if (!prompt) closing = true;
+            java.util.Collections.addAll(lineLeft, line.split(";", -1));
         }
+        if (closing) lineLeft.clear();
         System.arraycopy(in, start, in, 0, inLen - start);
         inLen -= start;
     }

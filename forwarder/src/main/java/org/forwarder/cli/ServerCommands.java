@@ -63,7 +63,7 @@ final class ServerCommands {
         t.add(new String[] {"disable", "server"}, Level.ADMIN, "disable server (DEPRECATED)",
                 "disable a server for maintenance (use 'set server' instead)", (a, s) -> {
                     Target tg = findServer(arg(a, 2));
-                    setState(tg, Server.MAINT);
+                    setState(tg, tg.server().adminState() | Server.MAINT);
                     s.answer("");
                 });
         t.add(new String[] {"set", "maxconn", "server"}, Level.ADMIN, "set maxconn server <bk>/<srv>",
@@ -86,13 +86,12 @@ final class ServerCommands {
         Target tg = findServer(arg(a, 2));
         switch (arg(a, 3)) {
             case "state" -> {
-                int st = switch (arg(a, 4)) {
-                    case "ready" -> Server.READY;
-                    case "drain" -> Server.DRAIN;
-                    case "maint" -> Server.MAINT;
+                switch (arg(a, 4)) {
+                    case "ready" -> setState(tg, Server.READY);
+                    case "drain" -> setState(tg, tg.server().adminState() | Server.DRAIN);
+                    case "maint" -> setState(tg, tg.server().adminState() | Server.MAINT);
                     default -> throw new CliError("'set server <srv> state' expects 'ready', 'drain' and 'maint'.");
-                };
-                setState(tg, st);
+                }
             }
             case "weight" -> setWeight(tg, arg(a, 4));
             default -> throw new CliError("usage: set server <backend>/<server> state | weight");
@@ -100,26 +99,33 @@ final class ServerCommands {
         s.answer("");
     }
 
-    private void setState(Target tg, int st) {
+    /** The new administrative bits of the target (every command runs on the control loop: no other writer). */
+    private void setState(Target tg, int bits) {
         Server sv = tg.server();
         int before = sv.adminState();
-        ctx.proxies().changeServer(tg.backend(), sv, st, -1, -1);
-        if (before != st) ctx.log().accept(stateChange(tg, before, st));
+        ctx.proxies().changeServer(tg.backend(), sv, bits, -1, -1);
+        String event = stateChange(tg, before, bits);
+        if (event != null) ctx.log().accept(event);
     }
 
-    /** The event line of a state change, in HAProxy's words. */
+    /** The event line of a state change, in HAProxy's words; null when what streams see did not change. */
     private String stateChange(Target tg, int before, int after) {
         String name = tg.backend().name() + "/" + tg.server().name();
+        boolean maintBefore = (before & Server.MAINT) != 0, maintAfter = (after & Server.MAINT) != 0;
+        boolean drainBefore = (before & Server.DRAIN) != 0, drainAfter = (after & Server.DRAIN) != 0;
         int up = 0;
         for (Server x : tg.backend().servers()) if (x.adminState() == Server.READY && x.weight() > 0) up++;
-        return switch (after) {
-            case Server.MAINT -> "Server " + name + " is going DOWN for maintenance. " + up + " active and 0 backup servers left. "
+        if (maintAfter && !maintBefore) {
+            return "Server " + name + " is going DOWN for maintenance. " + up + " active and 0 backup servers left. "
                     + tg.server().current() + " sessions active, 0 requeued, " + tg.backend().queued() + " remaining in queue.";
-            case Server.DRAIN -> "Server " + name + " enters drain state. " + up + " active and 0 backup servers online. 0 sessions requeued, "
+        }
+        if (drainAfter && !drainBefore && !maintAfter) {
+            return "Server " + name + " enters drain state. " + up + " active and 0 backup servers online. 0 sessions requeued, "
                     + tg.backend().queued() + " total in queue.";
-            default -> before == Server.MAINT ? "Server " + name + " is UP/READY (leaving forced maintenance)."
-                    : "Server " + name + " is UP (leaving forced drain).";
-        };
+        }
+        if (maintBefore && !maintAfter) return "Server " + name + " is UP/READY (leaving forced maintenance).";
+        if (drainBefore && !drainAfter) return "Server " + name + " is UP (leaving forced drain).";
+        return null;
     }
 
     private void setWeight(Target tg, String text) {
@@ -143,7 +149,7 @@ final class ServerCommands {
         }
         int start = i;
         long v = 0;
-        while (i < text.length() && Character.isDigit(text.charAt(i))) {
+        while (i < text.length() && isAsciiDigit(text.charAt(i))) {
             v = Math.min(v * 10 + (text.charAt(i) - '0'), Integer.MAX_VALUE);
             i++;
         }
@@ -195,17 +201,22 @@ final class ServerCommands {
         s.answer("");
     }
 
-    /** A count: digits only; a sign makes it out of range. */
+    private static boolean isAsciiDigit(char c) {
+        return c >= '0' && c <= '9';
+    }
+
+    /** A count: ASCII digits, after an optional '+'; a '-' makes it out of range. */
     private static int parseCount(String v, String garbage, String trailing) {
         if (v.charAt(0) == '-') throw new CliError("Value out of range.");
-        int i = 0;
+        int i = v.charAt(0) == '+' ? 1 : 0;
+        int start = i;
         long n = 0;
-        while (i < v.length() && Character.isDigit(v.charAt(i))) {
+        while (i < v.length() && isAsciiDigit(v.charAt(i))) {
             n = n * 10 + (v.charAt(i) - '0');
             if (n > Integer.MAX_VALUE) throw new CliError("Value out of range.");
             i++;
         }
-        if (i == 0) throw new CliError(garbage);
+        if (i == start) throw new CliError(garbage);
         if (i != v.length()) throw new CliError(trailing);
         return (int) n;
     }
@@ -220,7 +231,8 @@ final class ServerCommands {
     /**
      * HAProxy's server-state dump (version 1 of its state file): op state 2 (running) or 0
      * (stopped, in maintenance), admin state bits 0x01 (forced maintenance) and 0x08 (forced
-     * drain), check fields as for a server without health checks.
+     * drain), check fields as for a server without health checks (HAProxy keeps a health of 0
+     * after a maintenance even once ready again; we show 2 again, as a fresh server).
      */
     private void showServersState(String[] a, CliSession s) {
         String only = arg(a, 3);
@@ -237,15 +249,15 @@ final class ServerCommands {
         StringBuilder sb = new StringBuilder("1\n").append(STATE_HEADER).append('\n');
         for (Backend be : backends) {
             for (Server sv : be.servers()) {
-                int admin = sv.adminState();
+                boolean maint = sv.inMaintenance();
                 var addr = sv.address();
                 sb.append(proxyIds.get(be.name())).append(' ').append(be.name()).append(' ').append(sv.index() + 1)
-                        .append(' ').append(sv.name()).append(' ').append(addr.address().getHostAddress())
-                        .append(' ').append(admin == Server.MAINT ? 0 : 2)
-                        .append(' ').append(admin == Server.MAINT ? 1 : admin == Server.DRAIN ? 8 : 0)
+                        .append(' ').append(sv.name()).append(' ').append(org.forwarder.sys.SockAddr.hostText(addr.address()))
+                        .append(' ').append(maint ? 0 : 2)
+                        .append(' ').append(sv.adminState())
                         .append(' ').append(sv.weight()).append(' ').append(sv.initialWeight())
                         .append(' ').append(sv.secondsSinceChange())
-                        .append(" 1 0 ").append(admin == Server.MAINT ? 0 : 1)
+                        .append(" 1 0 ").append(maint ? 0 : 2) // health: rise (2) without checks, 0 in maintenance
                         .append(" 0 0 0 0 - ").append(addr.port()).append(" - 0 0 - - 0\n");
             }
         }

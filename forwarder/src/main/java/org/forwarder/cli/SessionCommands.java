@@ -4,6 +4,8 @@ import org.forwarder.config.StatsConfig.Level;
 import org.forwarder.proxy.Server;
 import org.forwarder.proxy.Worker;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -11,9 +13,9 @@ import java.util.function.Function;
 /**
  * Commands on streams: {@code show sess [id]}, {@code shutdown session <id>},
  * {@code shutdown sessions server <b>/<s>}. A stream belongs to one loop and only that loop's
- * thread may touch it, so each command is a task run on the loops ({@code Poller.execute}), one
- * after the other, the control loop waiting for each answer (bounded: a loop that does not answer
- * in {@link #LOOP_ANSWER_MS} is reported, never waited on forever). A stream's number names its
+ * thread may touch it, so each command is a task run on the loops ({@code Poller.execute}), all
+ * at once, the control loop waiting for their answers (bounded: loops that do not answer within
+ * {@link #LOOP_ANSWER_MS} in all are reported, never waited on forever). A stream's number names its
  * loop ({@link Worker#loopOfSession}), so {@code shutdown session} asks that loop alone.
  * Streams are listed as HAProxy lists them, except that the CLI's own connection is not one
  * (it is served by the control loop, not as a stream).
@@ -40,20 +42,17 @@ final class SessionCommands {
 
     private void showSess(String[] a, CliSession s) {
         long id = a.length > 2 ? parseId(a[2]) : 0; // HAProxy: garbage reads as 0, the whole list
-        StringBuilder sb = new StringBuilder();
-        boolean any = false;
+        List<Worker> asked = new ArrayList<>();
         for (Worker w : ctx.proxies().loops()) {
-            if (id != 0 && Worker.loopOfSession(id) != w.index()) continue;
-            StringBuilder part = onLoop(w, x -> {
-                StringBuilder b = new StringBuilder();
-                return x.describeSessions(b, id) ? b : null;
-            });
-            if (part != null) {
-                sb.append(part);
-                any = true;
-            }
+            if (id == 0 || Worker.loopOfSession(id) == w.index()) asked.add(w);
         }
-        if (id != 0 && !any) throw new CliError("Session not found.");
+        List<StringBuilder> parts = onLoops(asked, w -> {
+            StringBuilder b = new StringBuilder();
+            return w.describeSessions(b, id) ? b : null;
+        });
+        StringBuilder sb = new StringBuilder();
+        for (StringBuilder p : parts) if (p != null) sb.append(p);
+        if (id != 0 && sb.isEmpty()) throw new CliError("Session not found.");
         s.answer(sb.toString());
     }
 
@@ -62,7 +61,7 @@ final class SessionCommands {
         if (id == 0) throw new CliError("Session pointer expected (use 'show sess').");
         Worker[] loops = ctx.proxies().loops();
         int loop = Worker.loopOfSession(id);
-        Boolean done = loop < loops.length ? onLoop(loops[loop], w -> w.killSession(id)) : Boolean.FALSE;
+        boolean done = loop < loops.length && onLoops(List.of(loops[loop]), w -> w.killSession(id)).getFirst();
         if (!done) throw new CliError("No such session (use 'show sess').");
         s.answer("");
     }
@@ -70,7 +69,7 @@ final class SessionCommands {
     private void shutdownSessionsOnServer(String[] a, CliSession s) {
         ServerCommands.Target t = servers.findServer(a.length > 3 ? a[3] : "");
         Server sv = t.server();
-        for (Worker w : ctx.proxies().loops()) onLoop(w, x -> x.killSessionsOn(sv));
+        onLoops(List.of(ctx.proxies().loops()), w -> w.killSessionsOn(sv));
         s.answer("");
     }
 
@@ -86,25 +85,44 @@ final class SessionCommands {
         }
     }
 
-    /** Runs {@code f} on loop {@code w}'s thread and waits for its result. */
-    private static <T> T onLoop(Worker w, Function<Worker, T> f) {
-        CompletableFuture<T> answer = new CompletableFuture<>();
-        w.poller().execute(() -> {
-            try {
-                answer.complete(f.apply(w));
-            } catch (Throwable e) {
-                answer.completeExceptionally(e);
-            }
-        });
-        try {
-            return answer.get(LOOP_ANSWER_MS, TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new CliError("Event loop " + w.index() + " did not answer within " + LOOP_ANSWER_MS + " ms.");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliError("Interrupted.");
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new CliError("Event loop " + w.index() + " failed: " + e.getCause());
+    /**
+     * Runs {@code f} on each loop of {@code loops} (all at once, each on its own thread) and
+     * waits for their results, in that order, for {@link #LOOP_ANSWER_MS} in all. A loop that
+     * did not answer in time (stopping, or stuck) is reported as an error; its task, should it
+     * run later, then does nothing, so no stream is ended after the client was told otherwise.
+     */
+    private static <T> List<T> onLoops(List<Worker> loops, Function<Worker, T> f) {
+        java.util.concurrent.atomic.AtomicBoolean cancelled = new java.util.concurrent.atomic.AtomicBoolean();
+        List<CompletableFuture<T>> answers = new ArrayList<>();
+        for (Worker w : loops) {
+            CompletableFuture<T> answer = new CompletableFuture<>();
+            answers.add(answer);
+            w.poller().execute(() -> {
+                if (cancelled.get()) return;
+                try {
+                    answer.complete(f.apply(w));
+                } catch (Throwable e) {
+                    answer.completeExceptionally(e);
+                }
+            });
         }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LOOP_ANSWER_MS);
+        List<T> out = new ArrayList<>();
+        for (int i = 0; i < loops.size(); i++) {
+            Worker w = loops.get(i);
+            try {
+                out.add(answers.get(i).get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
+            } catch (java.util.concurrent.TimeoutException e) {
+                cancelled.set(true);
+                throw new CliError("Event loop " + w.index() + " did not answer within " + LOOP_ANSWER_MS + " ms.");
+            } catch (InterruptedException e) {
+                cancelled.set(true);
+                Thread.currentThread().interrupt();
+                throw new CliError("Interrupted.");
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new CliError("Event loop " + w.index() + " failed: " + e.getCause());
+            }
+        }
+        return out;
     }
 }

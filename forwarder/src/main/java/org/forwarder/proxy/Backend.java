@@ -257,9 +257,11 @@ public final class Backend {
     public boolean change(Server sv, int adminState, int weight, int maxconn) {
         synchronized (lock) {
             if (adminState >= 0 && adminState != sv.adminState) {
+                if (!sv.usable()) sv.rrCurrent = 0; // back in the rotation: no credit from before
                 sv.adminState = adminState;
                 sv.changedAt = System.nanoTime();
             }
+            if (weight >= 0 && sv.weight == 0 && weight > 0) sv.rrCurrent = 0;
             if (weight >= 0) sv.weight = weight;
             if (maxconn >= 0) sv.maxconn = maxconn;
             return queue.size() > 0 && sv.hasSlot();

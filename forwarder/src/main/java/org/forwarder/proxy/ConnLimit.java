@@ -47,11 +47,12 @@ final class ConnLimit {
     }
 
     /**
-     * A new limit (at least 1). Connections above a lowered limit stay; no new one is accepted
-     * until the count is below it. After a raise, the caller wakes the loops paused at the limit.
+     * A new limit; 0 accepts nothing (HAProxy's {@code set maxconn frontend f 0}). Connections
+     * above a lowered limit stay; no new one is accepted until the count is below it. After a
+     * raise, the caller wakes the loops paused at the limit.
      */
     void setMax(int max) {
-        if (max < 1) throw new IllegalArgumentException("a connection limit must be at least 1");
+        if (max < 0) throw new IllegalArgumentException("a connection limit cannot be negative");
         this.max = max;
     }
 }

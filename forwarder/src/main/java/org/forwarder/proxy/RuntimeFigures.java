@@ -6,7 +6,7 @@ import java.util.List;
 
 /**
  * The figures of {@code show stat} (and of the exporter) that the runtime API changes, read from
- * the shared proxies rather than from the configuration: a server's status (MAINT, DRAIN, or
+ * the shared proxies rather than from the configuration (the Prometheus page reads the same rows): a server's status (MAINT, DRAIN, or
  * "no check" as long as there are no health checks), weight, maxconn and time since its last
  * change; a backend's usable weight, active servers and UP/DOWN; a frontend's maxconn. HAProxy
  * counts in a backend's weight and "act" only the servers that take new streams (ready, with a
@@ -39,11 +39,7 @@ public final class RuntimeFigures {
                     Backend be = proxies.backend(r.pxname());
                     Server s = be == null ? null : be.server(r.svname());
                     if (s == null) continue;
-                    r.set("status", switch (s.adminState()) {
-                        case Server.MAINT -> "MAINT";
-                        case Server.DRAIN -> "DRAIN";
-                        default -> "no check";
-                    });
+                    r.set("status", s.inMaintenance() ? "MAINT" : s.draining() ? "DRAIN" : "no check");
                     r.set("weight", s.weight()).set("uweight", s.weight());
                     r.set("slim", s.maxconn() > 0 ? Integer.toString(s.maxconn()) : "");
                     r.set("lastchg", s.secondsSinceChange());

@@ -12,20 +12,22 @@ import org.forwarder.sys.SockAddr;
  * slots once per connect and per close, settings when an operator changes them on the control
  * loop. They are volatile so that any thread may read them (leastconn, the stats, the CLI).
  *
- * <p>Administrative states, as HAProxy's {@code set server ... state}:
+ * <p>Administrative state: HAProxy's bits for a forced maintenance ({@link #MAINT}, 0x01) and a
+ * forced drain ({@link #DRAIN}, 0x08), set by {@code set server ... state maint|drain} (each adds
+ * its bit) and both cleared by {@code state ready}; maintenance wins over drain:
  * <pre>
- *  state   new streams   streams already on it   show stat status
- *  READY   yes           kept                    "no check" (no health checks yet)
- *  DRAIN   no            kept                    DRAIN
- *  MAINT   no            kept                    MAINT
+ *  bits           new streams   streams already on it   show stat status
+ *  0 (ready)      yes           kept                    "no check" (no health checks yet)
+ *  DRAIN          no            kept                    DRAIN
+ *  MAINT (+DRAIN) no            kept                    MAINT
  * </pre>
  * Weight 0 also takes no new stream (status stays as the state says). Its counters are per loop:
  * a stream counts into its own loop's block of row {@link #statsRow}.
  */
 public final class Server {
     public static final int READY = 0;
-    public static final int DRAIN = 1;
-    public static final int MAINT = 2;
+    public static final int MAINT = 0x01;
+    public static final int DRAIN = 0x08;
     /** HAProxy's highest weight. */
     public static final int MAX_WEIGHT = 256;
 
@@ -76,6 +78,9 @@ public final class Server {
     public int statsRow() { return statsRow; }
     /** Seconds since the last state change. */
     public long secondsSinceChange() { return (System.nanoTime() - changedAt) / 1_000_000_000L; }
+
+    public boolean inMaintenance() { return (adminState & MAINT) != 0; }
+    public boolean draining() { return (adminState & DRAIN) != 0; }
 
     /** Takes new streams: ready and weighted. */
     boolean usable() {

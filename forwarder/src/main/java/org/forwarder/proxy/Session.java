@@ -697,7 +697,7 @@ public final class Session extends Task implements ChannelOwner {
         org.forwarder.sys.SockAddr peer = peer(peerLookup);
         sb.append("0x").append(Long.toHexString(id)).append(": proto=")
                 .append(peer != null && peer.address() instanceof java.net.Inet6Address ? "tcpv6" : "tcpv4")
-                .append(" src=").append(peer == null ? "?" : peer.address().getHostAddress() + ":" + peer.port())
+                .append(" src=").append(peer == null ? "?" : org.forwarder.sys.SockAddr.hostText(peer.address()) + ":" + peer.port())
                 .append(" fe=").append(frontend.name()).append(" be=").append(backend.name())
                 .append(" srv=").append(srv != null ? srv.name : "<none>")
                 .append(" ts=00 epoch=0 age=").append(humanTime((nowMs - startedAt) / 1000))

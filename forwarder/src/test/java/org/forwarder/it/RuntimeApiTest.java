@@ -149,8 +149,13 @@ class RuntimeApiTest {
         assertEchoes(a.socket); // the stream it had goes on
 
         assertEquals("\n", admin("set server be/s1 state drain"));
+        assertEquals("MAINT", statField("s1", "status"), "drain over maintenance: still in maintenance, as HAProxy");
+        assertTrue(user("show servers state be").contains("\n3 be 1 s1 127.0.0.1 0 9 1 1 "), user("show servers state be"));
+        assertEquals("\n", admin("set server be/s1 state ready"));
+        assertEquals("\n", admin("set server be/s1 state drain"));
         assertEquals("DRAIN", statField("s1", "status"));
-        assertTrue(user("show servers state be").contains("\n3 be 1 s1 127.0.0.1 2 8 1 1 "));
+        assertTrue(user("show servers state be").matches("(?s).*\n3 be 1 s1 127\\.0\\.0\\.1 2 8 1 1 \\d+ 1 0 2 0 0 0 0 - "
+                + s1.port() + " - 0 0 - - 0\n.*"), user("show servers state be"));
         assertEquals("s2", connect().server, "no new stream on a draining server");
 
         a.socket.close(); // s1's slot (maxconn 1) is free again
@@ -176,6 +181,10 @@ class RuntimeApiTest {
         assertEquals("Empty weight string empty or preceded by garbage\n\n", admin("set weight be/s2 abc"));
         assertEquals("Trailing garbage in weight string\n\n", admin("set server be/s2 weight 12abc"));
         assertEquals("Require <weight> or <weight%>.\n\n", admin("set weight be/s2"));
+        assertEquals("Empty weight string empty or preceded by garbage\n\n", admin("set weight be/s2 \u0661"), "ASCII digits only");
+        assertEquals("Trailing garbage in maxconn string\n\n", admin("set maxconn server be/s2 1\u0661"));
+        assertEquals("\n", admin("set maxconn server be/s2 +4"));
+        assertEquals("4", statField("s2", "slim"));
         assertEquals("3 (initial 1)\n\n", user("get weight be/s2"), "a refused weight changes nothing");
     }
 
@@ -215,11 +224,11 @@ class RuntimeApiTest {
     @Test
     void aFrontendMaxconnStopsAndResumesAccepting() throws Exception {
         Client open = connect();
-        assertEquals("\n", admin("set maxconn frontend fe 1"));
+        assertEquals("\n", admin("set maxconn frontend fe 0")); // HAProxy: accept nothing
         Socket second = Peers.connect(cleanup, fw.port); // in the backlog: not accepted at the limit
         second.setSoTimeout(300);
         assertThrowsTimeout(second);
-        assertTrue(user("show stat").contains("fe,FRONTEND,,,1,"), "one connection");
+        assertTrue(user("show stat").contains("fe,FRONTEND,,,1,1,0,"), "one connection, limit 0: " + user("show stat"));
         assertEquals("\n", admin("set maxconn frontend fe 10"));
         second.setSoTimeout(5_000);
         assertTrue(Peers.readLine(second.getInputStream()).startsWith("s"), "accepted once the limit was raised");
@@ -289,6 +298,37 @@ class RuntimeApiTest {
         assertEquals("No such session (use 'show sess').\n\n", admin("shutdown session " + id));
         assertEquals("Session pointer expected (use 'show sess').\n\n", admin("shutdown session"));
         assertEquals("Session pointer expected (use 'show sess').\n\n", admin("shutdown session garbage"));
+    }
+
+    @Test
+    void streamsOfEveryLoopAreListedAndEndedAndTheirFdsClosed() throws Exception {
+        TestServer echo = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
+        Path d2 = java.nio.file.Files.createDirectory(dir.resolve("two"));
+        Fw two = cleanup.add(Peers.startText(cleanup, "global\n    nbthread 2\n    stats socket " + d2.resolve("a.sock")
+                + " level admin\n" + Peers.oneServer(echo.port(), "10s")));
+        Peers.warmUpJdkIo();
+        var fdsBefore = Peers.fdKinds();
+        List<Socket> clients = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            Socket c = Peers.connect(cleanup, two.port);
+            assertEchoes(c);
+            clients.add(c);
+        }
+        String list = CliClient.ask(d2.resolve("a.sock"), "show sess\n");
+        Matcher m = Pattern.compile("^0x([0-9a-f]+): ", Pattern.MULTILINE).matcher(list);
+        List<String> ids = new ArrayList<>();
+        java.util.Set<Long> loops = new java.util.TreeSet<>();
+        while (m.find()) {
+            ids.add("0x" + m.group(1));
+            loops.add(Long.parseLong(m.group(1), 16) & 63);
+        }
+        assertEquals(12, ids.size(), list);
+        System.out.println("streams per loop seen by show sess: " + loops);
+        for (String id : ids) assertEquals("\n", CliClient.ask(d2.resolve("a.sock"), "shutdown session " + id + "\n"), id);
+        for (Socket c : clients) assertEquals(Peers.End.EOF, Peers.drainToEnd(c, Duration.ofSeconds(5)).end());
+        for (Socket c : clients) c.close();
+        assertEquals("\n", CliClient.ask(d2.resolve("a.sock"), "show sess\n"));
+        Peers.awaitFdsBackTo(fdsBefore, 0, Duration.ofSeconds(5));
     }
 
     @Test

@@ -269,7 +269,45 @@ public final class SockAddr {
     @Override
     public String toString() {
         if (path != null) return "unix@" + path;
-        return family == AF_INET6 ? "[" + address.getHostAddress() + "]:" + port : address.getHostAddress() + ":" + port;
+        return family == AF_INET6 ? "[" + hostText(address) + "]:" + port : hostText(address) + ":" + port;
+    }
+
+    /**
+     * An IP address as inet_ntop writes it (and so HAProxy's outputs): IPv4 dotted, IPv6 in the
+     * RFC 5952 short form ({@code ::1}, {@code 2001:db8::1}: lower case, no leading zeros, the
+     * longest run of two or more zero groups as {@code ::}), where Java writes every group.
+     */
+    public static String hostText(InetAddress a) {
+        if (!(a instanceof java.net.Inet6Address)) return a.getHostAddress();
+        byte[] b = a.getAddress();
+        int[] g = new int[8];
+        for (int i = 0; i < 8; i++) g[i] = ((b[2 * i] & 0xff) << 8) | (b[2 * i + 1] & 0xff);
+        int bestStart = -1, bestLen = 0;
+        for (int i = 0; i < 8; ) {
+            if (g[i] != 0) {
+                i++;
+                continue;
+            }
+            int j = i;
+            while (j < 8 && g[j] == 0) j++;
+            if (j - i > bestLen) {
+                bestStart = i;
+                bestLen = j - i;
+            }
+            i = j;
+        }
+        if (bestLen < 2) bestStart = -1;
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            if (i == bestStart) {
+                sb.append("::");
+                i += bestLen - 1;
+                continue;
+            }
+            if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') sb.append(':');
+            sb.append(Integer.toHexString(g[i]));
+        }
+        return sb.toString();
     }
 
     @Override

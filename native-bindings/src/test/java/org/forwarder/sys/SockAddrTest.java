@@ -46,6 +46,19 @@ class SockAddrTest {
     }
 
     @Test
+    void addressesAreWrittenAsInetNtopWritesThem() {
+        assertEquals("::1", SockAddr.hostText(InetAddress.ofLiteral("::1")));
+        assertEquals("::", SockAddr.hostText(InetAddress.ofLiteral("::")));
+        assertEquals("2001:db8::1", SockAddr.hostText(InetAddress.ofLiteral("2001:0db8:0:0:0:0:0:1")));
+        assertEquals("2001:db8:0:1:1:1:1:1", SockAddr.hostText(InetAddress.ofLiteral("2001:db8:0:1:1:1:1:1")), "one zero group stays");
+        assertEquals("2001:0:0:1::1", SockAddr.hostText(InetAddress.ofLiteral("2001:0:0:1:0:0:0:1")), "the longest run");
+        assertEquals("1::", SockAddr.hostText(InetAddress.ofLiteral("1:0:0:0:0:0:0:0")));
+        assertEquals("fe80::abcd", SockAddr.hostText(InetAddress.ofLiteral("FE80::ABCD")));
+        assertEquals("127.0.0.1", SockAddr.hostText(InetAddress.ofLiteral("127.0.0.1")));
+        assertEquals("[::1]:80", SockAddr.parse("[::1]:80").toString());
+    }
+
+    @Test
     void ipv6InBracketsWithPort() {
         SockAddr a = SockAddr.parse("[::1]:8080");
         assertEquals(Linux.AF_INET6(), a.family());
