@@ -29,6 +29,7 @@ final class CliCommands {
         });
         add(new String[] {"quit"}, Level.USER, "quit", "disconnect", (a, s) -> s.quit());
         new StatsCommands(ctx).addTo(this);
+        new ActivityCommands(ctx).addTo(this);
         new ServerCommands(ctx).addTo(this);
         new SessionCommands(ctx).addTo(this);
     }

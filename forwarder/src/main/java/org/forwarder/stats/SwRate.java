@@ -59,6 +59,23 @@ public final class SwRate {
         return Math.min(samples, WINDOW);
     }
 
+    /**
+     * The part of {@code sum} (after {@code samples}) that the samples after the
+     * {@code samples0}-th brought, when the sum was {@code sum0} then: what a sum started afresh
+     * at that point would hold ({@code clear counters all} cannot write a loop's slots, so it
+     * subtracts instead). The old sum fades by {@code 1 - 1/WINDOW} at each sample taken once
+     * the window was full; until then it stays whole, and the answer is exact. After, the fading
+     * is computed in floating point while the loop rounds each step down, so the answer may be
+     * off by about one per such sample, a few milliseconds over a window of 1024: the same
+     * order as the rounding of the average itself. Never negative.
+     */
+    static long sumSince(long sum, long samples, long sum0, long samples0) {
+        if (sum0 == 0) return sum;
+        long fading = Math.max(0, samples - Math.max(samples0, WINDOW));
+        long left = fading == 0 ? sum0 : (long) (sum0 * Math.pow(1 - 1.0 / WINDOW, fading));
+        return Math.max(0, sum - left);
+    }
+
     /** The average of sums over windows (0 without samples). */
     public static long average(long sums, long windows) {
         return windows == 0 ? 0 : sums / windows;
