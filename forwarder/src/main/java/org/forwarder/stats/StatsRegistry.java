@@ -293,7 +293,7 @@ public final class StatsRegistry {
             }
             if (n <= n0) continue; // nothing since the clear
             sums += SwRate.sumSince(sum, n, sum0, n0);
-            windows += SwRate.window(n - n0);
+            windows += SwRate.windowSince(n, n0);
         }
         return SwRate.average(sums, windows);
     }
