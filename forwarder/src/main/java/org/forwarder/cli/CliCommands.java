@@ -29,8 +29,8 @@ final class CliCommands {
             s.answer("");
         });
         add(new String[] {"quit"}, Level.USER, "quit", "disconnect", (a, s) -> s.quit());
-        new StatsCommands(ctx).addTo(this);
         new ActivityCommands(ctx).addTo(this);
+        new StatsCommands(ctx).addTo(this);
         new ServerCommands(ctx).addTo(this);
         new SessionCommands(ctx).addTo(this);
     }
