@@ -10,7 +10,8 @@ import java.util.List;
  * start it (the longest such) runs if the socket's level allows it, otherwise the answer is
  * HAProxy's "Permission denied". An unknown command gets HAProxy's answer to one: the list of
  * commands. Commands are grouped by what they touch, each group a class that adds its own here:
- * {@link StatsCommands} (figures), {@link ServerCommands} (servers and limits),
+ * {@link StatsCommands} (figures), {@link ActivityCommands} (loops, pools, clearing figures),
+ * {@link ServerCommands} (servers and limits),
  * {@link SessionCommands} (streams).
  *
  * <p>Levels are HAProxy's: user reads figures, operator also sees streams and clears maxima,
@@ -26,6 +27,7 @@ final class CliCommands {
 
     CliCommands(CliContext ctx) {
         new StatsCommands(ctx).addTo(this);
+        new ActivityCommands(ctx).addTo(this);
         ServerCommands servers = new ServerCommands(ctx);
         servers.addTo(this);
         new SessionCommands(ctx, servers).addTo(this);

@@ -38,6 +38,8 @@ public final class BufferPool {
     public int bufSize() { return bufSize; }
     public int inUse() { return inUse; }
     public long failures() { return failures; }
+    /** Buffers made so far (held or free): the slabs are kept until the pool is closed. */
+    public int allocated() { return segments.length; }
 
     private boolean allowed(boolean urgent) {
         if (limit == 0) return true;

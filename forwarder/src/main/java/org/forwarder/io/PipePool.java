@@ -63,6 +63,8 @@ public final class PipePool {
     /** Bytes that large pipes (in use or idle) may take together; lowered after an EPERM. */
     private long memory;
     private long largeBytes;
+    /** Bytes of every pipe that exists (held or idle), and of those held. */
+    private long bytes, usedBytes;
     private int largeInUse;
     private int inUse;
     private long exhausted;
@@ -87,9 +89,18 @@ public final class PipePool {
         this.log = log;
         this.maxPipes = maxPipes;
         this.pipeMaxSize = readProcInt("/proc/sys/fs/pipe-max-size", KERNEL_PIPE_SIZE);
-        this.pipeSize = pipeSize > 0 ? pipeSize : Math.max(KERNEL_PIPE_SIZE, Math.min(DEFAULT_PIPE_SIZE, pipeMaxSize));
+        this.pipeSize = sizeFor(pipeSize, pipeMaxSize);
         this.memory = memory >= 0 ? memory : defaultMemory(readProcInt("/proc/sys/fs/pipe-user-pages-soft", 0));
         this.capacities = new int[Math.max(64, fdHint)];
+    }
+
+    /** The size a pipe is made with for {@code tune.pipesize} {@code pipeSize} (0: not set) on this machine. */
+    public static int configuredSize(int pipeSize) {
+        return sizeFor(pipeSize, readProcInt("/proc/sys/fs/pipe-max-size", KERNEL_PIPE_SIZE));
+    }
+
+    private static int sizeFor(int pipeSize, int pipeMaxSize) {
+        return pipeSize > 0 ? pipeSize : Math.max(KERNEL_PIPE_SIZE, Math.min(DEFAULT_PIPE_SIZE, pipeMaxSize));
     }
 
     /** {@code tune.pipes.memory} as configured, or when negative (not set) the default for this machine. */
@@ -123,6 +134,10 @@ public final class PipePool {
     public long exhausted() { return exhausted; }
     /** Bytes of the large pipes that exist now, in use or idle. */
     public long largeBytes() { return largeBytes; }
+    /** Bytes the kernel gave the pipes that exist now, in use or idle. */
+    public long bytes() { return bytes; }
+    /** Bytes the kernel gave the pipes in use now. */
+    public long usedBytes() { return usedBytes; }
     /** What large pipes may take together now (lower than configured after an EPERM). */
     public long memory() { return memory; }
 
@@ -163,6 +178,7 @@ public final class PipePool {
             }
         }
         inUse++;
+        usedBytes += capacity(p);
         if (isLarge(capacity(p))) largeInUse++;
         return p;
     }
@@ -204,6 +220,7 @@ public final class PipePool {
     private void setCapacity(long p, int c) {
         int r = readFd(p);
         if (isLarge(capacities[r])) largeBytes -= capacities[r];
+        bytes += c - capacities[r];
         capacities[r] = c;
         if (isLarge(c)) largeBytes += c;
     }
@@ -215,6 +232,7 @@ public final class PipePool {
     /** Returns a pipe; {@code empty} says whether it still holds bytes. */
     public void release(long pipe, boolean empty) {
         inUse--;
+        usedBytes -= capacity(pipe);
         if (isLarge(capacity(pipe))) largeInUse--;
         if (!empty || capacity(pipe) < Math.min(pipeSize, KERNEL_PIPE_SIZE)) {
             // bytes that belong to nobody; or a pipe the kernel shrank (made past the per-user

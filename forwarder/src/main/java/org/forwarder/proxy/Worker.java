@@ -413,6 +413,11 @@ public final class Worker {
         stats.set(ProcessCounter.SPLICE_CALLS, raw.spliceCalls());
         stats.set(ProcessCounter.SPLICE_EAGAIN, raw.spliceAgain());
         stats.set(ProcessCounter.BUFFERS_USED, buffers.inUse());
+        stats.set(ProcessCounter.BUFFERS_ALLOCATED, buffers.allocated());
+        stats.set(ProcessCounter.BUFFERS_REFUSED, buffers.failures());
+        stats.set(ProcessCounter.PIPES_EXHAUSTED, pipes.exhausted());
+        stats.set(ProcessCounter.PIPES_BYTES, pipes.bytes());
+        stats.set(ProcessCounter.PIPES_USED_BYTES, pipes.usedBytes());
         stats.set(ProcessCounter.PIPES_USED, pipes.inUse());
         stats.set(ProcessCounter.PIPES_LARGE_USED, pipes.largeInUse());
         stats.set(ProcessCounter.PIPES_FREE, pipes.free());

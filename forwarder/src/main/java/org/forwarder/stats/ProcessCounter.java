@@ -39,7 +39,12 @@ public enum ProcessCounter implements Counter {
     SEND_CALLS(COUNTER, null, "send calls on streams' sockets"),
     SEND_EAGAIN(COUNTER, null, "send calls that found no room (EAGAIN)"),
     SPLICE_CALLS(COUNTER, null, "splice calls (socket to pipe and pipe to socket)"),
-    SPLICE_EAGAIN(COUNTER, null, "splice calls that moved nothing (EAGAIN)");
+    SPLICE_EAGAIN(COUNTER, null, "splice calls that moved nothing (EAGAIN)"),
+    BUFFERS_ALLOCATED(GAUGE, null, "copy buffers the pool has made (held or free; never given back before the loop ends)"),
+    BUFFERS_REFUSED(COUNTER, null, "copy buffer requests refused by tune.buffers.limit (the stream waited for one)"),
+    PIPES_BYTES(GAUGE, null, "bytes the kernel gave the pipes that exist (held or free)"),
+    PIPES_USED_BYTES(GAUGE, null, "bytes the kernel gave the pipes held by streams"),
+    PIPES_EXHAUSTED(COUNTER, null, "times a stream wanted a pipe and got none (maxpipes reached or pipe2 failed): it copied instead");
 
     private final Kind kind;
     private final String haproxy;

@@ -34,6 +34,25 @@ import java.util.Map;
  *
  * <p>Loops are added with {@link #newLoop()} (at start, before they run); a loop's figures stay
  * in the sums after it stops, so counters never drop.
+ *
+ * <p>Clearing ({@code clear counters}, {@code clear counters all}). The loops' arrays are written
+ * by their loops alone, so a clear never writes into one: it takes a {@link Baseline}, the raw
+ * value of each cleared counter slot of each loop read at the moment of the clear, and every
+ * reader ({@link #get}, {@link #perLoop}, {@link #snapshot()}) subtracts it. The baseline is
+ * replaced whole (one volatile reference) and only between clears, so a counter read twice
+ * still never goes backwards, except across a clear (where it drops to what came since).
+ * Gauges (levels now) are never cleared. What each clear resets is HAProxy 2.6's choice:
+ * <ul>
+ * <li>both: the maxima ({@link SharedMax}, stored as 0 as HAProxy does even while a level is
+ *     above it: they are atomics) and the per-loop activity figures ({@link #perLoop}, HAProxy's
+ *     {@code show activity}, which its {@code clear counters} wipes too);</li>
+ * <li>{@link #clearAll()} also: every row counter ({@code show stat}'s totals, bytes, errors)
+ *     and the time averages ({@link SwRate}: the samples since the clear, see {@link #average}).</li>
+ * </ul>
+ * Never cleared, as in HAProxy: the process totals of {@link #get(ProcessCounter)} and
+ * {@code show info} ({@code CumConns}, {@code TotalBytesOut}...), so after a clear the sum of
+ * {@link #perLoop} is below {@link #get(ProcessCounter)}; and the rates ({@link FreqCtr}), which
+ * are the last second's events, not a history (HAProxy's rates too carry on over a clear).
  */
 public final class StatsRegistry {
     /** What a row counts. */
@@ -66,6 +85,21 @@ public final class StatsRegistry {
     private final java.util.concurrent.atomic.AtomicLongArray maxima;
     /** Replaced whole when a loop is added: readers see a complete list without a lock. */
     private volatile LoopCounters[] loops = new LoopCounters[0];
+    /** What readers subtract since the last clear; replaced whole by a clear (see the class comment). */
+    private volatile Baseline baseline = Baseline.NONE;
+
+    /**
+     * Per loop (in loop order; a loop added later has none): the raw value of each slot of its
+     * counter array to subtract (0 where nothing was cleared), and per row and {@link ProxyAverage}
+     * the [sum, samples] its {@link SwRate} had at the last {@code clear counters all}.
+     */
+    private record Baseline(long[][] slots, long[][] averages) {
+        static final Baseline NONE = new Baseline(new long[0][], new long[0][]);
+
+        long slot(int loop, int slot) {
+            return loop < slots.length ? slots[loop][slot] : 0;
+        }
+    }
 
     /**
      * Rows for {@code frontendNames} and {@code backendServers} (backend name to its server
@@ -132,22 +166,84 @@ public final class StatsRegistry {
         return r;
     }
 
-    /** {@code c} summed over the loops, now. */
+    /** {@code c} summed over the loops, now (process totals are never cleared, as in HAProxy). */
     public long get(ProcessCounter c) {
-        return sum(processBase() + c.ordinal());
+        return sum(processBase() + c.ordinal(), Baseline.NONE);
     }
 
-    /** {@code c} of {@code row} summed over the loops, now. */
+    /** {@code c} of {@code row} summed over the loops, now; a counter since the last {@link #clearAll()}. */
     public long get(Row row, ProxyCounter c) {
-        return sum(rowBase(row.index()) + c.ordinal());
+        return sum(rowBase(row.index()) + c.ordinal(), baseline);
     }
 
-    /** {@code c} of each loop, in loop order, now (how evenly the loops share the work). */
+    /**
+     * {@code c} of each loop, in loop order, now (how evenly the loops share the work); a counter
+     * since the last clear of either kind (HAProxy's {@code show activity}).
+     */
     public long[] perLoop(ProcessCounter c) {
         LoopCounters[] ls = loops;
+        Baseline b = baseline;
+        int slot = processBase() + c.ordinal();
         long[] out = new long[ls.length];
-        for (int i = 0; i < ls.length; i++) out[i] = ls[i].read(processBase() + c.ordinal());
+        for (int i = 0; i < ls.length; i++) out[i] = ls[i].read(slot) - b.slot(i, slot);
         return out;
+    }
+
+    /**
+     * {@code clear counters}: the maxima back to 0 and the per-loop activity figures
+     * ({@link #perLoop}) cleared. Any thread; clears are serialized.
+     */
+    public synchronized void clearMaxima() {
+        clear(false);
+    }
+
+    /**
+     * {@code clear counters all}: as {@link #clearMaxima()}, and every row counter and time
+     * average starts again from nothing. Gauges and rates stay. Any thread; clears are serialized.
+     */
+    public synchronized void clearAll() {
+        clear(true);
+    }
+
+    private void clear(boolean all) {
+        LoopCounters[] ls = loops;
+        Baseline old = baseline;
+        long[][] slots = new long[ls.length][];
+        long[][] averages = new long[ls.length][];
+        ProcessCounter[] pcs = ProcessCounter.values();
+        ProxyCounter[] xcs = ProxyCounter.values();
+        ProxyAverage[] avs = ProxyAverage.values();
+        for (int i = 0; i < ls.length; i++) {
+            long[] s = new long[slots()];
+            for (ProcessCounter c : pcs) {
+                int slot = processBase() + c.ordinal();
+                if (c.kind() == Counter.Kind.COUNTER) s[slot] = ls[i].read(slot);
+            }
+            for (int r = 0; r < rows.size(); r++) {
+                for (ProxyCounter c : xcs) {
+                    int slot = rowBase(r) + c.ordinal();
+                    if (c.kind() == Counter.Kind.COUNTER) s[slot] = all ? ls[i].read(slot) : old.slot(i, slot);
+                }
+            }
+            slots[i] = s;
+            long[] a = new long[rows.size() * avs.length * 2];
+            for (int r = 0; r < rows.size(); r++) {
+                for (ProxyAverage av : avs) {
+                    int k = (r * avs.length + av.ordinal()) * 2;
+                    if (all) {
+                        SwRate w = ls[i].average(r, av);
+                        a[k + 1] = w.samples(); // the count first: the sum read after may hold one more sample, never one fewer
+                        a[k] = w.sum();
+                    } else if (i < old.averages.length) {
+                        a[k] = old.averages[i][k];
+                        a[k + 1] = old.averages[i][k + 1];
+                    }
+                }
+            }
+            averages[i] = a;
+        }
+        for (int i = 0; i < maxima.length(); i++) maxima.set(i, 0);
+        baseline = new Baseline(slots, averages);
     }
 
     /** The maximum {@code m} of row {@code row} ({@link Row#index()}), for the shared object that keeps it. */
@@ -174,14 +270,30 @@ public final class StatsRegistry {
         return s;
     }
 
-    /** Average {@code a} of {@code row} over the loops: their sums over their windows (see {@link SwRate}). */
+    /**
+     * Average {@code a} of {@code row} over the loops: their sums over their windows (see
+     * {@link SwRate}), counting only the samples since the last {@link #clearAll()}
+     * ({@link SwRate#sumSince}).
+     */
     public long average(Row row, ProxyAverage a) {
+        return average(row, a, loops, baseline);
+    }
+
+    private static long average(Row row, ProxyAverage a, LoopCounters[] ls, Baseline b) {
         long sums = 0, windows = 0;
-        for (LoopCounters l : loops) {
-            SwRate w = l.average(row.index(), a);
+        int k = (row.index() * ProxyAverage.values().length + a.ordinal()) * 2;
+        for (int i = 0; i < ls.length; i++) {
+            SwRate w = ls[i].average(row.index(), a);
             long n = w.samples();
-            sums += w.sum();
-            windows += SwRate.window(n);
+            long sum = w.sum();
+            long sum0 = 0, n0 = 0;
+            if (i < b.averages.length) {
+                sum0 = b.averages[i][k];
+                n0 = b.averages[i][k + 1];
+            }
+            if (n <= n0) continue; // nothing since the clear
+            sums += SwRate.sumSince(sum, n, sum0, n0);
+            windows += SwRate.windowSince(n, n0);
         }
         return SwRate.average(sums, windows);
     }
@@ -194,9 +306,10 @@ public final class StatsRegistry {
         return Math.floorDiv(System.nanoTime(), 1_000_000L);
     }
 
-    private long sum(int slot) {
+    private long sum(int slot, Baseline b) {
+        LoopCounters[] ls = loops;
         long s = 0;
-        for (LoopCounters l : loops) s += l.read(slot);
+        for (int i = 0; i < ls.length; i++) s += ls[i].read(slot) - b.slot(i, slot);
         return s;
     }
 
@@ -206,6 +319,7 @@ public final class StatsRegistry {
      */
     public StatsSnapshot snapshot() {
         LoopCounters[] ls = loops;
+        Baseline b = baseline;
         long[] process = new long[PROCESS];
         for (int i = 0; i < PROCESS; i++) { // CURR_CONNS is ordinal 0: read in every loop before the rest
             long s = 0;
@@ -216,7 +330,8 @@ public final class StatsRegistry {
         for (int r = 0; r < rows.size(); r++) {
             for (int i = 0; i < PROXY; i++) {
                 long s = 0;
-                for (LoopCounters l : ls) s += l.read(rowBase(r) + i);
+                int slot = rowBase(r) + i;
+                for (int l = 0; l < ls.length; l++) s += ls[l].read(slot) - b.slot(l, slot);
                 proxies[r * PROXY + i] = s;
             }
         }
@@ -234,7 +349,7 @@ public final class StatsRegistry {
         int k = 0;
         for (Row row : rows) {
             for (ProxyRate r : rrs) live[k++] = rate(row.index(), r, now);
-            for (ProxyAverage a : avs) live[k++] = average(row, a);
+            for (ProxyAverage a : avs) live[k++] = average(row, a, ls, b);
             for (ProxyMax m : mxs) live[k++] = maxima.get(row.index() * MAXES + m.ordinal());
         }
         return new StatsSnapshot(this, process, proxies, processRates, live);

@@ -59,6 +59,39 @@ public final class SwRate {
         return Math.min(samples, WINDOW);
     }
 
+    /**
+     * The part of {@code sum} (after {@code samples}) that the samples after the
+     * {@code samples0}-th brought, when the sum was {@code sum0} then: what a sum started afresh
+     * at that point would hold ({@code clear counters all} cannot write a loop's slots, so it
+     * subtracts instead). The old sum fades by {@code 1 - 1/WINDOW} at each sample taken once
+     * the window was full; until then it stays whole, and the answer is exact. After, the fading
+     * is computed in floating point while the loop rounds each step down, so the answer may be
+     * off by about one per such sample, a few milliseconds over a window of 1024: the same
+     * order as the rounding of the average itself. Never negative.
+     */
+    static long sumSince(long sum, long samples, long sum0, long samples0) {
+        if (sum0 == 0) return sum;
+        return Math.max(0, sum - Math.round(sum0 * fade(samples, samples0)));
+    }
+
+    /**
+     * What the samples after the {@code samples0}-th weigh in the sum after {@code samples}: the
+     * window to divide {@link #sumSince} by. A window holds {@code min(samples, WINDOW)} samples'
+     * worth; the older ones' part of it has faded as their sum did. Once the window was full the
+     * new samples fade from their first step (in a counter started afresh they would not until
+     * it filled again), so they weigh less than {@code samples - samples0}: dividing by what they
+     * weigh keeps their average right.
+     */
+    static long windowSince(long samples, long samples0) {
+        return Math.max(0, Math.round(window(samples) - window(samples0) * fade(samples, samples0)));
+    }
+
+    /** The factor a sum kept from sample {@code samples0} to sample {@code samples} (1 until the window is full). */
+    private static double fade(long samples, long samples0) {
+        long steps = Math.max(0, samples - Math.max(samples0, WINDOW));
+        return steps == 0 ? 1 : Math.pow(1 - 1.0 / WINDOW, steps);
+    }
+
     /** The average of sums over windows (0 without samples). */
     public static long average(long sums, long windows) {
         return windows == 0 ? 0 : sums / windows;

@@ -12,6 +12,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -96,6 +97,83 @@ class StatsRegistryTest {
         assertEquals(7, snap.pipesInUse());
         assertEquals(1024, snap.server("b1", "s2", ProxyCounter.BIN));
         assertEquals(0, before.accepted(), "a snapshot is a copy");
+    }
+
+    @Test
+    void clearAllStartsRowCountersAfreshAndLeavesGaugesAndProcessTotals() {
+        StatsRegistry reg = registry();
+        LoopCounters l1 = reg.newLoop(), l2 = reg.newLoop();
+        StatsRegistry.Row b1 = reg.backend("b1");
+        for (LoopCounters l : List.of(l1, l2)) {
+            l.backend("b1").add(ProxyCounter.STOT, 7);
+            l.backend("b1").add(ProxyCounter.BIN, 1000);
+            l.backend("b1").add(ProxyCounter.SCUR, 2);
+            l.process().add(ProcessCounter.CUM_CONNS, 5);
+            l.process().add(ProcessCounter.POLL_PASSES, 40);
+            l.process().set(ProcessCounter.BUFFERS_USED, 3);
+        }
+        reg.clearAll();
+        StatsSnapshot snap = reg.snapshot();
+        assertEquals(0, reg.get(b1, ProxyCounter.STOT));
+        assertEquals(0, snap.get(b1, ProxyCounter.BIN));
+        assertEquals(4, snap.get(b1, ProxyCounter.SCUR), "a gauge is a level now: never cleared");
+        assertEquals(10, reg.get(ProcessCounter.CUM_CONNS), "process totals are never cleared (HAProxy's CumConns)");
+        assertEquals(10, snap.accepted());
+        assertArrayEquals(new long[] {0, 0}, reg.perLoop(ProcessCounter.POLL_PASSES));
+        assertArrayEquals(new long[] {0, 0}, reg.perLoop(ProcessCounter.CUM_CONNS));
+        assertArrayEquals(new long[] {3, 3}, reg.perLoop(ProcessCounter.BUFFERS_USED));
+        l2.backend("b1").add(ProxyCounter.BIN, 123);
+        l1.backend("b1").inc(ProxyCounter.STOT);
+        l1.process().add(ProcessCounter.POLL_PASSES, 2);
+        assertEquals(123, reg.snapshot().get(b1, ProxyCounter.BIN), "exactly what came after the clear");
+        assertEquals(1, reg.get(b1, ProxyCounter.STOT));
+        assertArrayEquals(new long[] {2, 0}, reg.perLoop(ProcessCounter.POLL_PASSES));
+        reg.clearMaxima(); // a later plain clear keeps the rows' baseline
+        assertEquals(123, reg.get(b1, ProxyCounter.BIN));
+        assertArrayEquals(new long[] {0, 0}, reg.perLoop(ProcessCounter.POLL_PASSES));
+    }
+
+    @Test
+    void clearMaximaResetsMaximaAndLoopActivityOnly() {
+        StatsRegistry reg = registry();
+        LoopCounters l = reg.newLoop();
+        StatsRegistry.Row fa = reg.frontend("fa");
+        l.frontend("fa").add(ProxyCounter.STOT, 9);
+        l.process().add(ProcessCounter.RECV_CALLS, 30);
+        reg.max(fa.index(), ProxyMax.SMAX).update(6);
+        reg.max(reg.backend("b1").index(), ProxyMax.QMAX).update(2);
+        reg.max(ProcessRate.CONN_RATE).update(50);
+        reg.clearMaxima();
+        StatsSnapshot snap = reg.snapshot();
+        assertEquals(0, snap.max(fa, ProxyMax.SMAX));
+        assertEquals(0, snap.max(reg.backend("b1"), ProxyMax.QMAX));
+        assertEquals(0, snap.max(ProcessRate.CONN_RATE));
+        assertEquals(9, snap.get(fa, ProxyCounter.STOT), "totals stay");
+        assertEquals(30, reg.get(ProcessCounter.RECV_CALLS));
+        assertArrayEquals(new long[] {0}, reg.perLoop(ProcessCounter.RECV_CALLS));
+        reg.max(fa.index(), ProxyMax.SMAX).update(1);
+        assertEquals(1, reg.snapshot().max(fa, ProxyMax.SMAX), "maxima rise again from 0");
+    }
+
+    @Test
+    void clearAllRestartsAveragesFromTheNextSample() {
+        StatsRegistry reg = registry();
+        LoopCounters l = reg.newLoop();
+        StatsRegistry.Row s1 = reg.server("b1", "s1");
+        for (int i = 0; i < 10; i++) l.average(s1.index(), ProxyAverage.TTIME).add(1000);
+        assertEquals(1000, reg.average(s1, ProxyAverage.TTIME));
+        reg.clearAll();
+        assertEquals(0, reg.snapshot().average(s1, ProxyAverage.TTIME), "no sample since the clear");
+        for (int i = 0; i < 4; i++) l.average(s1.index(), ProxyAverage.TTIME).add(10 * (i + 1));
+        assertEquals(25, reg.average(s1, ProxyAverage.TTIME), "the average of the samples since the clear alone");
+        // past a full window the old sum has faded: the average is that of the new samples, to within rounding
+        StatsRegistry reg2 = registry();
+        LoopCounters m = reg2.newLoop();
+        for (int i = 0; i < 3000; i++) m.average(s1.index(), ProxyAverage.QTIME).add(500);
+        reg2.clearAll();
+        for (int i = 0; i < 2000; i++) m.average(s1.index(), ProxyAverage.QTIME).add(20);
+        long avg = reg2.average(s1, ProxyAverage.QTIME);
+        assertTrue(avg >= 18 && avg <= 22, "average " + avg);
     }
 
     @Test
