@@ -26,7 +26,7 @@ MVN_TEST := mvn -B -ntp -e
 CFG ?= etc/forwarder.cfg
 JAR := forwarder/target/forwarder.jar
 
-.PHONY: all build test run bench bench-e2e bench-threads compare-edges bindings abi-check clean
+.PHONY: all build test run bench bench-e2e bench-threads bench-observe compare-edges bindings abi-check clean
 
 all: build
 
@@ -47,6 +47,10 @@ bench-e2e: build
 
 bench-threads: build
 	bench/threads/run.sh
+
+# What option tcplog to a UDP syslog and a /metrics scrape every 100 ms cost, against both off.
+bench-observe: build
+	bench/observe/run.sh
 
 # Edge cases (resets, timeouts, retries, urgent data, pipes, queue) against HAProxy and the
 # forwarder, side by side; not part of `make test`. EDGE_ARGS e.g. "--out FILE connect-retry".
