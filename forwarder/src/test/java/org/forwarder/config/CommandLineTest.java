@@ -90,7 +90,7 @@ class CommandLineTest {
                 "--retries", "0");
         assertEquals(new GlobalConfig(100, 7, GlobalConfig.AUTO_NBTHREAD, 32768, 0, 2, 0, false), cfg.global());
         FrontendConfig fe = cfg.frontend("quick");
-        assertEquals(List.of("127.0.0.1:8080", "[0:0:0:0:0:0:0:1]:8080"),
+        assertEquals(List.of("127.0.0.1:8080", "[::1]:8080"),
                 fe.binds().stream().map(b -> b.address().toString()).toList());
         assertEquals(100, fe.maxconn());
         BackendConfig be = cfg.backend("quick");

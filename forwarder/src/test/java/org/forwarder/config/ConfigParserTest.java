@@ -190,7 +190,7 @@ class ConfigParserTest {
         FrontendConfig fe1 = c.frontend("fe1");
         assertEquals("shared", fe1.defaultBackend(), "inherited from defaults");
         assertEquals(50, fe1.maxconn());
-        assertEquals(List.of("127.0.0.1:7100", "127.0.0.1:7101", "[0:0:0:0:0:0:0:1]:7102"),
+        assertEquals(List.of("127.0.0.1:7100", "127.0.0.1:7101", "[::1]:7102"),
                 fe1.binds().stream().map(b -> b.address().toString()).toList());
         FrontendConfig fe2 = c.frontend("fe2");
         assertEquals("both", fe2.defaultBackend());

@@ -120,7 +120,7 @@ class SockAddrTest {
         assertEquals(0, SockAddr.parse("1.2.3.4:0").port());
         assertEquals(65535, SockAddr.parse("1.2.3.4:65535").port());
         assertEquals(7, SockAddr.parse("  1.2.3.4:007 ").port(), "surrounding blanks and leading zeros");
-        assertEquals("[fe80:0:0:0:0:0:0:1]:22", SockAddr.parse("[fe80::1]:22").toString());
+        assertEquals("[fe80::1]:22", SockAddr.parse("[fe80::1]:22").toString());
     }
 
     @ParameterizedTest(name = "{0}")
