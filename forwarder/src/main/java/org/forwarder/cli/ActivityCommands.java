@@ -59,14 +59,15 @@ final class ActivityCommands {
                 "report information about the memory pools usage", (a, s) -> s.answer(pools()));
         t.add(new String[] {"clear", "counters"}, Level.OPERATOR, "clear counters [all]",
                 "clear max statistics counters (or all counters)", (a, s) -> {
-                    if (a.length > 2) throw new CliError("'clear counters' takes 'all' or nothing, got '" + a[2] + "'.");
-                    registry.clearMaxima();
-                    s.answer("");
-                });
-        // its own entry so that the table's level check gives operators HAProxy's "Permission denied"
-        t.add(new String[] {"clear", "counters", "all"}, Level.ADMIN, "clear counters all",
-                "reset every counter, maximum, average and loop activity (not levels now)", (a, s) -> {
-                    registry.clearAll();
+                    if (a.length > 2 && !a[2].equals("all")) {
+                        throw new CliError("'clear counters' takes 'all' or nothing, got '" + a[2] + "'.");
+                    }
+                    if (a.length > 2) {
+                        if (s.level.compareTo(Level.ADMIN) < 0) throw new CliError(CliCommands.PERMISSION_DENIED);
+                        registry.clearAll();
+                    } else {
+                        registry.clearMaxima();
+                    }
                     s.answer("");
                 });
     }
@@ -112,15 +113,15 @@ final class ActivityCommands {
         int maxpipes = g.noSplice() ? 0 : g.maxpipes();
         StringBuilder sb = new StringBuilder("Dumping pools usage. Use SIGQUIT to flush them.\n");
         sb.append("  - Pool buffer (").append(g.bufsize()).append(" bytes) : ").append(bufAllocated).append(" allocated (")
-                .append(bufBytes).append(" bytes), ").append(bufUsed).append(" used, ").append(sum(ProcessCounter.BUFFERS_REFUSED))
-                .append(" failures, ").append(loops).append(" users, limit ")
+                .append(bufBytes).append(" bytes), ").append(bufUsed).append(" used (~0 by thread caches), needed_avg 0, ")
+                .append(sum(ProcessCounter.BUFFERS_REFUSED)).append(" failures, ").append(loops).append(" users, limit ")
                 .append(g.buffersLimit() == 0 ? "none" : String.valueOf(g.buffersLimit())).append('\n');
         sb.append("  - Pool pipe (").append(PipePool.configuredSize(g.pipesize())).append(" bytes) : ").append(pipesAllocated)
-                .append(" allocated (").append(pipeBytes).append(" bytes), ").append(pipesUsed).append(" used, ")
+                .append(" allocated (").append(pipeBytes).append(" bytes), ").append(pipesUsed).append(" used (~0 by thread caches), needed_avg 0, ")
                 .append(sum(ProcessCounter.PIPES_EXHAUSTED)).append(" failures, ").append(loops).append(" users, limit ")
                 .append(maxpipes).append(" (maxpipes)\n");
         long usedBytes = bufUsed * g.bufsize() + sum(ProcessCounter.PIPES_USED_BYTES);
-        sb.append("Total: 2 pools, ").append(bufBytes + pipeBytes).append(" bytes allocated, ").append(usedBytes).append(" used.\n");
+        sb.append("Total: 2 pools, ").append(bufBytes + pipeBytes).append(" bytes allocated, ").append(usedBytes).append(" used (~0 by thread caches).\n");
         return sb.toString();
     }
 

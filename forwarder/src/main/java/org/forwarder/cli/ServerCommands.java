@@ -63,7 +63,7 @@ final class ServerCommands {
         t.add(new String[] {"disable", "server"}, Level.ADMIN, "disable server (DEPRECATED)",
                 "disable a server for maintenance (use 'set server' instead)", (a, s) -> {
                     Target tg = findServer(arg(a, 2));
-                    setState(tg, tg.server().adminState() | Server.MAINT);
+                    setState(tg, Server.MAINT);
                     s.answer("");
                 });
         t.add(new String[] {"set", "maxconn", "server"}, Level.ADMIN, "set maxconn server <bk>/<srv>",
@@ -88,8 +88,8 @@ final class ServerCommands {
             case "state" -> {
                 switch (arg(a, 4)) {
                     case "ready" -> setState(tg, Server.READY);
-                    case "drain" -> setState(tg, tg.server().adminState() | Server.DRAIN);
-                    case "maint" -> setState(tg, tg.server().adminState() | Server.MAINT);
+                    case "drain" -> setState(tg, Server.DRAIN);
+                    case "maint" -> setState(tg, Server.MAINT);
                     default -> throw new CliError("'set server <srv> state' expects 'ready', 'drain' and 'maint'.");
                 }
             }
@@ -99,7 +99,7 @@ final class ServerCommands {
         s.answer("");
     }
 
-    /** The new administrative bits of the target (every command runs on the control loop: no other writer). */
+    /** The target's new administrative state. */
     private void setState(Target tg, int bits) {
         Server sv = tg.server();
         int before = sv.adminState();
@@ -119,7 +119,7 @@ final class ServerCommands {
             return "Server " + name + " is going DOWN for maintenance. " + up + " active and 0 backup servers left. "
                     + tg.server().current() + " sessions active, 0 requeued, " + tg.backend().queued() + " remaining in queue.";
         }
-        if (drainAfter && !drainBefore && !maintAfter) {
+        if (drainAfter && !drainBefore) {
             return "Server " + name + " enters drain state. " + up + " active and 0 backup servers online. 0 sessions requeued, "
                     + tg.backend().queued() + " total in queue.";
         }
@@ -231,8 +231,7 @@ final class ServerCommands {
     /**
      * HAProxy's server-state dump (version 1 of its state file): op state 2 (running) or 0
      * (stopped, in maintenance), admin state bits 0x01 (forced maintenance) and 0x08 (forced
-     * drain), check fields as for a server without health checks (HAProxy keeps a health of 0
-     * after a maintenance even once ready again; we show 2 again, as a fresh server).
+     * drain), check fields as HAProxy shows them for a server without health checks.
      */
     private void showServersState(String[] a, CliSession s) {
         String only = arg(a, 3);
@@ -257,7 +256,7 @@ final class ServerCommands {
                         .append(' ').append(sv.adminState())
                         .append(' ').append(sv.weight()).append(' ').append(sv.initialWeight())
                         .append(' ').append(sv.secondsSinceChange())
-                        .append(" 1 0 ").append(maint ? 0 : 2) // health: rise (2) without checks, 0 in maintenance
+                        .append(" 1 0 ").append(sv.wasInMaintenance() ? 0 : 2) // check health, see Server#wasInMaintenance
                         .append(" 0 0 0 0 - ").append(addr.port()).append(" - 0 0 - - 0\n");
             }
         }

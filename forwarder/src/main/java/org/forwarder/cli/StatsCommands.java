@@ -46,7 +46,7 @@ final class StatsCommands {
         t.add(new String[] {"show", "info"}, Level.USER, "show info", "report information about the running process",
                 (a, s) -> s.answer(info())); // words after it are ignored, as HAProxy ignores unknown options
         t.add(new String[] {"show", "stat"}, Level.USER, "show stat", "report counters for each proxy and server",
-                (a, s) -> s.answer(stat()));
+                (a, s) -> s.answer(stat(s.level)));
     }
 
     private String info() {
@@ -59,13 +59,18 @@ final class StatsCommands {
         return ShowInfo.of(p, snap).set(ShowInfo.Field.HARD_MAXCONN, g.maxconn()).render();
     }
 
-    private String stat() {
+    /** HAProxy leaves a server's address and a backend's algorithm out below level operator. */
+    private String stat(org.forwarder.config.StatsConfig.Level level) {
         StatsSnapshot snap = registry.snapshot();
         long uptime = (System.nanoTime() - startNanos) / 1_000_000_000L;
         List<ShowStat.Row> rows = RuntimeFigures.apply(
                 ShowStat.withLiveFigures(ShowStat.rows(layout, ShowStat.figures(snap), uptime), snap), ctx.proxies());
         StringBuilder sb = new StringBuilder(ShowStat.HEADER).append('\n');
-        for (ShowStat.Row r : rows) sb.append(r.csv()).append('\n');
+        boolean hide = level.compareTo(Level.OPERATOR) < 0;
+        for (ShowStat.Row r : rows) {
+            if (hide) r.set("addr", "").set("algo", "");
+            sb.append(r.csv()).append('\n');
+        }
         return sb.toString();
     }
 

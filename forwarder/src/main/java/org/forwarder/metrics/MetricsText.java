@@ -145,6 +145,8 @@ public final class MetricsText {
             new RowMetric("backup_servers", G, "bck", Unit.PLAIN, "Total number of backup UP servers with a non-zero weight"),
             new RowMetric("check_last_change_seconds", G, "lastchg", Unit.PLAIN, H_LASTCHG),
             new RowMetric("loadbalanced_total", C, "lbtot", Unit.PLAIN, H_LBTOT),
+            new RowMetric("max_session_rate", G, "rate_max", Unit.PLAIN,
+                    "Highest value of sessions per second observed since the worker process started"),
             new RowMetric("client_aborts_total", C, "cli_abrt", Unit.PLAIN, H_CLI_ABRT),
             new RowMetric("server_aborts_total", C, "srv_abrt", Unit.PLAIN, H_SRV_ABRT),
             new RowMetric("queue_time_average_seconds", G, "qtime", Unit.MS, H_QTIME),

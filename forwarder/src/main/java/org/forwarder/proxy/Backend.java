@@ -50,10 +50,13 @@ public final class Backend {
     private final java.util.concurrent.atomic.AtomicInteger streams = new java.util.concurrent.atomic.AtomicInteger();
     private final SharedMax smax;
     private final SharedMax qmax;
+    /** Highest stream rate (rate_max), raised at a stream's start by its loop. */
+    final SharedMax rateMax;
 
-    Backend(BackendConfig config, int statsRow, Server[] servers, SharedMax smax, SharedMax qmax) {
+    Backend(BackendConfig config, int statsRow, Server[] servers, SharedMax smax, SharedMax qmax, SharedMax rateMax) {
         this.smax = smax;
         this.qmax = qmax;
+        this.rateMax = rateMax;
         this.config = config;
         this.statsRow = statsRow;
         this.servers = servers;
@@ -259,6 +262,7 @@ public final class Backend {
             if (adminState >= 0 && adminState != sv.adminState) {
                 if (!sv.usable()) sv.rrCurrent = 0; // back in the rotation: no credit from before
                 sv.adminState = adminState;
+                if ((adminState & Server.MAINT) != 0) sv.wasInMaintenance = true;
                 sv.changedAt = System.nanoTime();
             }
             if (weight >= 0 && sv.weight == 0 && weight > 0) sv.rrCurrent = 0;

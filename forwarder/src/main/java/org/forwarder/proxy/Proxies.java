@@ -44,11 +44,11 @@ public final class Proxies {
             for (ServerConfig s : bc.servers()) {
                 int row = registry.server(bc.name(), s.name()).index();
                 servers.add(new Server(s.name(), s.address(), s.weight(), s.maxconn(), row, servers.size(),
-                        registry.max(row, ProxyMax.SMAX)));
+                        registry.max(row, ProxyMax.SMAX), registry.max(row, ProxyMax.RATE_MAX)));
             }
             int row = registry.backend(bc.name()).index();
             backends.put(bc.name(), new Backend(bc, row, servers.toArray(new Server[0]),
-                    registry.max(row, ProxyMax.SMAX), registry.max(row, ProxyMax.QMAX)));
+                    registry.max(row, ProxyMax.SMAX), registry.max(row, ProxyMax.QMAX), registry.max(row, ProxyMax.RATE_MAX)));
         }
         List<Frontend> frontends = new ArrayList<>();
         for (FrontendConfig fc : config.frontends()) {

@@ -12,14 +12,15 @@ import org.forwarder.sys.SockAddr;
  * slots once per connect and per close, settings when an operator changes them on the control
  * loop. They are volatile so that any thread may read them (leastconn, the stats, the CLI).
  *
- * <p>Administrative state: HAProxy's bits for a forced maintenance ({@link #MAINT}, 0x01) and a
- * forced drain ({@link #DRAIN}, 0x08), set by {@code set server ... state maint|drain} (each adds
- * its bit) and both cleared by {@code state ready}; maintenance wins over drain:
+ * <p>Administrative state, with HAProxy's bit values for a forced maintenance ({@link #MAINT},
+ * 0x01) and a forced drain ({@link #DRAIN}, 0x08). {@code set server ... state} moves between
+ * them; each state replaces the other, as HAProxy 2.6.12 does (measured: drain after maint is
+ * DRAIN, admin state 8; maint after drain is MAINT, 1):
  * <pre>
- *  bits           new streams   streams already on it   show stat status
+ *  state          new streams   streams already on it   show stat status
  *  0 (ready)      yes           kept                    "no check" (no health checks yet)
  *  DRAIN          no            kept                    DRAIN
- *  MAINT (+DRAIN) no            kept                    MAINT
+ *  MAINT          no            kept                    MAINT
  * </pre>
  * Weight 0 also takes no new stream (status stays as the state says). Its counters are per loop:
  * a stream counts into its own loop's block of row {@link #statsRow}.
@@ -46,14 +47,22 @@ public final class Server {
     volatile int weight;
     volatile int maxconn;
     volatile int adminState = READY;
+    /**
+     * Was in maintenance once: HAProxy zeroes a server's health counter on maintenance and, for
+     * a server without health checks, never raises it again (show servers state's check health).
+     */
+    volatile boolean wasInMaintenance;
     /** System.nanoTime() of the last state change (HAProxy's last_change), for lastchg. */
     volatile long changedAt = System.nanoTime();
     /** Smooth weighted round-robin state (under the backend's lock). */
     int rrCurrent;
     /** Most slots held at once (smax), raised in {@link #take} under the backend's lock. */
     private final SharedMax smax;
+    /** Highest rate of slots taken (rate_max), raised by the loop of the stream that took one. */
+    final SharedMax rateMax;
 
-    Server(String name, SockAddr address, int weight, int maxconn, int statsRow, int index, SharedMax smax) {
+    Server(String name, SockAddr address, int weight, int maxconn, int statsRow, int index, SharedMax smax, SharedMax rateMax) {
+        this.rateMax = rateMax;
         this.name = name;
         this.address = address;
         this.initialWeight = weight;
@@ -81,6 +90,7 @@ public final class Server {
 
     public boolean inMaintenance() { return (adminState & MAINT) != 0; }
     public boolean draining() { return (adminState & DRAIN) != 0; }
+    public boolean wasInMaintenance() { return wasInMaintenance; }
 
     /** Takes new streams: ready and weighted. */
     boolean usable() {

@@ -182,7 +182,9 @@ public final class Session extends Task implements ChannelOwner {
         feStats.add(ProxyCounter.SCUR, 1);
         beStats.inc(ProxyCounter.STOT);
         beStats.add(ProxyCounter.SCUR, 1);
-        counters.rate(backend.statsRow, ProxyRate.RATE).add(worker.poller().clockMs(), 1);
+        long clock = worker.poller().clockMs();
+        counters.rate(backend.statsRow, ProxyRate.RATE).add(clock, 1);
+        backend.rateMax.update(counters.registry().rate(backend.statsRow, ProxyRate.RATE, clock));
         backend.streamStarted();
         int fd = client.fd;
         Sock.noDelay(sys, fd);
@@ -421,7 +423,9 @@ public final class Session extends Task implements ChannelOwner {
         srvStats = counters.row(sv.statsRow);
         srvStats.inc(ProxyCounter.STOT);
         srvStats.add(ProxyCounter.SCUR, 1);
-        counters.rate(sv.statsRow, ProxyRate.RATE).add(worker.poller().clockMs(), 1);
+        long clock = worker.poller().clockMs();
+        counters.rate(sv.statsRow, ProxyRate.RATE).add(clock, 1);
+        sv.rateMax.update(counters.registry().rate(sv.statsRow, ProxyRate.RATE, clock));
     }
 
     // ---- server side ---------------------------------------------------------------------

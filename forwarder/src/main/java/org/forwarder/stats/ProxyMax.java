@@ -7,7 +7,7 @@ package org.forwarder.stats;
 public enum ProxyMax {
     SMAX("smax", ProxyCounter.Rows.ALL, "most streams open at once (on a server: slots held at once)"),
     QMAX("qmax", ProxyCounter.Rows.BACKEND, "most streams waiting in the queue at once"),
-    RATE_MAX("rate_max", ProxyCounter.Rows.FRONTEND, "highest stream rate seen at an accept (streams per second)");
+    RATE_MAX("rate_max", ProxyCounter.Rows.ALL, "highest stream rate seen (streams per second: at an accept, a backend's stream start, a server's slot taken)");
 
     private final String haproxy;
     private final int rows;

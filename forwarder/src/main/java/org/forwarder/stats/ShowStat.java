@@ -131,8 +131,10 @@ public final class ShowStat {
             switch (r.svname()) {
                 case "FRONTEND" -> {
                     StatsRegistry.Row fe = registry.frontend(r.pxname());
+                    // a TCP frontend's sessions are its connections: conn_rate is its rate
                     r.set("smax", s.max(fe, ProxyMax.SMAX)).set("rate", s.rate(fe, ProxyRate.RATE))
-                            .set("rate_max", s.max(fe, ProxyMax.RATE_MAX));
+                            .set("rate_max", s.max(fe, ProxyMax.RATE_MAX))
+                            .set("conn_rate", s.rate(fe, ProxyRate.RATE)).set("conn_rate_max", s.max(fe, ProxyMax.RATE_MAX));
                 }
                 case "BACKEND" -> {
                     StatsRegistry.Row be = registry.backend(r.pxname());
@@ -146,6 +148,7 @@ public final class ShowStat {
 
     private static Row times(Row r, StatsSnapshot s, StatsRegistry.Row row) {
         return r.set("smax", s.max(row, ProxyMax.SMAX)).set("rate", s.rate(row, ProxyRate.RATE))
+                .set("rate_max", s.max(row, ProxyMax.RATE_MAX))
                 .set("qtime", s.average(row, ProxyAverage.QTIME)).set("ctime", s.average(row, ProxyAverage.CTIME))
                 .set("ttime", s.average(row, ProxyAverage.TTIME));
     }

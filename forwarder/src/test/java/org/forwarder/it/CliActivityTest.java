@@ -140,17 +140,17 @@ class CliActivityTest {
     void showPoolsGivesHaproxysShapeForBuffersAndPipes() throws Exception {
         start("    tune.bufsize 8192\n    maxpipes 10\n    tune.buffers.limit 40\n");
         String idle = ask("user", "show pools");
-        assertTrue(idle.matches("(?s).*: 0 allocated \\(0 bytes\\), 0 used, .*: 0 allocated \\(0 bytes\\), 0 used, .*"
-                + "Total: 2 pools, 0 bytes allocated, 0 used\\.\n\n"), idle);
+        assertTrue(idle.matches("(?s).*: 0 allocated \\(0 bytes\\), 0 used .*: 0 allocated \\(0 bytes\\), 0 used .*"
+                + "Total: 2 pools, 0 bytes allocated, 0 used \\(~0 by thread caches\\)\\.\n\n"), idle);
         try (Socket a = Peers.connect(cleanup, fw.port)) {
             exchange(a, 2, 200_000);
             StatsSnapshot st = fw.stats();
             String pools = ask("user", "show pools");
             Matcher m = Pattern.compile("""
                     Dumping pools usage\\. Use SIGQUIT to flush them\\.
-                      - Pool buffer \\(8192 bytes\\) : (\\d+) allocated \\((\\d+) bytes\\), (\\d+) used, 0 failures, 2 users, limit 40
-                      - Pool pipe \\((\\d+) bytes\\) : (\\d+) allocated \\((\\d+) bytes\\), (\\d+) used, 0 failures, 2 users, limit 10 \\(maxpipes\\)
-                    Total: 2 pools, (\\d+) bytes allocated, (\\d+) used\\.
+                      - Pool buffer \\(8192 bytes\\) : (\\d+) allocated \\((\\d+) bytes\\), (\\d+) used \\(~0 by thread caches\\), needed_avg 0, 0 failures, 2 users, limit 40
+                      - Pool pipe \\((\\d+) bytes\\) : (\\d+) allocated \\((\\d+) bytes\\), (\\d+) used \\(~0 by thread caches\\), needed_avg 0, 0 failures, 2 users, limit 10 \\(maxpipes\\)
+                    Total: 2 pools, (\\d+) bytes allocated, (\\d+) used \\(~0 by thread caches\\)\\.
 
                     """).matcher(pools);
             assertTrue(m.matches(), pools);

@@ -25,9 +25,9 @@ class RedispatchPolicyTest {
         }
         StatsRegistry reg = new StatsRegistry(List.of(), java.util.Map.of("b", list.stream().map(ServerConfig::name).toList()));
         Server[] run = new Server[servers];
-        for (int i = 0; i < servers; i++) run[i] = new Server("s" + i, list.get(i).address(), 1, 0, i + 1, i, reg.max(i + 1, ProxyMax.SMAX));
+        for (int i = 0; i < servers; i++) run[i] = new Server("s" + i, list.get(i).address(), 1, 0, i + 1, i, reg.max(i + 1, ProxyMax.SMAX), reg.max(i + 1, ProxyMax.RATE_MAX));
         return new Backend(new BackendConfig("b", "t:1", balance, list, Timeouts.NONE, retries, SpliceOptions.NONE,
-                redispatchAfter), 0, run, reg.max(0, ProxyMax.SMAX), reg.max(0, ProxyMax.QMAX));
+                redispatchAfter), 0, run, reg.max(0, ProxyMax.SMAX), reg.max(0, ProxyMax.QMAX), reg.max(0, ProxyMax.RATE_MAX));
     }
 
     /** The retries (1-based) of {@code retries} that redispatch, as a string such as "--R". */
