@@ -39,7 +39,8 @@ public enum ProcessCounter implements Counter {
     SEND_CALLS(COUNTER, null, "send calls on streams' sockets"),
     SEND_EAGAIN(COUNTER, null, "send calls that found no room (EAGAIN)"),
     SPLICE_CALLS(COUNTER, null, "splice calls (socket to pipe and pipe to socket)"),
-    SPLICE_EAGAIN(COUNTER, null, "splice calls that moved nothing (EAGAIN)");
+    SPLICE_EAGAIN(COUNTER, null, "splice calls that moved nothing (EAGAIN)"),
+    LOG_DROPPED(COUNTER, "DroppedLogs", "connection log lines dropped because the loop's log ring was full");
 
     private final Kind kind;
     private final String haproxy;
