@@ -296,6 +296,11 @@ public final class Forwarder implements AutoCloseable {
         logs.send(level, m.replace('\n', ' '));
     }
 
+    /** The log writer, or null when nothing is logged. */
+    public LogWriter logWriter() {
+        return logWriter;
+    }
+
     /** The process's event log: the global {@code log} targets ({@link EventLog#NONE} without any). */
     public EventLog events() {
         return proxies.events();

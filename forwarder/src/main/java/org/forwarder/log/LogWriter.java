@@ -68,6 +68,8 @@ public final class LogWriter implements EventLog {
     private final MemorySegment out = arena.allocate(LogTarget.MAX_LEN);
     private final Thread thread;
     private volatile boolean sleeping;
+    /** Set by {@link #hold}: the writer leaves the rings alone (to fill them in a test). */
+    private volatile boolean held;
     private volatile boolean stopping;
     private Syscalls sys;
 
@@ -127,6 +129,15 @@ public final class LogWriter implements EventLog {
         return rings.length == 0 ? null : rings[loop];
     }
 
+    /**
+     * For tests and debugging: while {@code on}, the writer takes nothing from the rings, as a
+     * writer stuck on a slow target would; loops then drop and count what does not fit.
+     */
+    public void hold(boolean on) {
+        held = on;
+        LockSupport.unpark(thread);
+    }
+
     /** Events that found the queue full and were dropped. */
     public long eventsDropped() {
         return eventsDropped.get();
@@ -184,6 +195,7 @@ public final class LogWriter implements EventLog {
 
     private boolean pending() {
         if (!events.isEmpty()) return true;
+        if (held && !stopping) return false;
         for (LogRing r : rings) if (r.published() != r.head()) return true;
         return false;
     }
@@ -199,6 +211,7 @@ public final class LogWriter implements EventLog {
             body.put(e.message());
             for (LogSink s : globalSinks) emit(s, e.level(), e.epochMs());
         }
+        if (held && !stopping) return any;
         for (LogRing r : rings) {
             long end = r.published();
             long i = r.head();
