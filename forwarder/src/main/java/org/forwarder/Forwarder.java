@@ -130,6 +130,8 @@ public final class Forwarder implements AutoCloseable {
         Forwarder f = new Forwarder(workers, proxies, registry, log);
         f.logWriter = logs;
         if (logs != null) {
+            // the configuration's warnings, e.g. a maxconn lowered to fit the open-file limit
+            for (String w : config.warnings()) logs.warning(w);
             for (String name : proxyNames(config)) logs.notice("Proxy " + name + " started.");
         }
         for (Thread t : f.threads) t.start();
