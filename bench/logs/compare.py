@@ -211,6 +211,30 @@ def connect_timeout():
     stop(ls)
 
 
+def client_reset_connecting():
+    # the connect hangs (full backlog, as above); the client resets meanwhile
+    ls = listener(backlog=0)
+    fillers = []
+    for _ in range(3):
+        f = socket.socket()
+        f.setblocking(False)
+        try:
+            f.connect(("127.0.0.1", SRV))
+        except BlockingIOError:
+            pass
+        fillers.append(f)
+    time.sleep(0.2)
+    client(b"hello", hold=0.2, reset=True)
+    time.sleep(0.5)
+    for f in fillers:
+        f.close()
+    stop(ls)
+
+
+def no_usable_server():
+    client(b"hello")
+
+
 BASE = dict(retries=0, tconnect="500ms", tclient="5s", tserver="5s", tqueue="5s", srvopts="")
 SCENARIOS = [
     ("normal --", {}, normal),
@@ -224,6 +248,8 @@ SCENARIOS = [
     ("client reset while queued (HAProxy 2.6: CD, not CQ)", {"srvopts": " maxconn 1"}, queued_client_gone),
     ("queue timeout sQ", {"srvopts": " maxconn 1", "tqueue": "500ms"}, queue_timeout),
     ("connect timeout sC", {}, connect_timeout),
+    ("client reset while connecting (HAProxy 2.6: CD, not CC)", {"tconnect": "2s"}, client_reset_connecting),
+    ("no usable server (weight 0)", {"srvopts": " weight 0"}, no_usable_server),
 ]
 
 

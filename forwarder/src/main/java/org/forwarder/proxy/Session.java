@@ -712,14 +712,15 @@ public final class Session extends Task implements ChannelOwner {
     }
 
     /**
-     * The client left while its stream waited. HAProxy 2.6 (measured: bench/logs/compare.py)
-     * reports a client reset while queued as 'CD', not the manual's 'CQ': same here; while
-     * connecting or waiting to connect again it is 'CC'.
+     * The client left while its stream waited for a server. HAProxy 2.6.12 (measured:
+     * bench/logs/compare.py) reports a client reset while queued and while connecting as 'CD',
+     * not the manual's 'CQ' and 'CC' (in TCP mode its request channel is already in the data
+     * phase): the same here.
      */
     private void terminateClientAbort() {
         if (termCause != 0) return;
         terminate('C');
-        if (termPhase == 'Q') termPhase = 'D';
+        termPhase = 'D';
     }
 
     /** A connect that failed for good: timed out (s), refused or unreachable (S), or failed here (P). */

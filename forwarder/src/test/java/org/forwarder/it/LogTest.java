@@ -172,6 +172,26 @@ class LogTest {
     }
 
     @Test
+    void eventsGoToTheGlobalTargetsAtTheirLevels() throws Exception {
+        Syslog log = syslog();
+        TestServer server = cleanup.add(new TestServer("echo", 50, Peers.ECHO));
+        // no option tcplog: events only (a global target is enough)
+        Fw fw = Peers.startText(cleanup, "global\n    log 127.0.0.1:" + log.port() + " local0 notice\n"
+                + Peers.oneServer(server.port(), "10s"));
+        log.await(RFC3164.replace("(\\d+)", "133") + "Proxy l started\\.", Duration.ofSeconds(5));
+        // what the runtime API reports on a server state change, with HAProxy's levels (alert 1, emerg 0)
+        fw.fw.events().alert("Server l/s is going DOWN for maintenance.");
+        fw.fw.events().emerg("proxy l has no server available!");
+        fw.fw.events().info("below the target's max level: not sent");
+        log.await(RFC3164.replace("(\\d+)", "129") + "Server l/s is going DOWN for maintenance\\.", Duration.ofSeconds(5));
+        log.await(RFC3164.replace("(\\d+)", "128") + "proxy l has no server available!", Duration.ofSeconds(5));
+        fw.close();
+        List<String> rest = log.drain(Duration.ofMillis(500));
+        assertTrue(rest.stream().noneMatch(l -> l.contains("not sent")), rest.toString());
+        assertTrue(rest.stream().anyMatch(l -> l.matches(RFC3164.replace("(\\d+)", "132") + "Proxy l stopped .*")), rest.toString());
+    }
+
+    @Test
     void refusedServerIsSC() throws Exception {
         Syslog log = syslog();
         Fw fw = Peers.startText(cleanup, config(log.port(), Peers.deadPort(), "10s", "retries 1"));
