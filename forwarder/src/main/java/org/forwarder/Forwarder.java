@@ -1,6 +1,10 @@
 package org.forwarder;
 
 import org.forwarder.config.Config;
+import org.forwarder.config.LogTarget;
+import org.forwarder.log.EventLog;
+import org.forwarder.log.LogWriter;
+import org.forwarder.stats.ProxyCounter;
 import org.forwarder.proxy.Listener;
 import org.forwarder.proxy.Proxies;
 import org.forwarder.proxy.Worker;
@@ -29,6 +33,10 @@ import java.util.function.Supplier;
  * own socket on the same addresses (SO_REUSEPORT); any failure closes everything and throws.
  * Stop: every loop stops accepting, open streams get the grace period, then each loop closes
  * what is left and returns.
+ *
+ * <p>Logs: with {@code log} lines, a {@link LogWriter} thread sends each loop's connection lines
+ * and the process's events (start, stop, the messages the loops report, which still go to
+ * {@code log} too) to the targets; it stops last, after the loops, sending what they queued.
  */
 public final class Forwarder implements AutoCloseable {
     private static final int MAX_FD_TABLE = 1 << 22;
@@ -40,6 +48,8 @@ public final class Forwarder implements AutoCloseable {
     private final Proxies proxies;
     private final StatsRegistry registry;
     private final Consumer<String> log;
+    /** The log writer; null when nothing is logged. */
+    private LogWriter logWriter;
     /** The stats sockets' loop; null without stats sockets. */
     private org.forwarder.cli.ControlLoop control;
     private volatile Throwable failure;
@@ -66,6 +76,11 @@ public final class Forwarder implements AutoCloseable {
      * loop: an instance keeps per-thread scratch memory; a test double in fault tests).
      */
     public static Forwarder start(Config config, Consumer<String> log, Supplier<Syscalls> sys) {
+        return start(config, log, sys, LogWriter.DEFAULT_RING);
+    }
+
+    /** The same, with log rings of {@code logRing} records per loop (a power of two; tests make it small). */
+    public static Forwarder start(Config config, Consumer<String> log, Supplier<Syscalls> sys, int logRing) {
         if (config.global().nbthread() == org.forwarder.config.GlobalConfig.AUTO_NBTHREAD) {
             // resolved once: every loop must agree on how many there are (shares, SO_REUSEPORT)
             config = config.withGlobal(config.global().withNbthread(config.global().loops()));
@@ -78,6 +93,15 @@ public final class Forwarder implements AutoCloseable {
         int n = config.global().loops();
         StatsRegistry registry = StatsRegistry.of(config);
         Proxies proxies = Proxies.of(config, registry);
+        LogWriter logs = LogWriter.start(config, n, logRing);
+        Consumer<String> stderr = log;
+        if (logs != null) {
+            proxies.setEvents(logs);
+            log = message -> {
+                stderr.accept(message);
+                sendEvent(logs, message);
+            };
+        }
         List<Worker> made = new ArrayList<>();
         try {
             List<SockAddr> bound = null;
@@ -89,6 +113,7 @@ public final class Forwarder implements AutoCloseable {
                     throw new IllegalStateException("event loop " + i + " of " + n + ": " + e.getMessage(), e);
                 }
                 made.add(w);
+                if (logs != null) w.setLogRing(logs.ring(i));
                 w.openListeners(bound);
                 if (bound == null) bound = w.listeners().stream().map(Listener::boundAddress).toList();
             }
@@ -97,11 +122,18 @@ public final class Forwarder implements AutoCloseable {
                 w.closeResources();
                 w.poller().close();
             }
+            if (logs != null) logs.stop();
             throw e;
         }
         Worker[] workers = made.toArray(new Worker[0]);
         proxies.setLoops(workers);
         Forwarder f = new Forwarder(workers, proxies, registry, log);
+        f.logWriter = logs;
+        if (logs != null) {
+            // the configuration's warnings, e.g. a maxconn lowered to fit the open-file limit
+            for (String w : config.warnings()) logs.warning(w);
+            for (String name : proxyNames(config)) logs.notice("Proxy " + name + " started.");
+        }
         for (Thread t : f.threads) t.start();
         try {
             f.control = org.forwarder.cli.ControlLoop.start(config, registry, proxies, log, maxFds);
@@ -247,7 +279,63 @@ public final class Forwarder implements AutoCloseable {
         stopControl();
     }
 
+    /** The frontends' and backends' names, each once (a listen section is both), in file order. */
+    private static java.util.Set<String> proxyNames(Config config) {
+        java.util.Set<String> names = new java.util.LinkedHashSet<>();
+        config.frontends().forEach(fe -> names.add(fe.name()));
+        names.addAll(config.backends().keySet());
+        return names;
+    }
+
+    /**
+     * A message the process reports (on standard error) also goes to the global log targets, at
+     * the level its prefix says ("emerg:", "fatal:"/"error:"/"alert:" alert, "warning:" warning,
+     * else notice), without it.
+     */
+    private static void sendEvent(EventLog logs, String message) {
+        String m = message.strip();
+        int level = LogTarget.NOTICE;
+        if (m.startsWith("fatal: ") || m.startsWith("error: ") || m.startsWith("alert: ")) {
+            level = LogTarget.ALERT;
+            m = m.substring(m.indexOf(' ') + 1);
+        } else if (m.startsWith("emerg: ")) {
+            level = LogTarget.EMERG;
+            m = m.substring(7);
+        } else if (m.startsWith("warning: ")) {
+            level = LogTarget.WARNING;
+            m = m.substring(9);
+        }
+        logs.send(level, m.replace('\n', ' '));
+    }
+
+    /** The log writer, or null when nothing is logged. */
+    public LogWriter logWriter() {
+        return logWriter;
+    }
+
+    /** The process's event log: the global {@code log} targets ({@link EventLog#NONE} without any). */
+    public EventLog events() {
+        return proxies.events();
+    }
+
+    /** Says each proxy stopped, as HAProxy does, then stops the log writer (it sends what is queued first). */
+    private void stopLogs() {
+        LogWriter w = logWriter;
+        logWriter = null;
+        if (w == null) return;
+        StatsSnapshot s = registry.snapshot();
+        java.util.Map<String, long[]> conns = new java.util.LinkedHashMap<>(); // name -> {FE, BE}
+        for (StatsRegistry.Row r : registry.rows()) {
+            if (r.type() == StatsRegistry.Type.SERVER) continue;
+            long[] c = conns.computeIfAbsent(r.proxy(), k -> new long[2]);
+            c[r.type() == StatsRegistry.Type.FRONTEND ? 0 : 1] = s.get(r, ProxyCounter.STOT);
+        }
+        conns.forEach((name, c) -> w.warning("Proxy " + name + " stopped (cumulated conns: FE: " + c[0] + ", BE: " + c[1] + ")."));
+        w.stop();
+    }
+
     private void stopControl() {
+        stopLogs();
         org.forwarder.cli.ControlLoop c = control;
         control = null;
         if (c != null) c.stop();

@@ -105,10 +105,16 @@ final class ServerCommands {
         int before = sv.adminState();
         ctx.proxies().changeServer(tg.backend(), sv, bits, -1, -1);
         String event = stateChange(tg, before, bits);
-        if (event != null) ctx.log().accept(event);
+        if (event != null) ctx.log().accept(event); // standard error, and the global log at its level
+        if (event != null && !tg.backend().hasUsableServer()) {
+            ctx.log().accept("emerg: proxy " + tg.backend().name() + " has no server available!");
+        }
     }
 
-    /** The event line of a state change, in HAProxy's words; null when what streams see did not change. */
+    /**
+     * The event line of a state change, in HAProxy's words and at its level (HAProxy 2.6.12 logs
+     * a maintenance at alert, the rest at notice); null when nothing changed.
+     */
     private String stateChange(Target tg, int before, int after) {
         String name = tg.backend().name() + "/" + tg.server().name();
         boolean maintBefore = (before & Server.MAINT) != 0, maintAfter = (after & Server.MAINT) != 0;
@@ -116,7 +122,7 @@ final class ServerCommands {
         int up = 0;
         for (Server x : tg.backend().servers()) if (x.adminState() == Server.READY && x.weight() > 0) up++;
         if (maintAfter && !maintBefore) {
-            return "Server " + name + " is going DOWN for maintenance. " + up + " active and 0 backup servers left. "
+            return "alert: Server " + name + " is going DOWN for maintenance. " + up + " active and 0 backup servers left. "
                     + tg.server().current() + " sessions active, 0 requeued, " + tg.backend().queued() + " remaining in queue.";
         }
         if (drainAfter && !drainBefore) {

@@ -51,6 +51,14 @@ final class ConfigAssembler {
         for (ProxyDraft p : proxies) {
             if (!p.broken) warnMissingTimeouts(p);
         }
+        for (ProxyDraft p : proxies) {
+            if (!p.broken && p.kind.frontend && p.logFormat != null && p.logs.isEmpty()
+                    && (!p.logGlobal || global.logs().targets().isEmpty())) {
+                // as HAProxy: a log format with nowhere to send the lines
+                diag.warn(p.line, "log format ignored for " + p.label() + " since it has no log address"
+                        + (p.logGlobal ? " ('log global' but no 'log' line in 'global')" : " (add 'log global' or a 'log' line)"));
+            }
+        }
         if (global.noSplice() && proxies.stream().anyMatch(p -> p.splice.any())) {
             diag.warn(0, "global 'nosplice' is set: the 'option splice-*' lines have no effect");
         }
@@ -60,7 +68,7 @@ final class ConfigAssembler {
         for (ProxyDraft fe : frontends.values()) {
             if (PrometheusFrontend.claims(fe)) continue;
             fes.add(new FrontendConfig(fe.name, diag.where(fe.line), fe.binds, backendOf.get(fe.name),
-                    fe.maxconn == 0 ? global.maxconn() : fe.maxconn, fe.timeouts, fe.splice));
+                    fe.maxconn == 0 ? global.maxconn() : fe.maxconn, fe.timeouts, fe.splice, logSettings(fe, global)));
         }
         Map<String, BackendConfig> bes = new LinkedHashMap<>();
         for (ProxyDraft be : backends.values()) {
@@ -68,6 +76,14 @@ final class ConfigAssembler {
                     List.copyOf(be.servers.values()), be.timeouts, be.retries, be.splice, be.redispatchAfter));
         }
         return new Config(global, fes, bes, diag.warnings(), exporters);
+    }
+
+    /** {@code fe}'s log lines ('log global' expanded to the global ones) and format. */
+    private static LogSettings logSettings(ProxyDraft fe, GlobalConfig global) {
+        List<LogTarget> targets = new ArrayList<>();
+        if (fe.logGlobal) targets.addAll(global.logs().targets());
+        targets.addAll(fe.logs);
+        return new LogSettings(targets, fe.logFormat, fe.dontLogNull);
     }
 
     /** The frontend-side (or backend-side) proxies by name; a second proxy with a taken name is an error. */

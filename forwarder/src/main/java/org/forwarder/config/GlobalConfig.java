@@ -9,11 +9,12 @@ import java.util.Objects;
  * ({@link #PIPES_MEMORY_DEFAULT}: decided at start from the kernel's per-user pipe limit);
  * {@code nbthread} {@link #AUTO_NBTHREAD} means one event loop per usable CPU ({@link #loops()});
  * {@code cpuMap} pins loops to CPUs ({@code cpu-map}, {@link CpuMap#NONE} when not set);
- * {@code stats} holds the stats sockets and their timeout and client limit ({@link StatsConfig#NONE}: none).
+ * {@code stats} holds the stats sockets and their timeout and client limit ({@link StatsConfig#NONE}: none);
+ * {@code logs} the global {@code log} lines and {@code log-tag} ({@link GlobalLogs#NONE}: none).
  */
 public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit,
                            int buffersReserve, int pipesize, boolean noSplice, int pipesMemory, CpuMap cpuMap,
-                           StatsConfig stats) {
+                           StatsConfig stats, GlobalLogs logs) {
 
     public static final int DEFAULT_MAXCONN = 4096;
     public static final int DEFAULT_BUFSIZE = 16384;
@@ -45,6 +46,14 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
         }
         Objects.requireNonNull(cpuMap, "cpuMap");
         Objects.requireNonNull(stats, "stats");
+        Objects.requireNonNull(logs, "logs");
+    }
+
+    /** The settings without log lines. */
+    public GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit, int buffersReserve,
+                        int pipesize, boolean noSplice, int pipesMemory, CpuMap cpuMap, StatsConfig stats) {
+        this(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory, cpuMap,
+                stats, GlobalLogs.NONE);
     }
 
     /** The settings without stats sockets. */
@@ -79,12 +88,12 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
 
     public GlobalConfig withMaxconn(int v) {
         return new GlobalConfig(v, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap, stats);
+                cpuMap, stats, logs);
     }
 
     public GlobalConfig withNbthread(int v) {
         return new GlobalConfig(maxconn, maxpipes, v, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap, stats);
+                cpuMap, stats, logs);
     }
 
     /**
@@ -103,16 +112,21 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
 
     public GlobalConfig withMaxpipes(int v) {
         return new GlobalConfig(maxconn, v, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap, stats);
+                cpuMap, stats, logs);
     }
 
     public GlobalConfig withCpuMap(CpuMap v) {
         return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                v, stats);
+                v, stats, logs);
     }
 
     public GlobalConfig withStats(StatsConfig v) {
         return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap, v);
+                cpuMap, v, logs);
+    }
+
+    public GlobalConfig withLogs(GlobalLogs v) {
+        return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
+                cpuMap, stats, v);
     }
 }

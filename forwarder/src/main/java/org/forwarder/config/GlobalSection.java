@@ -31,6 +31,8 @@ final class GlobalSection {
     private final CpuMap.Builder cpuMap = new CpuMap.Builder();
     private final List<CpuMapUse> cpuMapLines = new ArrayList<>();
     private final StatsLines stats = new StatsLines();
+    private final List<LogTarget> logs = new ArrayList<>();
+    private String logTag = GlobalLogs.DEFAULT_TAG;
 
     /** A valid cpu-map line, kept to check its thread numbers against nbthread once the file is read. */
     private record CpuMapUse(int line, BitSet threads, boolean explicitEnd) {}
@@ -42,7 +44,7 @@ final class GlobalSection {
     /** True if {@code keyword} is one this section handles. */
     static boolean handles(String keyword) {
         return switch (keyword) {
-            case "cpu-map", "stats", "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
+            case "cpu-map", "stats", "log", "log-tag", "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
                  "tune.buffers.reserve", "tune.pipesize", "tune.pipes.memory" -> true;
             default -> false;
         };
@@ -58,6 +60,29 @@ final class GlobalSection {
         }
         if (kw.equals("cpu-map")) {
             cpuMap(line, args);
+            return;
+        }
+        if (kw.equals("log")) {
+            if (args.size() == 1 && args.getFirst().equals("global")) {
+                diag.error(line.number(), "log", "'global' is only meaningful in a proxy section: here, name an address and a facility");
+                return;
+            }
+            try {
+                logs.add(LogLines.parse(args, diag.where(line.number())));
+            } catch (IllegalArgumentException e) {
+                diag.error(line.number(), "log", e.getMessage());
+            }
+            return;
+        }
+        if (kw.equals("log-tag")) {
+            if (args.size() != 1) {
+                diag.error(line.number(), kw, args.isEmpty() ? "expects a tag (the program name in syslog headers)"
+                        : "takes exactly one argument (the tag), got " + args.size());
+            } else if (!args.getFirst().matches("[A-Za-z0-9_.\\-]{1,32}")) {
+                diag.error(line.number(), kw, "'" + args.getFirst() + "' is not a plain tag: use up to 32 letters, digits, '-', '_' and '.'");
+            } else {
+                logTag = args.getFirst();
+            }
             return;
         }
         if (kw.equals("stats")) {
@@ -155,7 +180,7 @@ final class GlobalSection {
                     + ") leaves " + (loops - pipes) + " of them without pipes: their streams copy instead of splicing");
         }
         GlobalConfig g = new GlobalConfig(conns, pipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice,
-                pipesMemory, cpuMap.build(), stats.build());
+                pipesMemory, cpuMap.build(), stats.build(), new GlobalLogs(logs, logTag));
         warnThreadsBeyondLoops(g.loops());
         return g;
     }

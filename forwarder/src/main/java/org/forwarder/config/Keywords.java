@@ -18,7 +18,7 @@ final class Keywords {
             "fcgi-app", "log-forward", "crt-store", "traces", "acme", "namespace_list");
 
     static final Set<String> GLOBAL_UNSUPPORTED = Set.of(
-            "log", "log-send-hostname", "log-tag", "daemon", "master-worker", "mworker-max-reloads", "user",
+            "log-send-hostname", "daemon", "master-worker", "mworker-max-reloads", "user",
             "group", "uid", "gid", "chroot", "pidfile", "nbproc", "ulimit-n", "node",
             "description", "quiet", "debug", "zero-warning", "noepoll", "nopoll", "noreuseport",
             "nogetaddrinfo", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate", "maxcomprate",
@@ -35,13 +35,13 @@ final class Keywords {
     static final Set<String> GLOBAL_UNSUPPORTED_PREFIXES = Set.of("tune.", "ssl-", "httpclient.", "ocsp-update.");
 
     static final Set<String> PROXY_UNSUPPORTED = Set.of(
-            "log", "acl", "use_backend", "use-server", "tcp-request", "tcp-response",
+            "acl", "use_backend", "use-server", "tcp-request", "tcp-response",
             "http-response", "http-after-response", "http-check", "tcp-check", "http-reuse", "http-error",
             "stats", "capture", "errorfile", "errorfiles", "errorloc", "errorloc302", "errorloc303",
             "description", "id", "disabled", "enabled", "fullconn", "hash-type", "hash-balance-factor",
             "default-server", "server-template", "cookie", "stick-table", "stick", "persist",
             "force-persist", "ignore-persist", "source", "monitor-uri", "monitor", "redirect", "rate-limit",
-            "dispatch", "unique-id-format", "unique-id-header", "log-format", "log-format-sd",
+            "dispatch", "unique-id-format", "unique-id-header", "log-format-sd",
             "error-log-format", "log-tag", "log-steps", "backlog", "email-alert", "declare", "filter",
             "compression", "external-check", "load-server-state-from-file", "server-state-file-name",
             "bind-process", "grace", "max-keep-alive-queue", "guid", "dynamic-cookie-key",
@@ -50,7 +50,7 @@ final class Keywords {
             "srvtimeout", "redispatch");
 
     static final Set<String> OPTION_UNSUPPORTED = Set.of(
-            "tcplog", "httplog", "httpslog", "dontlognull", "dontlog-normal", "log-separate-errors",
+            "httplog", "httpslog", "dontlog-normal", "log-separate-errors",
             "logasap", "log-health-checks", "forwardfor", "originalto", "http-server-close",
             "httpclose", "http-keep-alive", "forceclose", "http-pretend-keepalive", "http-no-delay",
             "http-buffer-request", "http-use-proxy-header", "http-ignore-probes",
@@ -91,7 +91,6 @@ final class Keywords {
     private static final Map<String, String> HINTS = Map.ofEntries(
             Map.entry("daemon", "run it in the foreground under a service manager"),
             Map.entry("master-worker", "run it in the foreground under a service manager"),
-            Map.entry("log", "forwarder writes its messages to standard error"),
             Map.entry("user", "start forwarder as the user it should run as"),
             Map.entry("group", "start forwarder as the user it should run as"),
             Map.entry("uid", "start forwarder as the user it should run as"),
@@ -99,7 +98,6 @@ final class Keywords {
             Map.entry("chroot", "use the service manager's sandboxing instead"),
             Map.entry("ulimit-n", "forwarder raises the soft open-file limit itself when maxconn needs it"),
             Map.entry("nbproc", "forwarder runs as a single process"),
-            Map.entry("option tcplog", "forwarder writes its messages to standard error"),
             Map.entry("option httplog", "forwarder only supports 'mode tcp'"),
             Map.entry("check", "health checks are not implemented"),
             Map.entry("use_backend", "use 'default_backend'"));

@@ -17,7 +17,7 @@ import java.util.List;
  * Why only that shape: forwarder has no HTTP proxy; anything else said in {@code mode http}
  * (another path or rule, a backend behind it, {@code mode http} in defaults, a backend or a
  * listen) would be silently not done, so it is an error naming the line. The lines are noted in
- * the {@link ProxyDraft} while reading ({@link #mode}, {@link #httpRequest}, {@link #noLog}) and
+ * the {@link ProxyDraft} while reading ({@link #mode}, {@link #httpRequest}) and
  * the whole is judged once the section is complete ({@link #assemble}).
  */
 final class PrometheusFrontend {
@@ -55,29 +55,16 @@ final class PrometheusFrontend {
     }
 
     /** {@code no log}: only in the exporter frontend (judged at the end). */
-    static void noLog(ProxyDraft p, Line line, Diagnostics diag) {
-        if (line.words().size() > 2) {
-            diag.error(line.number(), "no log", "takes no argument, got '" + line.word(2) + "'");
-        } else if (p.kind != Kind.FRONTEND) {
-            diag.error(line.number(), "no log", "is only accepted in the Prometheus exporter frontend, not in '"
-                    + p.kind.keyword + "'");
-        } else {
-            p.noLogLine = line.number();
-        }
-    }
-
     /** Whether {@code fe} has any line of the exporter's shape, and is to be judged by {@link #assemble}. */
     static boolean claims(ProxyDraft fe) {
-        return fe.modeHttpLine != 0 || fe.useServiceLine != 0 || fe.noLogLine != 0;
+        return fe.modeHttpLine != 0 || fe.useServiceLine != 0;
     }
 
     /** The exporter {@code fe} describes, or null after reporting why it is not the accepted shape. */
     static PrometheusConfig assemble(ProxyDraft fe, Diagnostics diag) {
         boolean ok = true;
         if (fe.modeHttpLine == 0) {
-            int at = fe.useServiceLine != 0 ? fe.useServiceLine : fe.noLogLine;
-            String kw = fe.useServiceLine != 0 ? "http-request" : "no log";
-            diag.error(at, kw, "is only accepted in the Prometheus exporter frontend, which has 'mode http': "
+            diag.error(fe.useServiceLine, "http-request", "is only accepted in the Prometheus exporter frontend, which has 'mode http': "
                     + fe.label() + " forwards in 'mode tcp'");
             return null;
         }

@@ -54,11 +54,16 @@ final class ProxyDraft {
     int maxconn;                       // 0 = not set: the global maxconn applies
     String defaultBackend;             // null = not set
     int defaultBackendLine;
+    /** {@code log} lines of this section (or inherited), and whether {@code log global} adds the global ones. */
+    List<LogTarget> logs = new ArrayList<>();
+    boolean logGlobal;
+    /** {@code option tcplog} or {@code log-format}: the line written per connection; null = none. */
+    LogFormat logFormat;
+    boolean dontLogNull;
     final List<BindConfig> binds = new ArrayList<>();
     /** Lines of the Prometheus exporter's shape in this section, 0 = absent (see PrometheusFrontend). */
     int modeHttpLine;
     int useServiceLine;
-    int noLogLine;
     /** The first {@code option} or {@code no option} line of this section itself, 0 = none. */
     int optionLine;
     final Map<String, ServerConfig> servers = new LinkedHashMap<>();
@@ -83,6 +88,10 @@ final class ProxyDraft {
         retries = from.retries;
         redispatchAfter = from.redispatchAfter;
         maxconn = from.maxconn;
+        logs = new ArrayList<>(from.logs);
+        logGlobal = from.logGlobal;
+        logFormat = from.logFormat;
+        dontLogNull = from.dontLogNull;
         // A listen section serves its own servers; only a pure frontend (or a defaults chained
         // to another defaults) takes default_backend from the defaults.
         if (kind != Kind.LISTEN) {

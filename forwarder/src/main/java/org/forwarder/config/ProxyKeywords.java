@@ -16,8 +16,14 @@ final class ProxyKeywords {
 
     private static final Set<Kind> ALL = EnumSet.allOf(Kind.class);
 
+    /** Logging keywords ({@code no} also takes {@code no log}). */
+    private static final Map<String, Set<Kind>> SECTIONS = Map.ofEntries(
+            Map.entry("log", ALL),
+            Map.entry("log-format", EnumSet.of(Kind.DEFAULTS, Kind.FRONTEND, Kind.LISTEN)),
+            Map.entry("no", ALL));
+
     /** Which sections accept each supported keyword (the same sections as in HAProxy). */
-    private static final Map<String, Set<Kind>> SECTIONS = Map.of(
+    private static final Map<String, Set<Kind>> CORE_SECTIONS = Map.of(
             "mode", ALL,
             "bind", EnumSet.of(Kind.FRONTEND, Kind.LISTEN),
             "server", EnumSet.of(Kind.BACKEND, Kind.LISTEN),
@@ -26,8 +32,16 @@ final class ProxyKeywords {
             "timeout", ALL,
             "retries", EnumSet.of(Kind.DEFAULTS, Kind.BACKEND, Kind.LISTEN),
             "maxconn", EnumSet.of(Kind.DEFAULTS, Kind.FRONTEND, Kind.LISTEN),
-            "option", ALL,
-            "no", ALL);
+            "option", ALL);
+
+    private static final Map<String, Set<Kind>> ALL_SECTIONS;
+
+    static {
+        // one table: the core keywords, then the logging ones above
+        java.util.HashMap<String, Set<Kind>> all = new java.util.HashMap<>(CORE_SECTIONS);
+        all.putAll(SECTIONS);
+        ALL_SECTIONS = Map.copyOf(all);
+    }
 
     private final Diagnostics diag;
 
@@ -36,12 +50,12 @@ final class ProxyKeywords {
     }
 
     static boolean handles(String keyword) {
-        return SECTIONS.containsKey(keyword) || keyword.equals("http-request");
+        return ALL_SECTIONS.containsKey(keyword) || keyword.equals("http-request");
     }
 
     /** "'frontend' and 'listen' sections": where {@code keyword} may appear. */
     static String allowedSections(String keyword) {
-        Set<Kind> kinds = SECTIONS.getOrDefault(keyword, ALL);
+        Set<Kind> kinds = ALL_SECTIONS.getOrDefault(keyword, ALL);
         StringBuilder sb = new StringBuilder();
         int i = 0;
         for (Kind k : kinds) {
@@ -59,7 +73,7 @@ final class ProxyKeywords {
             PrometheusFrontend.httpRequest(p, line, diag);
             return;
         }
-        if (!SECTIONS.get(kw).contains(p.kind)) {
+        if (!ALL_SECTIONS.get(kw).contains(p.kind)) {
             diag.error(line.number(), kw, "is only allowed in " + allowedSections(kw) + ", not in '" + p.kind.keyword + "'");
             return;
         }
@@ -80,6 +94,8 @@ final class ProxyKeywords {
             }
             case "option" -> option(p, line, 1, true);
             case "no" -> negated(p, line);
+            case "log" -> log(p, line);
+            case "log-format" -> logFormat(p, line);
             default -> throw new IllegalStateException("not a proxy keyword: " + kw);
         }
     }
@@ -249,19 +265,21 @@ final class ProxyKeywords {
             return;
         }
         boolean known = switch (name) {
-            case "splice-request", "splice-response", "splice-auto", "redispatch" -> true;
+            case "splice-request", "splice-response", "splice-auto", "redispatch", "tcplog", "dontlognull" -> true;
             default -> false;
         };
         if (!known) {
             diag.error(line.number(), kw, Keywords.OPTION_UNSUPPORTED.contains(name)
                     ? Keywords.notSupported("option " + name)
-                    : "is an unknown option (supported: splice-request, splice-response, splice-auto, redispatch)");
+                    : "is an unknown option (supported: splice-request, splice-response, splice-auto, redispatch, tcplog, dontlognull)");
         } else if (name.equals("redispatch")) {
             redispatch(p, line, at, on);
         } else if (line.words().size() > at + 1) {
             diag.error(line.number(), kw, "takes no argument, got '" + line.word(at + 1) + "'");
         } else {
             switch (name) {
+                case "tcplog" -> logOption(p, line, kw, () -> p.logFormat = on ? LogFormat.TCPLOG : null);
+                case "dontlognull" -> logOption(p, line, kw, () -> p.dontLogNull = on);
                 case "splice-request" -> p.splice = p.splice.withRequest(on);
                 case "splice-response" -> p.splice = p.splice.withResponse(on);
                 default -> p.splice = p.splice.withAuto(on);
@@ -306,18 +324,69 @@ final class ProxyKeywords {
         }
     }
 
-    /** {@code no option NAME}: turns off an option, typically one inherited from defaults. */
+    /** {@code option tcplog} and {@code option dontlognull}: a frontend's settings, as in HAProxy. */
+    private void logOption(ProxyDraft p, Line line, String kw, Runnable set) {
+        if (p.kind == Kind.BACKEND) {
+            diag.error(line.number(), kw, "is only allowed in 'defaults', 'frontend' and 'listen' sections, not in 'backend'");
+            return;
+        }
+        set.run();
+    }
+
+    /**
+     * {@code log global}, or {@code log ADDRESS [len N] [format F] FACILITY [MAX [MIN]]} (see
+     * {@link LogLines}). Lines add up; a section inherits its defaults' lines, and {@code no log}
+     * drops them all.
+     */
+    private void log(ProxyDraft p, Line line) {
+        List<String> args = line.args(1);
+        if (!args.isEmpty() && args.getFirst().equals("global")) {
+            if (args.size() > 1) {
+                diag.error(line.number(), "log", "'log global' takes no more argument, got '" + args.get(1) + "'");
+                return;
+            }
+            p.logGlobal = true;
+            return;
+        }
+        try {
+            p.logs.add(LogLines.parse(args, diag.where(line.number())));
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), "log", e.getMessage());
+        }
+    }
+
+    /** {@code log-format FORMAT}: one argument (quote it when it holds spaces), variables checked now. */
+    private void logFormat(ProxyDraft p, Line line) {
+        List<String> args = line.args(1);
+        if (args.size() != 1) {
+            diag.error(line.number(), "log-format", args.isEmpty() ? "expects a format, as in log-format \"%ci:%cp %ts\""
+                    : "expects exactly one argument, got " + args.size() + ": quote the format or escape its spaces");
+            return;
+        }
+        try {
+            p.logFormat = LogFormat.parse(args.getFirst());
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), "log-format", e.getMessage());
+        }
+    }
+
+    /** {@code no option NAME}: turns off an option, typically one inherited from defaults; {@code no log}: no log lines. */
     private void negated(ProxyDraft p, Line line) {
         String what = line.word(1);
         if ("option".equals(what)) {
             option(p, line, 2, false);
         } else if ("log".equals(what)) {
-            PrometheusFrontend.noLog(p, line, diag);
+            if (line.words().size() > 2) {
+                diag.error(line.number(), "no log", "takes no argument, got '" + line.word(2) + "'");
+                return;
+            }
+            p.logs = new java.util.ArrayList<>();
+            p.logGlobal = false;
         } else if (what == null) {
-            diag.error(line.number(), "no", "expects 'option NAME'");
+            diag.error(line.number(), "no", "expects 'option NAME' or 'log'");
         } else {
             diag.error(line.number(), line.keyword(2), Keywords.PROXY_UNSUPPORTED.contains(what) || handles(what)
-                    ? Keywords.notSupported(line.keyword(2)) : "is unknown: only 'no option NAME' exists");
+                    ? Keywords.notSupported(line.keyword(2)) : "is unknown: only 'no option NAME' and 'no log' exist");
         }
     }
 

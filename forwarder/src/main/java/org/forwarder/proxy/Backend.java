@@ -74,6 +74,9 @@ public final class Backend {
         smax.update(streams.incrementAndGet());
     }
 
+    /** Streams of this backend open now, over all loops (HAProxy's beconn). */
+    public int streams() { return streams.get(); }
+
     /** A stream of this backend ended (any loop). */
     void streamEnded() {
         streams.decrementAndGet();

@@ -24,6 +24,10 @@ public final class Frontend {
     /** Most connections open at once (smax) and the highest stream rate seen at an accept (rate_max). */
     final SharedMax smax;
     final SharedMax rateMax;
+    /** Connections get a log line ({@code option tcplog} or {@code log-format} with somewhere to send it). */
+    final boolean logs;
+    /** The line shows the address the client connected to (%fi, %fp): read at accept. */
+    final boolean logsFrontendAddress;
 
     Frontend(FrontendConfig config, Backend backend, boolean noSplice, int statsRow, StatsRegistry registry) {
         this.config = config;
@@ -32,6 +36,9 @@ public final class Frontend {
         this.connections = new ConnLimit(config.maxconn());
         this.smax = registry.max(statsRow, ProxyMax.SMAX);
         this.rateMax = registry.max(statsRow, ProxyMax.RATE_MAX);
+        this.logs = config.logs().active();
+        this.logsFrontendAddress = logs && (config.logs().format().uses(org.forwarder.config.LogFormat.Var.FRONTEND_IP)
+                || config.logs().format().uses(org.forwarder.config.LogFormat.Var.FRONTEND_PORT));
         this.timeouts = Timeouts.effective(config, backend.config());
         this.splice = noSplice ? SpliceOptions.NONE : SpliceOptions.effective(config, backend.config());
     }

@@ -26,6 +26,8 @@ public final class Proxies {
     final ConnLimit connections;
     /** System.nanoTime() before which another fd-shortage warning would only repeat the last one, from any loop. */
     private final java.util.concurrent.atomic.AtomicLong nextFdWarning = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+    /** Where process events go besides standard error (the global log targets); set once at start. */
+    private volatile org.forwarder.log.EventLog events = org.forwarder.log.EventLog.NONE;
     /** The loops, set once before any runs. */
     private Worker[] loops = new Worker[0];
 
@@ -106,6 +108,14 @@ public final class Proxies {
     private void wakeLimitPaused() {
         for (Worker w : loops) if (w.hasLimitPausedListener()) w.wakeToResume();
     }
+
+    /**
+     * The process's event log (global {@code log} targets): the runtime API reports server state
+     * changes here, e.g. {@code events().alert("Server b/s is going DOWN for maintenance. ...")}.
+     */
+    public org.forwarder.log.EventLog events() { return events; }
+
+    public void setEvents(org.forwarder.log.EventLog events) { this.events = events; }
 
     /** Records the loops (once, before any of them runs). */
     public void setLoops(Worker[] loops) {

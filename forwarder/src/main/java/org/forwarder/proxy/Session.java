@@ -4,6 +4,7 @@ import org.forwarder.config.SpliceOptions;
 import org.forwarder.config.Timeouts;
 import org.forwarder.io.RawSock;
 import org.forwarder.io.Sock;
+import org.forwarder.log.LogRecord;
 import org.forwarder.poll.FdTab;
 import org.forwarder.poll.Task;
 import org.forwarder.stats.CounterBlock;
@@ -65,6 +66,12 @@ import org.forwarder.sys.Syscalls;
  * with a reset to the other side, but only after the bytes that peer sent before it are
  * delivered. A timeout or a forced stop resets every side that has bytes in flight toward or from
  * it, so no truncated stream ever ends with a clean FIN; an idle stream is closed cleanly.
+ *
+ * <p>Logs: the first cause that ends a stream is kept as HAProxy's termination state
+ * ({@link #terminate}: C client, S server, P proxy, K killed, c/s a client/server timeout, with
+ * the phase from the state: Q queue, C connect, D data); at the end, a frontend that logs gets
+ * the stream's figures copied into its loop's log ring ({@link #logLine}), no allocation, and
+ * the log writer formats the line.
  */
 public final class Session extends Task implements ChannelOwner {
     private static final long NEVER = Long.MAX_VALUE;
@@ -115,6 +122,26 @@ public final class Session extends Task implements ChannelOwner {
     private long queueMs;
     private long firstConnectAt = -1;
     private long connectedAt = -1;
+    /** For the log line: accept date (epoch ms), bytes read from the client (%U) and the server (%B). */
+    private final long acceptEpochMs;
+    private long bytesIn;
+    private long bytesOut;
+    /** HAProxy's termination state: what ended the stream and in which phase; 0 while none. */
+    private char termCause;
+    private char termPhase;
+    private boolean redispatched;
+    /** The backend queue's length, this stream included, when it entered it (%bq, as HAProxy shows it: 1 alone). */
+    private int queuePosition;
+    private boolean queuedEver;
+    /** The client's address and the one it connected to, read at accept when the frontend logs. */
+    private int clientFamily;
+    private long clientHi;
+    private long clientLo;
+    private int clientPort;
+    private int frontFamily;
+    private long frontHi;
+    private long frontLo;
+    private int frontPort;
     /** BytesOutRate of this loop. */
     private final FreqCtr bytesRate;
     /** PASSING_RESET: the side that gets the reset once it acknowledged our last bytes. */
@@ -122,8 +149,6 @@ public final class Session extends Task implements ChannelOwner {
     private long resetPollAt;
     private long resetPollEvery;
     private int resetUnacked;
-    /** Ended by the runtime API ({@code shutdown session}): HAProxy's termination cause K. */
-    private boolean killedByAdmin;
 
     /** Links in a {@link WaitQueue} and in a {@link LiveSet}: only those two touch them. */
     private Session queuePrev;
@@ -154,6 +179,7 @@ public final class Session extends Task implements ChannelOwner {
         this.t = frontend.timeouts();
         this.client.fd = clientFd;
         this.startedAt = worker.now();
+        this.acceptEpochMs = System.currentTimeMillis();
         this.bytesRate = counters.rate(ProcessRate.BYTES_OUT_RATE);
         SpliceOptions sp = frontend.splice();
         this.request = new Channel(this, worker.io(), client, server, Channel.REQUEST, sp.request(), sp.auto());
@@ -187,6 +213,7 @@ public final class Session extends Task implements ChannelOwner {
         backend.rateMax.update(counters.registry().rate(backend.statsRow, ProxyRate.RATE, clock));
         backend.streamStarted();
         int fd = client.fd;
+        if (frontend.logs) readAddresses(fd);
         Sock.noDelay(sys, fd);
         // ready from the start: the first recv, once connected, is tried before any epoll_ctl
         fdt.register(fd, client, true, true);
@@ -261,6 +288,7 @@ public final class Session extends Task implements ChannelOwner {
     @Override
     public void peerFailed(Conn c) {
         if (c.failed || state == CLOSED) return;
+        terminate(c.isClient ? 'C' : 'S');
         c.failed = true;
         Conn other = c.isClient ? server : client;
         Channel from = c.isClient ? request : response;
@@ -289,6 +317,7 @@ public final class Session extends Task implements ChannelOwner {
      * the stream ends now and the server never hears of it.
      */
     private void clientFailedWhileWaiting() {
+        terminateClientAbort();
         countAbort(true);
         if (state != CONNECTING || worker.raw().peek(client.fd) <= 0) {
             finish(true, true);
@@ -308,6 +337,7 @@ public final class Session extends Task implements ChannelOwner {
     private boolean clientLeft() {
         long p = worker.raw().peek(client.fd);
         if (p != RawSock.SHUT && p != RawSock.ERROR) return false;
+        terminateClientAbort();
         countAbort(true);
         finish(p == RawSock.ERROR, p == RawSock.ERROR);
         return true;
@@ -432,6 +462,7 @@ public final class Session extends Task implements ChannelOwner {
 
     private void assignServer() {
         if (!backend.hasUsableServer()) {
+            terminate('S'); // HAProxy: no server to connect to is the server side's failure
             finish(false, false);
             return;
         }
@@ -440,6 +471,8 @@ public final class Session extends Task implements ChannelOwner {
         Server sv = backend.assign(this, counters);
         if (sv == null) {
             fdt.watchErrors(client.fd); // not read while queued, but a reset must end the wait
+            queuePosition = backend.queued();
+            queuedEver = true;
             queuedAt = now();
             loopStats.inc(ProcessCounter.QUEUED);
             armTimer();
@@ -524,11 +557,13 @@ public final class Session extends Task implements ChannelOwner {
         countConnectFailure();
         if (server.fd >= 0) closeFd(server, false);
         if (client.failed) {
+            terminate('C');
             finish(true, true); // its client reset meanwhile: no wait, no retry for it
             return;
         }
         int retries = backend.config().retries();
         if (retriesDone >= retries) {
+            terminate(connectFailureCause(errno, async));
             finish(false, false); // the client's unread bytes make the kernel reset it
             return;
         }
@@ -536,6 +571,7 @@ public final class Session extends Task implements ChannelOwner {
         boolean redispatch = backend.redispatchOnRetry(retriesDone);
         countRetry(redispatch);
         if (redispatch) {
+            redispatched = true;
             releaseServer();
         }
         if (async && (!redispatch || backend.waitsBeforeRedispatch())) {
@@ -627,6 +663,9 @@ public final class Session extends Task implements ChannelOwner {
             case CONNECTING -> connectFailed(Errno.ETIMEDOUT, false);
             case PASSING_RESET -> pollResetTarget(nowMs);
             case WAITING_SLOT, ESTABLISHED -> {
+                // which side was silent too long: the client's own deadline, else the server's
+                terminate(state == WAITING_SLOT ? 's'
+                        : sideDeadline(client, request, response, clientTimeout()) <= nowMs ? 'c' : 's');
                 countTimeout();
                 abandon();
             }
@@ -650,6 +689,8 @@ public final class Session extends Task implements ChannelOwner {
     private void finish(boolean resetClient, boolean resetServer) {
         if (state == CLOSED) return;
         boolean waited = state == WAITING_SLOT;
+        Server sv = srv;
+        if (waited) queueMs += now() - queuedAt; // HAProxy's Tw counts a wait that ends in the queue too
         state = CLOSED;
         worker.poller().timers().cancel(this);
         if (waited) backend.leave(this, counters); // out of the queue, or a grant passed on
@@ -661,8 +702,116 @@ public final class Session extends Task implements ChannelOwner {
         response.release();
         closeFd(client, resetClient);
         if (server.fd >= 0) closeFd(server, resetServer);
+        // HAProxy's %ac and %fc still count this stream; %bc and %sc no longer do
+        int actconn = frontend.logs ? worker.proxies().current() : 0;
+        int feconn = frontend.logs ? frontend.current() : 0;
         worker.streamClosed(this, frontend);
         releaseServer();
+        if (frontend.logs) logLine(sv, actconn, feconn);
+    }
+
+    /**
+     * Records what ended the stream, HAProxy's first termination-state character: 'C' the client
+     * aborted, 'S' the server aborted or refused, 'P' a local (proxy) error, 'K' killed by the
+     * admin or a forced stop, 'c'/'s' the client's/server's timeout. The phase comes from where
+     * the stream stands: 'Q' queued, 'C' connecting (or waiting to again), 'D' data. Only the
+     * first cause counts; a stream that ends with none is '--'. Call it on the stream's loop,
+     * before ending the stream (as {@link #kill} does with 'K').
+     */
+    public void terminate(char cause) {
+        if (termCause != 0 || state == CLOSED) return;
+        termCause = cause;
+        termPhase = switch (state) {
+            case WAITING_SLOT -> 'Q';
+            case NEW, TO_CONNECT, CONNECTING, TURNAROUND, TO_REDISPATCH -> 'C';
+            case ESTABLISHED, PASSING_RESET -> 'D';
+            default -> '-';
+        };
+    }
+
+    /**
+     * The client left while its stream waited for a server. HAProxy 2.6.12 (measured:
+     * bench/logs/compare.py) reports a client reset while queued and while connecting as 'CD',
+     * not the manual's 'CQ' and 'CC' (in TCP mode its request channel is already in the data
+     * phase): the same here.
+     */
+    private void terminateClientAbort() {
+        if (termCause != 0) return;
+        terminate('C');
+        termPhase = 'D';
+    }
+
+    /** A connect that failed for good: timed out (s), refused or unreachable (S), or failed here (P). */
+    private static char connectFailureCause(int errno, boolean async) {
+        if (errno == Errno.ETIMEDOUT) return 's';
+        if (async || errno == Errno.ECONNREFUSED || errno == Errno.ENETUNREACH || errno == Errno.EHOSTUNREACH
+                || errno == Errno.ECONNRESET) {
+            return 'S';
+        }
+        return 'P';
+    }
+
+    /** Reads the client's address and, when the format shows it, the local one, for the log line. */
+    private void readAddresses(int fd) {
+        long[] a = worker.addressScratch;
+        int fam = sys.socketAddress(fd, true, a, 0);
+        if (fam > 0) {
+            clientFamily = fam;
+            clientHi = a[0];
+            clientLo = a[1];
+            clientPort = (int) a[2];
+        }
+        if (!frontend.logsFrontendAddress) return;
+        fam = sys.socketAddress(fd, false, a, 0);
+        if (fam > 0) {
+            frontFamily = fam;
+            frontHi = a[0];
+            frontLo = a[1];
+            frontPort = (int) a[2];
+        }
+    }
+
+    /**
+     * Copies this ended stream's figures into the loop's log ring for the writer (nothing is
+     * allocated); a full ring drops the line and counts it (DroppedLogs). Times as HAProxy's:
+     * -1 for a phase never reached (Tw: the queue was never left; Tc: never connected).
+     */
+    private void logLine(Server sv, int actconn, int feconn) {
+        if (frontend.config().logs().dontLogNull() && bytesIn == 0) return;
+        org.forwarder.log.LogRing ring = worker.logRing();
+        if (ring == null) return;
+        int slot = ring.claim();
+        if (slot < 0) {
+            loopStats.inc(ProcessCounter.LOG_DROPPED);
+            return;
+        }
+        ring.set(slot, LogRecord.CLIENT_FAMILY, clientFamily);
+        ring.set(slot, LogRecord.CLIENT_HI, clientHi);
+        ring.set(slot, LogRecord.CLIENT_LO, clientLo);
+        ring.set(slot, LogRecord.CLIENT_PORT, clientPort);
+        ring.set(slot, LogRecord.FRONT_FAMILY, frontFamily);
+        ring.set(slot, LogRecord.FRONT_HI, frontHi);
+        ring.set(slot, LogRecord.FRONT_LO, frontLo);
+        ring.set(slot, LogRecord.FRONT_PORT, frontPort);
+        ring.set(slot, LogRecord.ACCEPT_MS, acceptEpochMs);
+        ring.set(slot, LogRecord.T_WAIT, firstConnectAt >= 0 || queuedEver ? queueMs : -1);
+        ring.set(slot, LogRecord.T_CONNECT, connectedAt >= 0 ? connectedAt - firstConnectAt : -1);
+        ring.set(slot, LogRecord.T_TOTAL, now() - startedAt);
+        ring.set(slot, LogRecord.BYTES_OUT, bytesOut);
+        ring.set(slot, LogRecord.BYTES_IN, bytesIn);
+        char c = termCause == 0 ? '-' : termCause;
+        char p = termCause == 0 ? '-' : termPhase;
+        ring.set(slot, LogRecord.TERM, (long) c << 8 | p);
+        ring.set(slot, LogRecord.ACTCONN, actconn);
+        ring.set(slot, LogRecord.FECONN, feconn);
+        ring.set(slot, LogRecord.BECONN, backend.streams());
+        ring.set(slot, LogRecord.SRVCONN, sv == null ? 0 : sv.current());
+        ring.set(slot, LogRecord.RETRIES, retriesDone);
+        ring.set(slot, LogRecord.REDISPATCHED, redispatched ? 1 : 0);
+        ring.set(slot, LogRecord.SRV_QUEUE, 0); // no per-server queues: every wait is the backend's
+        ring.set(slot, LogRecord.BACKEND_QUEUE, queuePosition);
+        ring.setRefs(slot, frontend, sv);
+        ring.publish();
     }
 
     private void closeFd(Conn c, boolean reset) {
@@ -678,6 +827,7 @@ public final class Session extends Task implements ChannelOwner {
      * it cannot know whether more was coming.
      */
     void kill() {
+        terminate('K');
         boolean passing = state == PASSING_RESET;
         finish(!response.dstShut() || passing, !request.dstShut() || passing);
     }
@@ -688,7 +838,10 @@ public final class Session extends Task implements ChannelOwner {
      * way each side gets a reset instead (as a timeout does), so nothing is lost silently.
      */
     void shutdownByAdmin() {
-        killedByAdmin = true;
+        if (termCause == 0 && state != CLOSED) {
+            terminate('K');
+            termPhase = '-'; // HAProxy 2.6.12 logs a killed TCP stream as "K-" (measured)
+        }
         abandon();
     }
 
@@ -769,6 +922,7 @@ public final class Session extends Task implements ChannelOwner {
     public void bytesRead(int dir, long n, boolean spliced) {
         countProxies(dir == Channel.REQUEST ? ProxyCounter.BIN : ProxyCounter.BOUT, n);
         if (spliced) countProxies(dir == Channel.REQUEST ? ProxyCounter.BIN_SPLICED : ProxyCounter.BOUT_SPLICED, n);
+        if (dir == Channel.REQUEST) bytesIn += n; else bytesOut += n;
         bytesRate.add(worker.poller().clockMs(), n);
     }
 

@@ -78,6 +78,10 @@ public final class Worker {
     /** Streams this loop has started (for {@link #nextSessionId}). */
     private long sessionSeq;
     private boolean draining;
+    /** This loop's queue of connection log records, or null when no frontend logs connections. */
+    private org.forwarder.log.LogRing logRing;
+    /** Scratch for a connection's addresses (family, 16 bytes, port) read for its log line. */
+    final long[] addressScratch = new long[3];
     /** Some listener of this loop is paused at a connection limit (read by other loops). */
     private volatile boolean limitPaused;
 
@@ -180,6 +184,9 @@ public final class Worker {
     public List<Frontend> frontends() { return proxies.frontends(); }
     /** Streams of this loop open now. */
     public int current() { return current; }
+    /** Set once before the loop's thread starts. */
+    public void setLogRing(org.forwarder.log.LogRing ring) { this.logRing = ring; }
+    public org.forwarder.log.LogRing logRing() { return logRing; }
 
     /**
      * Takes a place for one more connection of {@code fe} (its maxconn and the global one, both

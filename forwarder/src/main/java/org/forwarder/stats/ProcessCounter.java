@@ -44,7 +44,8 @@ public enum ProcessCounter implements Counter {
     BUFFERS_REFUSED(COUNTER, null, "copy buffer requests refused by tune.buffers.limit (the stream waited for one)"),
     PIPES_BYTES(GAUGE, null, "bytes the kernel gave the pipes that exist (held or free)"),
     PIPES_USED_BYTES(GAUGE, null, "bytes the kernel gave the pipes held by streams"),
-    PIPES_EXHAUSTED(COUNTER, null, "times a stream wanted a pipe and got none (maxpipes reached or pipe2 failed): it copied instead");
+    PIPES_EXHAUSTED(COUNTER, null, "times a stream wanted a pipe and got none (maxpipes reached or pipe2 failed): it copied instead"),
+    LOG_DROPPED(COUNTER, "DroppedLogs", "connection log lines dropped because the loop's log ring was full");
 
     private final Kind kind;
     private final String haproxy;

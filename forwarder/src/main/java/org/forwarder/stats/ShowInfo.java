@@ -80,7 +80,7 @@ public final class ShowInfo {
      * PoolAlloc/PoolUsed (MB and bytes), the rates and their maxima (ConnRate, MaxConnRate,
      * SessRate, MaxSessRate, BytesOutRate), Tasks, Run_queue, Idle_pct. At 0 because we have no
      * such feature, as HAProxy prints them without it: Memmax (no memory limit), PoolFailed, the
-     * SSL and compression fields, rate limits, peers, logs, resolvers, BusyPolling, debug
+     * SSL and compression fields, rate limits, peers, resolvers, BusyPolling, debug
      * commands, Unstoppable Jobs, Tainted.
      */
     public static ShowInfo of(Process p, StatsSnapshot s) {
@@ -118,6 +118,7 @@ public final class ShowInfo {
         i.set(Field.TOTAL_SPLICED_BYTES_OUT, spliced);
         i.set(Field.BUILD_INFO, p.version());
         i.set(Field.START_TIME_SEC, p.startTimeSec());
+        i.set(Field.DROPPED_LOGS, s.get(ProcessCounter.LOG_DROPPED));
         return i;
     }
 

@@ -38,16 +38,23 @@ class RuntimeApiTest {
     private TestServer s1;
     private TestServer s2;
 
+    /** The global log target: syslog lines over UDP. */
+    private java.net.DatagramSocket syslog;
+
     @BeforeEach
     void start() throws Exception {
         s1 = cleanup.add(new TestServer("s1", 50, Peers.taggedEcho("s1")));
         s2 = cleanup.add(new TestServer("s2", 50, Peers.taggedEcho("s2")));
+        syslog = cleanup.add(new java.net.DatagramSocket(0, Peers.LOOPBACK));
+        syslog.setSoTimeout(5_000);
         fw = cleanup.add(Peers.startText(cleanup, """
                 global
                     stats socket %s/user.sock level user
                     stats socket %s/oper.sock level operator
                     stats socket %s/admin.sock level admin
-                """.formatted(dir, dir, dir) + Peers.defaults("10s", "timeout queue 5s") + """
+                    log 127.0.0.1:%d local0
+                """.formatted(dir, dir, dir, syslog.getLocalPort())
+                + Peers.defaults("10s", "timeout queue 5s", "log global", "option tcplog") + """
                 frontend fe
                     bind 127.0.0.1:0
                     default_backend be
@@ -75,6 +82,19 @@ class RuntimeApiTest {
     private Client connect() throws IOException {
         Socket s = Peers.connect(cleanup, fw.port);
         return new Client(s, Peers.readLine(s.getInputStream()));
+    }
+
+    /** The first syslog datagram that contains {@code text} (within 5 s). */
+    private String syslogLine(String text) throws IOException {
+        byte[] b = new byte[4096];
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (System.nanoTime() < deadline) {
+            java.net.DatagramPacket p = new java.net.DatagramPacket(b, b.length);
+            syslog.receive(p);
+            String line = new String(b, 0, p.getLength(), StandardCharsets.UTF_8);
+            if (line.contains(text)) return line;
+        }
+        throw new AssertionError("no syslog line with '" + text + "'");
     }
 
     private static void assertEchoes(Socket s) throws IOException {
@@ -148,7 +168,9 @@ class RuntimeApiTest {
         assertEquals("\n", admin("set server be/s1 state maint"));
         assertEquals("MAINT", statField("s1", "status"));
         assertTrue(user("show servers state be").contains("\n3 be 1 s1 127.0.0.1 0 1 1 1 "), user("show servers state be"));
-        assertTrue(fw.log.stream().anyMatch(l -> l.startsWith("Server be/s1 is going DOWN for maintenance.")), fw.log.toString());
+        assertTrue(fw.log.stream().anyMatch(l -> l.contains("Server be/s1 is going DOWN for maintenance.")), fw.log.toString());
+        // and to the global log, at alert (local0 = 16: PRI 16 * 8 + 1), as HAProxy logs it
+        assertTrue(syslogLine("Server be/s1 is going DOWN for maintenance.").startsWith("<129>"));
         for (int i = 0; i < 4; i++) assertEquals("s2", connect().server, "no new stream on a server in maintenance");
         assertEchoes(a.socket); // the stream it had goes on
 
@@ -314,6 +336,8 @@ class RuntimeApiTest {
         assertEquals("\n", admin("shutdown session " + id));
         Peers.Drained end = Peers.drainToEnd(a.socket, Duration.ofSeconds(5));
         assertEquals(Peers.End.EOF, end.end(), "an idle stream ends with a FIN, as HAProxy's");
+        String logged = syslogLine("127.0.0.1:" + a.socket.getLocalPort() + " [");
+        assertTrue(logged.contains(" K- "), "killed by the admin: HAProxy's K- termination state: " + logged);
         assertFalse(oper("show sess").contains(id + ":"));
         assertEchoes(b.socket);
         assertEquals("No such session (use 'show sess').\n\n", admin("shutdown session " + id));

@@ -1783,6 +1783,15 @@ public class Linux extends Linux$shared {
     public static int SOCK_STREAM() {
         return SOCK_STREAM;
     }
+    private static final int SOCK_DGRAM = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_DGRAM = 2
+     * }
+     */
+    public static int SOCK_DGRAM() {
+        return SOCK_DGRAM;
+    }
     private static final int SOCK_CLOEXEC = (int)524288L;
     /**
      * {@snippet lang=c :

@@ -16,6 +16,7 @@ public final class SockConst {
     public static final int AF_INET6 = Linux.AF_INET6();
     public static final int AF_UNIX = Linux.AF_UNIX();
     public static final int SOCK_STREAM = Linux.SOCK_STREAM();
+    public static final int SOCK_DGRAM = Linux.SOCK_DGRAM();
     public static final int SOCK_NONBLOCK = Linux.SOCK_NONBLOCK();
     public static final int SOCK_CLOEXEC = Linux.SOCK_CLOEXEC();
 
