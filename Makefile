@@ -26,7 +26,7 @@ MVN_TEST := mvn -B -ntp -e
 CFG ?= etc/forwarder.cfg
 JAR := forwarder/target/forwarder.jar
 
-.PHONY: all build test run bench bench-e2e bench-threads bench-observe compare-edges bindings abi-check clean
+.PHONY: all build test run bench bench-e2e bench-threads bench-observe compare-edges compare-cli bindings abi-check clean
 
 all: build
 
@@ -56,6 +56,11 @@ bench-observe: build
 # forwarder, side by side; not part of `make test`. EDGE_ARGS e.g. "--out FILE connect-retry".
 compare-edges: build
 	bench/edge/run.sh $(EDGE_ARGS)
+
+# Runtime API (stats socket) answers of HAProxy 2.6 and the forwarder, compared after
+# normalization; not part of `make test`. CLI_ARGS e.g. "--keep".
+compare-cli: build
+	bench/cli/compare.sh $(CLI_ARGS)
 
 abi-check:
 	$(MVN) -pl native-bindings test -Dtest=AbiTest -Dsurefire.failIfNoSpecifiedTests=false
