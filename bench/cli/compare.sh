@@ -56,6 +56,14 @@ declare -A EXPECTED=(
     ["admin: set maxconn frontend fe abc"]="HAProxy reads abc as 0 (atoi) and accepts it; we refuse a non-numeric maxconn"
     ["admin: set maxconn global -1"]="HAProxy reads a negative global maxconn as 'unlimited'; we refuse a negative maxconn"
     ["admin: set server be/s1 bogus"]="set server knows state and weight only; its usage line says so"
+    ["admin: help"]="help lists the commands forwarder has, not HAProxy's hundred (ACLs, maps, SSL, ...)"
+    ["user: help (the lines of the commands we implement)"]="our usage lines name what we take: set server state|weight, show info without desc/json/typed"
+    ["operator: help (the lines of the commands we implement)"]="our usage lines name what we take: set server state|weight, show info without desc/json/typed"
+    ["admin: help (the lines of the commands we implement)"]="our usage lines name what we take: set server state|weight, show info without desc/json/typed"
+    ["admin: foo"]="an unknown command lists every command we have (HAProxy picks 5 by a fuzzy word distance)"
+    ["user: show pools"]="a pool line ends with its limit (tune.buffers.limit, maxpipes) where HAProxy prints the pool's address"
+    ["show sess (client lines)"]="channel and connector flags are HAProxy internals with no counterpart here: printed as 0"
+    ["operator: show sess (client lines)"]="channel and connector flags are HAProxy internals with no counterpart here: printed as 0"
 )
 
 have socat || die "socat is required"
