@@ -185,10 +185,11 @@ gen_cfg() {
 LOG_OK=1 LOG_NOTE=
 probe_log() {  # does the jar accept the "on" config with its log lines? (-c: check only)
     local out rc
-    gen_cfg "$TMP/probe-off.cfg" 1 copy 0 0 "$TMP/probe.sock" 0 0 probe "$BASE_PORT" "$BASE_PORT"
+    # -c checks the addresses too: three distinct ports (nothing is bound by a check)
+    gen_cfg "$TMP/probe-off.cfg" 1 copy 0 0 "$TMP/probe.sock" 0 0 probe "$((BASE_PORT + 1))" "$((BASE_PORT + 2))"
     out=$(timeout 60 "$JAVA" --enable-native-access=ALL-UNNAMED -jar "$JAR" -c -f "$TMP/probe-off.cfg" 2>&1) ||
         die "the jar rejects the plain config: $(grep -m1 . <<<"$out" | cut -c1-200)"
-    gen_cfg "$TMP/probe-on.cfg" 1 copy 1 1 "$TMP/probe.sock" 514 "$BASE_PORT" probe "$BASE_PORT" "$BASE_PORT"
+    gen_cfg "$TMP/probe-on.cfg" 1 copy 1 1 "$TMP/probe.sock" 514 "$BASE_PORT" probe "$((BASE_PORT + 1))" "$((BASE_PORT + 2))"
     out=$(timeout 60 "$JAVA" --enable-native-access=ALL-UNNAMED -jar "$JAR" -c -f "$TMP/probe-on.cfg" 2>&1)
     rc=$?
     (( rc == 0 )) && { LOG_NOTE="this jar accepts log + option tcplog: the on row logs every connection to a UDP syslog"; return; }
