@@ -3,10 +3,16 @@ package org.forwarder.config;
 import java.util.List;
 import java.util.Objects;
 
-/** A pool of servers and how to spread connections over them. */
+/** A pool of servers, how to spread connections over them and how to check them. */
 public record BackendConfig(String name, String where, Balance balance, List<ServerConfig> servers,
                             Timeouts timeouts, int retries, SpliceOptions splice,
-                            int redispatchAfter) {
+                            int redispatchAfter, HealthCheck healthCheck) {
+
+    /** A backend with HAProxy's default check (a TCP connect, for servers with {@code check}). */
+    public BackendConfig(String name, String where, Balance balance, List<ServerConfig> servers,
+                         Timeouts timeouts, int retries, SpliceOptions splice, int redispatchAfter) {
+        this(name, where, balance, servers, timeouts, retries, splice, redispatchAfter, HealthCheck.DEFAULT);
+    }
 
     public static final int DEFAULT_RETRIES = 3;
     /** {@code option redispatch} without an interval: move to another server on the last retry. */
@@ -18,6 +24,7 @@ public record BackendConfig(String name, String where, Balance balance, List<Ser
         Objects.requireNonNull(balance, "balance");
         Objects.requireNonNull(timeouts, "timeouts");
         Objects.requireNonNull(splice, "splice");
+        Objects.requireNonNull(healthCheck, "healthCheck");
         servers = List.copyOf(servers);
         if (retries < 0) {
             throw new IllegalArgumentException("backend '" + name + "': retries cannot be negative");
