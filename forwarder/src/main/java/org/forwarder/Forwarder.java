@@ -127,6 +127,7 @@ public final class Forwarder implements AutoCloseable {
         }
         Worker[] workers = made.toArray(new Worker[0]);
         proxies.setLoops(workers);
+        org.forwarder.check.Checks.start(proxies, workers); // before the loops' threads start
         Forwarder f = new Forwarder(workers, proxies, registry, log);
         f.logWriter = logs;
         if (logs != null) {

@@ -185,8 +185,9 @@ public final class Backend {
         // and pays the total back; it interleaves servers in proportion to their weights
         Server best = null;
         int total = 0;
+        int tier = tier();
         for (Server s : servers) {
-            if (!s.hasSlot()) continue;
+            if (!eligible(s, tier) || !s.hasSlot()) continue;
             int w = s.weight;
             s.rrCurrent += w;
             total += w;
@@ -200,11 +201,12 @@ public final class Backend {
         Server best = null;
         int bestIndex = -1;
         int n = servers.length;
+        int tier = tier();
         // start after the last choice so ties rotate instead of piling on the first server
         for (int k = 0; k < n; k++) {
             int i = (rrStart + k) % n;
             Server s = servers[i];
-            if (!s.hasSlot()) continue;
+            if (!eligible(s, tier) || !s.hasSlot()) continue;
             if (best == null || (long) s.current() * best.weight < (long) best.current() * s.weight) {
                 best = s;
                 bestIndex = i;
@@ -212,6 +214,113 @@ public final class Backend {
         }
         if (best != null) rrStart = bestIndex + 1;
         return best;
+    }
+
+    /** {@link #tier}: the active servers are the candidates. */
+    private static final int ACTIVE = -1;
+    /** {@link #tier}: every usable backup server is a candidate (option allbackups). */
+    private static final int ALL_BACKUPS = -2;
+    /** {@link #tier}: no server is usable. */
+    private static final int NONE = -3;
+
+    /**
+     * Which servers a pick may choose, as HAProxy decides it: the active ones while any of them
+     * is usable (even when all are full: newcomers then queue rather than spill onto a backup);
+     * when none is, the first usable backup in declaration order ({@code >= 0}: its index), or
+     * every usable backup with {@code option allbackups}. Under the lock; no allocation.
+     */
+    private int tier() {
+        int firstBackup = NONE;
+        for (int i = 0; i < servers.length; i++) {
+            Server s = servers[i];
+            if (!s.usable()) continue;
+            if (!s.backup()) return ACTIVE;
+            if (firstBackup == NONE) firstBackup = i;
+        }
+        if (firstBackup != NONE && config.healthCheck().allBackups()) return ALL_BACKUPS;
+        return firstBackup;
+    }
+
+    private boolean eligible(Server s, int tier) {
+        return switch (tier) {
+            case ACTIVE -> !s.backup();
+            case ALL_BACKUPS -> s.backup();
+            case NONE -> false;
+            default -> s.index == tier;
+        };
+    }
+
+    /** Usable servers now: {@code backup} false for the active ones, true for the backups. */
+    public int usableServers(boolean backup) {
+        int n = 0;
+        for (Server s : servers) if (s.usable() && s.backup() == backup) n++;
+        return n;
+    }
+
+    // ---- operational state (checks, passive observation) -----------------------------------
+
+    /**
+     * A health check of {@code sv} passed ({@code ok}) or failed: its health counter moves, and
+     * with it maybe its state. Returns +1 when it came UP, -1 when it went DOWN, else 0. When it
+     * came up the waiters get its free slots at once ({@code counters}: the caller's loop's).
+     */
+    public int checkResult(Server sv, boolean ok, LoopCounters counters) {
+        int change;
+        int granted = 0;
+        synchronized (lock) {
+            OpState op = sv.op;
+            change = ok ? op.passed() : op.failed();
+            if (change != 0) {
+                sv.changedAt = System.nanoTime();
+                if (change > 0) {
+                    sv.rrCurrent = 0;
+                    granted = grantWaiters();
+                }
+            }
+        }
+        if (granted > 0) counters.row(statsRow).add(ProxyCounter.QCUR, -granted);
+        return change;
+    }
+
+    /**
+     * {@code observe layer4}: a connect of a stream to {@code sv} succeeded ({@code ok}) or
+     * failed. After {@code error-limit} failures in a row, {@code on-error} acts. Returns what
+     * {@link #checkResult} returns for the state (0 while nothing changed).
+     */
+    public int observed(Server sv, boolean ok, LoopCounters counters) {
+        org.forwarder.config.ServerCheck c = sv.check;
+        if (!c.observeLayer4()) return 0;
+        OpState op = sv.op;
+        if (ok) {
+            if (op.consecutiveErrors == 0) return 0; // a racy read: at worst one more lock below
+            synchronized (lock) {
+                op.consecutiveErrors = 0;
+            }
+            return 0;
+        }
+        int change = 0;
+        int granted = 0;
+        synchronized (lock) {
+            if (++op.consecutiveErrors < c.errorLimit()) return 0;
+            op.consecutiveErrors = 0;
+            switch (c.onError()) {
+                case FASTINTER -> { }
+                case SUDDEN_DEATH -> {
+                    if (op.health > op.rise) op.health = op.rise + 1;
+                    change = op.failed();
+                }
+                case FAIL_CHECK -> change = op.failed();
+                case MARK_DOWN -> {
+                    op.health = 0;
+                    change = op.failed();
+                }
+            }
+            op.hurry = true;
+            op.status = "HANA";
+            if (change != 0) sv.changedAt = System.nanoTime();
+        }
+        if (granted > 0) counters.row(statsRow).add(ProxyCounter.QCUR, -granted);
+        return change;
     }
 
     // ---- retries -------------------------------------------------------------------------
@@ -264,8 +373,19 @@ public final class Backend {
         synchronized (lock) {
             if (adminState >= 0 && adminState != sv.adminState) {
                 if (!sv.usable()) sv.rrCurrent = 0; // back in the rotation: no credit from before
+                boolean maintBefore = sv.inMaintenance();
                 sv.adminState = adminState;
                 if ((adminState & Server.MAINT) != 0) sv.wasInMaintenance = true;
+                OpState op = sv.op;
+                if (op.checked && !maintBefore && sv.inMaintenance()) {
+                    // HAProxy zeroes the health of a server put in maintenance: back out of it,
+                    // it is DOWN until its checks pass rise times
+                    op.health = 0;
+                    if (op.up) {
+                        op.up = false;
+                        op.downSince = System.nanoTime();
+                    }
+                }
                 sv.changedAt = System.nanoTime();
             }
             if (weight >= 0 && sv.weight == 0 && weight > 0) sv.rrCurrent = 0;

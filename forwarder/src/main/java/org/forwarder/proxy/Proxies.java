@@ -45,7 +45,7 @@ public final class Proxies {
             List<Server> servers = new ArrayList<>();
             for (ServerConfig s : bc.servers()) {
                 int row = registry.server(bc.name(), s.name()).index();
-                servers.add(new Server(s.name(), s.address(), s.weight(), s.maxconn(), row, servers.size(),
+                servers.add(new Server(s.name(), s.address(), s.weight(), s.maxconn(), s.check(), row, servers.size(),
                         registry.max(row, ProxyMax.SMAX), registry.max(row, ProxyMax.RATE_MAX)));
             }
             int row = registry.backend(bc.name()).index();
@@ -64,6 +64,8 @@ public final class Proxies {
     public List<Frontend> frontends() { return frontends; }
     /** Backend {@code name}, or null. */
     public Backend backend(String name) { return backends.get(name); }
+    /** Every backend, in configuration order. */
+    public java.util.Collection<Backend> backends() { return backends.values(); }
     /** Connections open now in the whole process. */
     public int current() { return connections.current(); }
 

@@ -1,5 +1,6 @@
 package org.forwarder.proxy;
 
+import org.forwarder.config.ServerCheck;
 import org.forwarder.stats.SharedMax;
 import org.forwarder.sys.SockAddr;
 
@@ -54,6 +55,10 @@ public final class Server {
     volatile boolean wasInMaintenance;
     /** System.nanoTime() of the last state change (HAProxy's last_change), for lastchg. */
     volatile long changedAt = System.nanoTime();
+    /** Health-check and state options of the configuration ({@link ServerCheck#NONE} without). */
+    final ServerCheck check;
+    /** Operational state, health counter and check figures (see {@link OpState}). */
+    public final OpState op;
     /** Smooth weighted round-robin state (under the backend's lock). */
     int rrCurrent;
     /** Most slots held at once (smax), raised in {@link #take} under the backend's lock. */
@@ -62,6 +67,17 @@ public final class Server {
     final SharedMax rateMax;
 
     Server(String name, SockAddr address, int weight, int maxconn, int statsRow, int index, SharedMax smax, SharedMax rateMax) {
+        this(name, address, weight, maxconn, ServerCheck.NONE, statsRow, index, smax, rateMax);
+    }
+
+    Server(String name, SockAddr address, int weight, int maxconn, ServerCheck check, int statsRow, int index,
+           SharedMax smax, SharedMax rateMax) {
+        this.check = check;
+        this.op = new OpState(check);
+        if (check.disabled()) {
+            this.adminState = MAINT;
+            this.wasInMaintenance = true;
+        }
         this.rateMax = rateMax;
         this.name = name;
         this.address = address;
@@ -88,13 +104,19 @@ public final class Server {
     /** Seconds since the last state change. */
     public long secondsSinceChange() { return (System.nanoTime() - changedAt) / 1_000_000_000L; }
 
+    public ServerCheck check() { return check; }
+    /** A backup server: takes streams only while no active server is usable. */
+    public boolean backup() { return check.backup(); }
+    /** Operationally up: always without {@code check}, else as its checks say. */
+    public boolean up() { return op.up; }
+
     public boolean inMaintenance() { return (adminState & MAINT) != 0; }
     public boolean draining() { return (adminState & DRAIN) != 0; }
     public boolean wasInMaintenance() { return wasInMaintenance; }
 
-    /** Takes new streams: ready and weighted. */
-    boolean usable() {
-        return adminState == READY && weight > 0;
+    /** Takes new streams: ready, weighted and up (its checks, if any, pass). */
+    public boolean usable() {
+        return adminState == READY && weight > 0 && op.up;
     }
 
     /** Under the backend's lock. */

@@ -167,6 +167,8 @@ public final class Worker {
     }
 
     public int index() { return index; }
+    /** Where this loop reports process events (standard error and the global log; "alert: " etc. set the level). */
+    public Consumer<String> log() { return log; }
     public Proxies proxies() { return proxies; }
     public Poller poller() { return poller; }
     public FdTab fdTab() { return poller.fdTab(); }
@@ -399,10 +401,24 @@ public final class Worker {
         }
     }
 
-    /** Stops accepting (graceful stop): listeners close, established streams go on. */
+    /** Stops accepting (graceful stop): listeners close, health checks stop, established streams go on. */
     public void stopAccepting() {
         draining = true;
         listeners.forEach(Listener::close);
+        stopChecks();
+    }
+
+    /** What stops this loop's health checks (each closes its socket); loop thread. */
+    private final List<Runnable> checks = new ArrayList<>();
+
+    /** Adds a health check living on this loop; before the loop's thread starts, or on it. */
+    public void addCheck(Runnable stop) {
+        checks.add(stop);
+    }
+
+    private void stopChecks() {
+        for (Runnable r : checks) r.run();
+        checks.clear();
     }
 
     /**
@@ -434,6 +450,7 @@ public final class Worker {
 
     /** Releases what outlives the loop (after {@link Poller#run()} returned, on its thread). */
     public void closeResources() {
+        stopChecks();
         listeners.forEach(Listener::close);
         pipes.close();
         buffers.close();

@@ -1,0 +1,77 @@
+package org.forwarder.check;
+
+import org.forwarder.proxy.Backend;
+import org.forwarder.proxy.Server;
+import org.forwarder.proxy.Worker;
+
+/**
+ * What a check's result or a passive error does beyond the counter: HAProxy's log lines (a
+ * server DOWN at alert, UP at notice, a health step at notice, "no server available" at emerg)
+ * and the actions the server asked for ({@code on-marked-down shutdown-sessions},
+ * {@code on-marked-up shutdown-backup-sessions}), which run on every loop, each ending its own
+ * streams. Rare: it may allocate.
+ */
+final class Events {
+    private Events() {}
+
+    static String reason(String status) {
+        return switch (status) {
+            case "L4OK" -> "Layer4 check passed";
+            case "L4CON" -> "Layer4 connection problem";
+            case "L4TOUT" -> "Layer4 timeout";
+            case "L7OK" -> "Layer7 check passed";
+            case "L7RSP" -> "Layer7 invalid response";
+            case "L7STS" -> "Layer7 wrong status";
+            case "L7TOUT" -> "Layer7 timeout";
+            case "SOCKERR" -> "Socket error";
+            case "HANA" -> "Health analyze";
+            default -> status;
+        };
+    }
+
+    private static String who(Server sv) {
+        return sv.backup() ? "Backup Server " : "Server ";
+    }
+
+    private static String append(String status, String info, long durationMs) {
+        StringBuilder sb = new StringBuilder(", reason: ").append(reason(status));
+        if (info != null) sb.append(", info: \"").append(info).append('"');
+        if (durationMs >= 0) sb.append(", check duration: ").append(durationMs).append("ms");
+        return sb.toString();
+    }
+
+    /** {@code sv} went UP ({@code up}) or DOWN after a check (or a passive error: status HANA). */
+    static void stateChanged(Worker w, Backend be, Server sv, boolean up, String status, String info, long durationMs) {
+        String name = be.name() + "/" + sv.name();
+        int act = be.usableServers(false), bck = be.usableServers(true);
+        if (up) {
+            w.log().accept(who(sv) + name + " is UP" + append(status, info, durationMs) + ". " + act + " active and "
+                    + bck + " backup servers online. 0 sessions requeued, " + be.queued() + " total in queue.");
+            if (!sv.backup() && sv.check().shutdownBackupSessionsOnUp()) {
+                for (Server b : be.servers()) if (b.backup()) killEverywhere(w, b);
+            }
+        } else {
+            w.log().accept("alert: " + who(sv) + name + " is DOWN" + append(status, info, durationMs) + ". " + act
+                    + " active and " + bck + " backup servers left. " + sv.current()
+                    + " sessions active, 0 requeued, 0 remaining in queue.");
+            if (act + bck == 0) w.log().accept("emerg: proxy " + be.name() + " has no server available!");
+            if (sv.check().shutdownSessionsOnDown()) killEverywhere(w, sv);
+        }
+    }
+
+    /** A check moved the health counter without changing the state: HAProxy's "Health check for ..." line. */
+    static void healthMoved(Worker w, Backend be, Server sv, boolean ok, String status, String info, long durationMs) {
+        var op = sv.op;
+        int h = op.health();
+        boolean upSide = h >= op.rise();
+        String line = "Health check for " + (sv.backup() ? "backup " : "") + "server " + be.name() + "/" + sv.name()
+                + (ok ? " succeeded" : " failed") + append(status, info, durationMs) + ", status: "
+                + (upSide ? h - op.rise() + 1 : h) + "/" + (upSide ? op.fall() : op.rise()) + " "
+                + (upSide ? (sv.weight() > 0 ? "UP" : "DRAIN") : "DOWN") + ".";
+        w.log().accept(line);
+    }
+
+    private static void killEverywhere(Worker from, Server sv) {
+        for (Worker w : from.proxies().loops()) w.poller().execute(() -> w.killSessionsOn(sv));
+    }
+}
