@@ -360,14 +360,9 @@ public final class Checker extends Task implements FdHandler {
         op.durationMs = duration;
         op.status = status;
         op.inProgress = false;
-        boolean wasUp = op.up();
-        String before = op.statusText();
         int change = backend.checkResult(server, ok, worker.counters());
-        if (change != 0) {
-            Events.stateChanged(worker, backend, server, change > 0, status, info, duration);
-        } else if (!before.equals(op.statusText()) && wasUp == op.up()) {
-            Events.healthMoved(worker, backend, server, ok, status, info, duration);
-        }
+        // HAProxy logs the steps in between only with option log-health-checks (not supported)
+        if (change != 0) Events.stateChanged(worker, backend, server, change > 0, status, info, duration);
         long next;
         if (op.takeHurry()) {
             next = cfg.fastinterMs();

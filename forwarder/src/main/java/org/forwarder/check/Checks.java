@@ -31,4 +31,13 @@ public final class Checks {
             }
         }
     }
+
+    /**
+     * {@code observe layer4} took {@code sv} DOWN after {@code errors} failed connects in a row
+     * (on the loop of the stream that saw the last one): the log line and the actions of a DOWN.
+     */
+    public static void observedDown(Worker w, Backend be, Server sv, int errors) {
+        Events.stateChanged(w, be, sv, false, "HANA",
+                "Detected " + errors + " consecutive errors, last one was: L4 unsuccessful connection", -1);
+    }
 }

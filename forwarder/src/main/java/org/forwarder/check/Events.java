@@ -6,27 +6,17 @@ import org.forwarder.proxy.Worker;
 
 /**
  * What a check's result or a passive error does beyond the counter: HAProxy's log lines (a
- * server DOWN at alert, UP at notice, a health step at notice, "no server available" at emerg)
+ * server DOWN at alert, UP at notice, "no server available" at emerg)
  * and the actions the server asked for ({@code on-marked-down shutdown-sessions},
  * {@code on-marked-up shutdown-backup-sessions}), which run on every loop, each ending its own
  * streams. Rare: it may allocate.
  */
 final class Events {
+    // the words of the statuses live in CheckStatusText
     private Events() {}
 
     static String reason(String status) {
-        return switch (status) {
-            case "L4OK" -> "Layer4 check passed";
-            case "L4CON" -> "Layer4 connection problem";
-            case "L4TOUT" -> "Layer4 timeout";
-            case "L7OK" -> "Layer7 check passed";
-            case "L7RSP" -> "Layer7 invalid response";
-            case "L7STS" -> "Layer7 wrong status";
-            case "L7TOUT" -> "Layer7 timeout";
-            case "SOCKERR" -> "Socket error";
-            case "HANA" -> "Health analyze";
-            default -> status;
-        };
+        return CheckStatusText.reason(status);
     }
 
     private static String who(Server sv) {
@@ -57,18 +47,6 @@ final class Events {
             if (act + bck == 0) w.log().accept("emerg: proxy " + be.name() + " has no server available!");
             if (sv.check().shutdownSessionsOnDown()) killEverywhere(w, sv);
         }
-    }
-
-    /** A check moved the health counter without changing the state: HAProxy's "Health check for ..." line. */
-    static void healthMoved(Worker w, Backend be, Server sv, boolean ok, String status, String info, long durationMs) {
-        var op = sv.op;
-        int h = op.health();
-        boolean upSide = h >= op.rise();
-        String line = "Health check for " + (sv.backup() ? "backup " : "") + "server " + be.name() + "/" + sv.name()
-                + (ok ? " succeeded" : " failed") + append(status, info, durationMs) + ", status: "
-                + (upSide ? h - op.rise() + 1 : h) + "/" + (upSide ? op.fall() : op.rise()) + " "
-                + (upSide ? (sv.weight() > 0 ? "UP" : "DRAIN") : "DOWN") + ".";
-        w.log().accept(line);
     }
 
     private static void killEverywhere(Worker from, Server sv) {

@@ -289,7 +289,7 @@ public final class Backend {
      */
     public int observed(Server sv, boolean ok, LoopCounters counters) {
         org.forwarder.config.ServerCheck c = sv.check;
-        if (!c.observeLayer4()) return 0;
+        if (!c.observeLayer4() || !sv.op.checked) return 0;
         OpState op = sv.op;
         if (ok) {
             if (op.consecutiveErrors == 0) return 0; // a racy read: at worst one more lock below

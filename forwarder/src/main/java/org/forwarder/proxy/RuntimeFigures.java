@@ -26,20 +26,41 @@ public final class RuntimeFigures {
                 case "BACKEND" -> {
                     Backend be = proxies.backend(r.pxname());
                     if (be == null) continue;
-                    long weight = 0;
-                    int active = 0;
+                    long weight = 0, backupWeight = 0;
+                    int active = 0, backups = 0;
                     for (Server s : be.servers()) {
                         if (!s.usable()) continue;
-                        weight += s.weight();
-                        active++;
+                        if (s.backup()) {
+                            backupWeight += s.weight();
+                            backups++;
+                        } else {
+                            weight += s.weight();
+                            active++;
+                        }
                     }
-                    r.set("status", weight > 0 ? "UP" : "DOWN").set("weight", weight).set("uweight", weight).set("act", active);
+                    if (active == 0) weight = backupWeight; // the backups serve: their weight counts
+                    r.set("status", weight > 0 ? "UP" : "DOWN").set("weight", weight).set("uweight", weight)
+                            .set("act", active).set("bck", backups);
                 }
                 default -> {
                     Backend be = proxies.backend(r.pxname());
                     Server s = be == null ? null : be.server(r.svname());
                     if (s == null) continue;
-                    r.set("status", s.inMaintenance() ? "MAINT" : s.draining() ? "DRAIN" : "no check");
+                    OpState op = s.op;
+                    String status;
+                    if (s.inMaintenance()) status = "MAINT";
+                    else if (s.draining() && (!op.checked() || op.up())) status = "DRAIN";
+                    else status = op.checked() ? op.statusText() : "no check";
+                    r.set("status", status);
+                    r.set("act", s.backup() ? 0 : 1).set("bck", s.backup() ? 1 : 0);
+                    if (op.checked()) {
+                        String last = op.status;
+                        r.set("check_status", (op.inProgress ? "* " : "") + (last == null ? "INI" : last));
+                        if (op.durationMs >= 0) r.set("check_duration", op.durationMs);
+                        r.set("check_desc", last == null ? "Initializing" : org.forwarder.check.CheckStatusText.reason(last));
+                        r.set("chkfail", op.failures()).set("chkdown", op.downs()).set("downtime", op.downtimeSeconds());
+                        r.set("check_rise", op.rise()).set("check_fall", op.fall()).set("check_health", op.health());
+                    }
                     r.set("weight", s.weight()).set("uweight", s.weight());
                     r.set("slim", s.maxconn() > 0 ? Integer.toString(s.maxconn()) : "");
                     r.set("lastchg", s.secondsSinceChange());

@@ -529,6 +529,7 @@ public final class Session extends Task implements ChannelOwner {
 
     private void connected() {
         state = ESTABLISHED;
+        if (srv.check.observeLayer4()) backend.observed(srv, true, counters);
         long now = now();
         connectedAt = now;
         server.readSince = server.writeSince = now;
@@ -555,6 +556,13 @@ public final class Session extends Task implements ChannelOwner {
      */
     private void connectFailed(int errno, boolean async) {
         countConnectFailure();
+        Server observed = srv;
+        if (observed != null && observed.check.observeLayer4()) {
+            int limit = observed.check.errorLimit();
+            if (backend.observed(observed, false, counters) != 0) {
+                org.forwarder.check.Checks.observedDown(worker, backend, observed, limit);
+            }
+        }
         if (server.fd >= 0) closeFd(server, false);
         if (client.failed) {
             terminate('C');

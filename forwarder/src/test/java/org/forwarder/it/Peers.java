@@ -213,6 +213,11 @@ public final class Peers {
                 """.formatted(serverPort);
     }
 
+    /** Starts a forwarder from a configuration built or adjusted by the test. */
+    public static Fw startConfig(Cleanup cleanup, Config config) {
+        return start(cleanup, config);
+    }
+
     private static Fw start(Cleanup cleanup, Config config) {
         return start(cleanup, config, org.forwarder.sys.Syscalls.newInstance());
     }
@@ -269,11 +274,16 @@ public final class Peers {
         private volatile boolean closing;
 
         public TestServer(String name, int backlog, Behaviour behaviour) throws IOException {
+            this(name, backlog, behaviour, 0);
+        }
+
+        /** As above, on 127.0.0.1:{@code port} (0: any), e.g. a server restarted where it was. */
+        public TestServer(String name, int backlog, Behaviour behaviour, int port) throws IOException {
             this.name = name;
             this.behaviour = behaviour;
             this.listener = new ServerSocket();
             listener.setReuseAddress(true);
-            listener.bind(new InetSocketAddress(LOOPBACK, 0), backlog);
+            listener.bind(new InetSocketAddress(LOOPBACK, port), backlog);
             this.acceptor = Thread.ofPlatform().name("it-accept-" + name).daemon().start(this::acceptLoop);
         }
 

@@ -1,0 +1,246 @@
+package org.forwarder.it;
+
+import org.forwarder.config.BackendConfig;
+import org.forwarder.config.Config;
+import org.forwarder.config.ConfigParser;
+import org.forwarder.config.HealthCheck;
+import org.forwarder.config.ServerCheck;
+import org.forwarder.config.ServerConfig;
+import org.forwarder.it.Peers.Cleanup;
+import org.forwarder.it.Peers.Fw;
+import org.forwarder.it.Peers.TestServer;
+import org.forwarder.proxy.Backend;
+import org.forwarder.proxy.Server;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Health checks at run time: a server killed is marked DOWN and gets no more clients, restarted
+ * it comes UP and gets them again; backups take over and hand back; maintenance stops the checks;
+ * {@code observe layer4} marks down a server that refuses; fds come back after the stop and the
+ * loops do not spin between checks. Checks are configured on the records (the parser's part is
+ * elsewhere), with a small {@code inter} so that the tests take seconds. Waits are bounded; no
+ * assertion is about how fast anything was.
+ */
+class HealthCheckTest {
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
+
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    /** {@code check inter <inter> rise <rise> fall <fall>} and the rest as HAProxy's defaults. */
+    static ServerCheck check(long inter, int rise, int fall, boolean backup) {
+        return new ServerCheck(true, inter, inter, inter, rise, fall, 0, null, false, backup, 0, false,
+                ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, false, false);
+    }
+
+    /** The configuration of {@code text} with the named servers of backend {@code backend} checked as given. */
+    static Config withChecks(Config c, String backend, HealthCheck hc, Map<String, ServerCheck> checks) {
+        Map<String, BackendConfig> backends = new LinkedHashMap<>(c.backends());
+        BackendConfig b = backends.get(backend);
+        List<ServerConfig> servers = new ArrayList<>();
+        for (ServerConfig s : b.servers()) {
+            ServerCheck sc = checks.getOrDefault(s.name(), s.check());
+            servers.add(new ServerConfig(s.name(), s.address(), s.weight(), s.maxconn(), sc, s.where()));
+        }
+        backends.put(backend, new BackendConfig(b.name(), b.where(), b.balance(), servers, b.timeouts(), b.retries(),
+                b.splice(), b.redispatchAfter(), hc));
+        return new Config(c.global(), c.frontends(), backends, c.warnings(), c.prometheus());
+    }
+
+    private Fw start(Map<String, Integer> ports, HealthCheck hc, Map<String, ServerCheck> checks, String... more) throws Exception {
+        StringBuilder lines = new StringBuilder();
+        ports.forEach((name, port) -> lines.append("    server ").append(name).append(" 127.0.0.1:").append(port).append('\n'));
+        for (String m : more) lines.append("    ").append(m).append('\n');
+        Config c = ConfigParser.parse(Peers.defaults("20s") + """
+                listen lb
+                    bind 127.0.0.1:0
+                    balance roundrobin
+                %s""".formatted(lines), "it.cfg");
+        return Peers.startConfig(cleanup, withChecks(c, "lb", hc, checks));
+    }
+
+    private TestServer server(String tag, int port) throws IOException {
+        return cleanup.add(new TestServer(tag, 100, Peers.taggedEcho(tag), port));
+    }
+
+    /** Which server a fresh client reaches ("-" when its connection closed without a tag). */
+    private String pickOnce(Fw fw) throws Exception {
+        try (Socket s = Peers.connect(cleanup, fw.port)) {
+            String tag = Peers.readLine(s.getInputStream());
+            return tag == null || tag.isEmpty() ? "-" : tag;
+        } catch (IOException e) {
+            return "-";
+        }
+    }
+
+    private List<String> picks(Fw fw, int n) throws Exception {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) out.add(pickOnce(fw));
+        return out;
+    }
+
+    private static Server srv(Fw fw, String name) {
+        return fw.fw.proxies().backend("lb").server(name);
+    }
+
+    /** Whether a line of the log starts with {@code start} and has {@code parts}, waiting for it a while. */
+    private static boolean logged(Fw fw, String start, String... parts) {
+        return Peers.await(WAIT, () -> loggedNow(fw, start, parts));
+    }
+
+    private static boolean loggedNow(Fw fw, String start, String... parts) {
+        for (String line : fw.log) {
+            if (!line.startsWith(start)) continue;
+            boolean all = true;
+            for (String p : parts) all &= line.contains(p);
+            if (all) return true;
+        }
+        return false;
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void killedServerGoesDownGetsNoClientsAndComesBackUp() throws Exception {
+        TestServer s1 = server("s1", 0);
+        int port1 = s1.port();
+        TestServer s2 = server("s2", 0);
+        Fw fw = start(Map.of("s1", port1, "s2", s2.port()), HealthCheck.DEFAULT,
+                Map.of("s1", check(100, 2, 2, false), "s2", check(100, 2, 2, false)));
+        Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status) && "L4OK".equals(srv(fw, "s2").op.status));
+        assertEquals(Set.of("s1", "s2"), new TreeSet<>(picks(fw, 6)), "both servers take clients while up");
+
+        s1.close();
+        long killed = System.nanoTime();
+        Peers.waitUntil("s1 marked DOWN", WAIT, () -> !srv(fw, "s1").up());
+        System.out.println("s1 DOWN after " + (System.nanoTime() - killed) / 1_000_000 + " ms (inter 100 fall 2)");
+        assertTrue(logged(fw, "alert: Server lb/s1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: ",
+                "ms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."), "log: " + fw.log);
+        assertEquals("DOWN", srv(fw, "s1").op.statusText());
+        List<String> whileDown = picks(fw, 10);
+        assertEquals(List.of("s2", "s2", "s2", "s2", "s2", "s2", "s2", "s2", "s2", "s2"), whileDown, "no client to a DOWN server");
+
+        TestServer again = server("s1", port1);
+        Peers.waitUntil("s1 UP again", WAIT, () -> srv(fw, "s1").up());
+        assertTrue(again.accepted.get() >= 2, "rise 2: two checks passed on the restarted server");
+        assertTrue(logged(fw, "Server lb/s1 is UP, reason: Layer4 check passed, check duration: ",
+                "ms. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."), "log: " + fw.log);
+        assertEquals(Set.of("s1", "s2"), new TreeSet<>(picks(fw, 6)), "the server is back in the rotation");
+        assertEquals(1, srv(fw, "s1").op.downs(), "one transition to DOWN");
+    }
+
+    private void backupsTakeOverAndHandBack(boolean allBackups, Set<String> whileDown) throws Exception {
+        TestServer s1 = server("s1", 0);
+        int port1 = s1.port();
+        TestServer b1 = server("b1", 0);
+        TestServer b2 = server("b2", 0);
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        ports.put("s1", port1);
+        ports.put("b1", b1.port());
+        ports.put("b2", b2.port());
+        HealthCheck hc = new HealthCheck(HealthCheck.Kind.CONNECT, null, List.of(), 0, allBackups);
+        Fw fw = start(ports, hc, Map.of("s1", check(100, 2, 2, false), "b1", check(100, 2, 2, true),
+                "b2", check(100, 2, 2, true)));
+        Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status));
+        assertEquals(Set.of("s1"), new TreeSet<>(picks(fw, 6)), "backups take nothing while an active server is up");
+
+        s1.close();
+        Peers.waitUntil("s1 marked DOWN", WAIT, () -> !srv(fw, "s1").up());
+        assertTrue(logged(fw, "alert: Server lb/s1 is DOWN", "0 active and 2 backup servers left."), "log: " + fw.log);
+        assertEquals(whileDown, new TreeSet<>(picks(fw, 6)), "the backups serve while no active server is up");
+
+        server("s1", port1);
+        Peers.waitUntil("s1 UP again", WAIT, () -> srv(fw, "s1").up());
+        assertEquals(Set.of("s1"), new TreeSet<>(picks(fw, 6)), "handed back to the active server");
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void firstBackupTakesOverAndHandsBack() throws Exception {
+        backupsTakeOverAndHandBack(false, Set.of("b1"));
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void allBackupsTakeOverWithOptionAllbackups() throws Exception {
+        backupsTakeOverAndHandBack(true, Set.of("b1", "b2"));
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void maintenanceStopsTheChecksAndReadyRestartsThem() throws Exception {
+        TestServer s1 = server("s1", 0);
+        Fw fw = start(Map.of("s1", s1.port()), HealthCheck.DEFAULT, Map.of("s1", check(50, 1, 1, false)));
+        Peers.waitUntil("checks reach the server", WAIT, () -> s1.accepted.get() >= 3);
+        Backend be = fw.fw.proxies().backend("lb");
+        Server sv = srv(fw, "s1");
+        fw.fw.proxies().changeServer(be, sv, Server.MAINT, -1, -1);
+        Peers.sleep(200); // a check under way when the state changed ends
+        int before = s1.accepted.get();
+        Peers.sleep(600); // twelve intervals
+        assertEquals(before, s1.accepted.get(), "no check reaches a server in maintenance");
+        fw.fw.proxies().changeServer(be, sv, Server.READY, -1, -1);
+        Peers.waitUntil("checks again after ready", WAIT, () -> s1.accepted.get() > before + 1);
+        Peers.waitUntil("UP after its checks pass", WAIT, sv::up);
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void observeLayer4MarksDownAServerThatRefuses() throws Exception {
+        TestServer live = server("live", 0);
+        int dead = Peers.deadPort();
+        // inter 60 s: the first check of the second server comes after 30 s, long after the test
+        ServerCheck slow = check(60_000, 2, 3, false);
+        ServerCheck observed = new ServerCheck(true, 60_000, 60_000, 60_000, 2, 3, 0, null, false, false, 0, true,
+                2, ServerCheck.OnError.MARK_DOWN, false, false);
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        ports.put("live", live.port());
+        ports.put("dead", dead);
+        Fw fw = start(ports, HealthCheck.DEFAULT, Map.of("live", slow, "dead", observed), "retries 0");
+        Peers.waitUntil("live checked", WAIT, () -> srv(fw, "live").op.status != null);
+        assertTrue(srv(fw, "dead").up(), "not checked yet: up");
+        List<String> seen = picks(fw, 8);
+        assertTrue(!srv(fw, "dead").up(), "two refused connects in a row mark it down; picks " + seen);
+        assertTrue(logged(fw, "alert: Server lb/dead is DOWN, reason: Health analyze, info: \"Detected 2 consecutive errors, last one was: L4 unsuccessful connection\"",
+                "1 active and 0 backup servers left."), "log: " + fw.log);
+        assertEquals(List.of("live", "live", "live", "live", "live", "live"), picks(fw, 6), "only the live server after");
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void checksLeaveNoFdsAndDoNotSpin() throws Exception {
+        Peers.warmUpJdkIo();
+        TestServer s1 = server("s1", 0);
+        int dead = Peers.deadPort();
+        Map<String, Integer> baseline = Peers.fdKinds();
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        ports.put("s1", s1.port());
+        ports.put("s2", dead);
+        Fw fw = start(ports, HealthCheck.DEFAULT, Map.of("s1", check(100, 2, 2, false), "s2", check(100, 2, 2, false)));
+        Peers.waitUntil("s2 DOWN", WAIT, () -> !srv(fw, "s2").up());
+        long passes0 = fw.fw.call(w -> w.poller().passes());
+        int accepted0 = s1.accepted.get();
+        Peers.sleep(1000);
+        long passes = fw.fw.call(w -> w.poller().passes()) - passes0;
+        int checks = s1.accepted.get() - accepted0;
+        assertTrue(checks >= 2, "checks keep running: " + checks);
+        // about ten checks per server per second, a few passes each: a spinning loop makes millions
+        assertTrue(passes < 5_000, "loop passes in a second of checks: " + passes);
+        fw.close();
+        Peers.awaitFdsBackTo(baseline, 4, WAIT);
+    }
+}
