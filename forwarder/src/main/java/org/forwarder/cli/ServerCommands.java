@@ -66,6 +66,10 @@ final class ServerCommands {
                     setState(tg, Server.MAINT);
                     s.answer("");
                 });
+        t.add(new String[] {"enable", "health"}, Level.ADMIN, "enable health", "enable health checks",
+                (a, s) -> setHealth(a, s, true));
+        t.add(new String[] {"disable", "health"}, Level.ADMIN, "disable health", "disable health checks",
+                (a, s) -> setHealth(a, s, false));
         t.add(new String[] {"set", "maxconn", "server"}, Level.ADMIN, "set maxconn server <bk>/<srv>",
                 "change a server's maxconn setting", this::setMaxconnServer);
         t.add(new String[] {"set", "maxconn", "frontend"}, Level.ADMIN, "set maxconn frontend <frontend> <value>",
@@ -258,15 +262,50 @@ final class ServerCommands {
                 var addr = sv.address();
                 sb.append(proxyIds.get(be.name())).append(' ').append(be.name()).append(' ').append(sv.index() + 1)
                         .append(' ').append(sv.name()).append(' ').append(org.forwarder.sys.SockAddr.hostText(addr.address()))
-                        .append(' ').append(maint ? 0 : 2)
+                        .append(' ').append(maint || !sv.up() ? 0 : 2)
                         .append(' ').append(sv.adminState())
                         .append(' ').append(sv.weight()).append(' ').append(sv.initialWeight())
-                        .append(' ').append(sv.secondsSinceChange())
-                        .append(" 1 0 ").append(sv.wasInMaintenance() ? 0 : 2) // check health, see Server#wasInMaintenance
-                        .append(" 0 0 0 0 - ").append(addr.port()).append(" - 0 0 - - 0\n");
+                        .append(' ').append(sv.secondsSinceChange());
+                var op = sv.op;
+                if (op.checked()) {
+                    // HAProxy's HCHK_STATUS_* and CHK_RES_* numbers, the CHK_ST_* bits (configured 0x2, enabled 0x4, paused 0x8)
+                    String st = op.status;
+                    int result = st == null ? 0 : st.endsWith("OK") ? 3 : 2;
+                    int flags = 0x2 | (op.enabled() ? 0x4 : 0) | (maint ? 0x8 : 0);
+                    sb.append(' ').append(checkStatusNumber(st)).append(' ').append(result).append(' ').append(op.health())
+                            .append(' ').append(flags).append(" 0 0 0 - ").append(addr.port()).append(" - 0 ")
+                            .append(sv.check().port()).append(" - - 0\n");
+                } else {
+                    sb.append(" 1 0 ").append(sv.wasInMaintenance() ? 0 : 2) // check health, see Server#wasInMaintenance
+                            .append(" 0 0 0 0 - ").append(addr.port()).append(" - 0 0 - - 0\n");
+                }
             }
         }
         s.answer(sb.toString());
+    }
+
+    /** HAProxy 2.6's HCHK_STATUS_* number of a check status (INI 1, L4OK 6, L4CON 8, ...). */
+    static int checkStatusNumber(String status) {
+        if (status == null) return 1;
+        return switch (status) {
+            case "HANA" -> 4;
+            case "SOCKERR" -> 5;
+            case "L4OK" -> 6;
+            case "L4TOUT" -> 7;
+            case "L4CON" -> 8;
+            case "L7TOUT" -> 12;
+            case "L7RSP" -> 13;
+            case "L7OK" -> 14;
+            case "L7STS" -> 16;
+            default -> 0;
+        };
+    }
+
+    /** {@code enable health} / {@code disable health}: the server's health checks run or pause. */
+    private void setHealth(String[] a, CliSession s, boolean on) {
+        Target tg = findServer(arg(a, 2));
+        tg.server().op.setEnabled(on);
+        s.answer("");
     }
 
     // ---- names ---------------------------------------------------------------------------

@@ -55,6 +55,8 @@ public final class OpState {
     public int rise() { return rise; }
     public int fall() { return fall; }
     public boolean enabled() { return enabled; }
+    /** {@code enable health} / {@code disable health} (a server without check stays unchecked). */
+    public void setEnabled(boolean on) { enabled = on && checked; }
     public long failures() { return failures; }
 
     /** Takes the on-error fastinter request: true once after it was made. */
