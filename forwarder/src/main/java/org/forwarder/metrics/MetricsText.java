@@ -60,6 +60,8 @@ public final class MetricsText {
     private static final String H_TOT = "Total number of sessions since process started";
     private static final String H_BIN = "Total number of request bytes since process started";
     private static final String H_BOUT = "Total number of response bytes since process started";
+    private static final String H_CHKDOWN = "Total number of failed checks causing UP to DOWN server transitions, per server/backend, since the worker process started";
+    private static final String H_DOWNTIME = "Total time spent in DOWN state, for server or backend";
     private static final String H_STATUS = "Current status of the service, per state label value.";
     private static final String H_QCUR = "Number of current queued connections";
     private static final String H_ECON = "Total number of failed connections to server since the worker process started";
@@ -143,7 +145,9 @@ public final class MetricsText {
             new RowMetric("weight", G, "weight", Unit.PLAIN, H_WEIGHT),
             new RowMetric("active_servers", G, "act", Unit.PLAIN, "Total number of active UP servers with a non-zero weight"),
             new RowMetric("backup_servers", G, "bck", Unit.PLAIN, "Total number of backup UP servers with a non-zero weight"),
+            new RowMetric("check_up_down_total", C, "chkdown", Unit.PLAIN, H_CHKDOWN),
             new RowMetric("check_last_change_seconds", G, "lastchg", Unit.PLAIN, H_LASTCHG),
+            new RowMetric("downtime_seconds_total", C, "downtime", Unit.PLAIN, H_DOWNTIME),
             new RowMetric("loadbalanced_total", C, "lbtot", Unit.PLAIN, H_LBTOT),
             new RowMetric("max_session_rate", G, "rate_max", Unit.PLAIN,
                     "Highest value of sessions per second observed since the worker process started"),
@@ -167,7 +171,11 @@ public final class MetricsText {
             new RowMetric("redispatch_warnings_total", C, "wredis", Unit.PLAIN, H_WREDIS),
             new RowMetric("status", G, "status", Unit.PLAIN, H_STATUS),
             new RowMetric("weight", G, "weight", Unit.PLAIN, H_WEIGHT),
+            new RowMetric("check_failures_total", C, "chkfail", Unit.PLAIN,
+                    "Total number of failed individual health checks per server/backend, since the worker process started"),
+            new RowMetric("check_up_down_total", C, "chkdown", Unit.PLAIN, H_CHKDOWN),
             new RowMetric("check_last_change_seconds", G, "lastchg", Unit.PLAIN, H_LASTCHG),
+            new RowMetric("downtime_seconds_total", C, "downtime", Unit.PLAIN, H_DOWNTIME),
             new RowMetric("loadbalanced_total", C, "lbtot", Unit.PLAIN, H_LBTOT),
             new RowMetric("client_aborts_total", C, "cli_abrt", Unit.PLAIN, H_CLI_ABRT),
             new RowMetric("server_aborts_total", C, "srv_abrt", Unit.PLAIN, H_SRV_ABRT),

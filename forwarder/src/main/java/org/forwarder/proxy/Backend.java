@@ -259,6 +259,35 @@ public final class Backend {
 
     // ---- operational state (checks, passive observation) -----------------------------------
 
+    /** The backend had a usable server at the last look (under the lock). */
+    private boolean wasUp = true;
+    /** Times the backend lost its last usable server (chkdown), time spent so (downtime). */
+    private volatile long downs;
+    private volatile long downSince;
+    private volatile long downtimeNs;
+
+    /** Under the lock, after any server change: counts the backend's own falls and time down. */
+    private void noteBackendState() {
+        boolean up = tier() != NONE;
+        if (wasUp && !up) {
+            downs++;
+            downSince = System.nanoTime();
+        } else if (!wasUp && up && downSince != 0) {
+            downtimeNs += System.nanoTime() - downSince;
+            downSince = 0;
+        }
+        wasUp = up;
+    }
+
+    /** Times the backend lost its last usable server. */
+    public long downs() { return downs; }
+
+    /** Seconds the backend spent without a usable server, the current stretch included. */
+    public long downtimeSeconds() {
+        long since = downSince;
+        return (downtimeNs + (since != 0 ? System.nanoTime() - since : 0)) / 1_000_000_000L;
+    }
+
     /**
      * A health check of {@code sv} passed ({@code ok}) or failed: its health counter moves, and
      * with it maybe its state. Returns +1 when it came UP, -1 when it went DOWN, else 0. When it
@@ -272,6 +301,7 @@ public final class Backend {
             change = ok ? op.passed() : op.failed();
             if (change != 0) {
                 sv.changedAt = System.nanoTime();
+                noteBackendState();
                 if (change > 0) {
                     sv.rrCurrent = 0;
                     granted = grantWaiters();
@@ -299,7 +329,6 @@ public final class Backend {
             return 0;
         }
         int change = 0;
-        int granted = 0;
         synchronized (lock) {
             if (++op.consecutiveErrors < c.errorLimit()) return 0;
             op.consecutiveErrors = 0;
@@ -317,9 +346,11 @@ public final class Backend {
             }
             op.hurry = true;
             op.status = "HANA";
-            if (change != 0) sv.changedAt = System.nanoTime();
+            if (change != 0) {
+                sv.changedAt = System.nanoTime();
+                noteBackendState();
+            }
         }
-        if (granted > 0) counters.row(statsRow).add(ProxyCounter.QCUR, -granted);
         return change;
     }
 
@@ -391,6 +422,7 @@ public final class Backend {
             if (weight >= 0 && sv.weight == 0 && weight > 0) sv.rrCurrent = 0;
             if (weight >= 0) sv.weight = weight;
             if (maxconn >= 0) sv.maxconn = maxconn;
+            noteBackendState();
             return queue.size() > 0 && sv.hasSlot();
         }
     }

@@ -41,6 +41,7 @@ public final class RuntimeFigures {
                     if (active == 0) weight = backupWeight; // the backups serve: their weight counts
                     r.set("status", weight > 0 ? "UP" : "DOWN").set("weight", weight).set("uweight", weight)
                             .set("act", active).set("bck", backups);
+                    r.set("chkdown", be.downs()).set("downtime", be.downtimeSeconds());
                 }
                 default -> {
                     Backend be = proxies.backend(r.pxname());
