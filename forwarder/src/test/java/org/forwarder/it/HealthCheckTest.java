@@ -62,11 +62,14 @@ class HealthCheckTest {
         return new Config(c.global(), c.frontends(), backends, c.warnings(), c.prometheus());
     }
 
+    /** Global lines put before the defaults (e.g. a stats socket). */
+    private String global = "";
+
     private Fw start(Map<String, Integer> ports, HealthCheck hc, Map<String, ServerCheck> checks, String... more) throws Exception {
         StringBuilder lines = new StringBuilder();
         ports.forEach((name, port) -> lines.append("    server ").append(name).append(" 127.0.0.1:").append(port).append('\n'));
         for (String m : more) lines.append("    ").append(m).append('\n');
-        Config c = ConfigParser.parse(Peers.defaults("20s") + """
+        Config c = ConfigParser.parse(global + Peers.defaults("20s") + """
                 listen lb
                     bind 127.0.0.1:0
                     balance roundrobin
@@ -242,5 +245,73 @@ class HealthCheckTest {
         assertTrue(passes < 5_000, "loop passes in a second of checks: " + passes);
         fw.close();
         Peers.awaitFdsBackTo(baseline, 4, WAIT);
+    }
+
+    /** The cells of {@code show stat}'s row of server {@code sv}, by column name. */
+    private static Map<String, String> statRow(String csv, String sv) {
+        String[] lines = csv.split("\n");
+        String[] head = lines[0].substring(2).split(",", -1);
+        for (String line : lines) {
+            String[] cells = line.split(",", -1);
+            if (cells.length < 2 || !cells[0].equals("lb") || !cells[1].equals(sv)) continue;
+            Map<String, String> m = new LinkedHashMap<>();
+            for (int i = 0; i < head.length && i < cells.length; i++) m.put(head[i], cells[i]);
+            return m;
+        }
+        throw new AssertionError("no row for " + sv + " in " + csv);
+    }
+
+    /** The fields of {@code show servers state}'s line of server {@code sv}. */
+    private static String[] stateLine(String dump, String sv) {
+        for (String line : dump.split("\n")) {
+            String[] f = line.split(" ");
+            if (f.length > 4 && f[1].equals("lb") && f[3].equals(sv)) return f;
+        }
+        throw new AssertionError("no line for " + sv + " in " + dump);
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void runtimeApiShowsTheChecksAndDisablesThem(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path sock = dir.resolve("admin.sock");
+        global = "global\n    stats socket " + sock + " level admin\n";
+        TestServer s1 = server("s1", 0);
+        int dead = Peers.deadPort();
+        TestServer s3 = server("s3", 0);
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        ports.put("s1", s1.port());
+        ports.put("s2", dead);
+        ports.put("s3", s3.port());
+        Fw fw = start(ports, HealthCheck.DEFAULT, Map.of("s1", check(100, 2, 3, false), "s2", check(100, 2, 3, false)));
+        Peers.waitUntil("s2 DOWN, s1 checked", WAIT, () -> !srv(fw, "s2").up() && "L4OK".equals(srv(fw, "s1").op.status));
+
+        String stat = CliClient.ask(sock, "show stat\n");
+        Map<String, String> r1 = statRow(stat, "s1"), r2 = statRow(stat, "s2"), r3 = statRow(stat, "s3");
+        assertTrue(r1.get("status").startsWith("UP"), "s1: " + r1);
+        assertTrue(r1.get("check_status").matches("(\\* )?L4OK"), "s1: " + r1);
+        assertEquals("Layer4 check passed", r1.get("check_desc"));
+        assertEquals(List.of("2", "3", "4"), List.of(r1.get("check_rise"), r1.get("check_fall"), r1.get("check_health")));
+        assertEquals("DOWN", r2.get("status"));
+        assertTrue(r2.get("check_status").matches("(\\* )?L4CON"), "s2: " + r2);
+        assertEquals("Layer4 connection problem", r2.get("check_desc"));
+        assertEquals("1", r2.get("chkdown"));
+        assertTrue(Long.parseLong(r2.get("chkfail")) >= 1, "s2: " + r2);
+        assertEquals("no check", r3.get("status"), "a server without check");
+        assertEquals("", r3.get("check_status"));
+
+        String state = CliClient.ask(sock, "show servers state\n");
+        String[] f2 = stateLine(state, "s2");
+        // op state 0 (stopped), check status 8 (L4CON), result 2 (failed), health 0
+        assertEquals(List.of("0", "8", "2", "0"), List.of(f2[5], f2[10], f2[11], f2[12]), state);
+        String[] f1 = stateLine(state, "s1");
+        assertEquals(List.of("2", "6", "3", "4"), List.of(f1[5], f1[10], f1[11], f1[12]), state);
+
+        assertEquals("\n", CliClient.ask(sock, "disable health lb/s1\n"));
+        Peers.sleep(200); // a check under way ends
+        int before = s1.accepted.get();
+        Peers.sleep(500);
+        assertEquals(before, s1.accepted.get(), "no check after disable health");
+        assertEquals("\n", CliClient.ask(sock, "enable health lb/s1\n"));
+        Peers.waitUntil("checks again after enable health", WAIT, () -> s1.accepted.get() > before + 1);
     }
 }
