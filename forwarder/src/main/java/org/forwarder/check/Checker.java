@@ -257,6 +257,12 @@ public final class Checker extends Task implements FdHandler {
         fill();
         if (fd < 0) return 0;
         boolean last = eof || received >= BUF;
+        // as HAProxy: a string or binary pattern is looked for once as many bytes came as it has
+        // (a response may hold anything after it: no waiting for more); a regex may need more
+        if (s.custom() == Custom.NONE && s.data() != null && s.action() != Action.EXPECT_RSTRING
+                && received >= s.data().length) {
+            last = true;
+        }
         int m = matches(s);
         if (m == 0 && !last) {
             fdt.wantRecv(fd);
