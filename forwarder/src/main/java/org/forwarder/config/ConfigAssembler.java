@@ -73,7 +73,8 @@ final class ConfigAssembler {
         Map<String, BackendConfig> bes = new LinkedHashMap<>();
         for (ProxyDraft be : backends.values()) {
             bes.put(be.name, new BackendConfig(be.name, diag.where(be.line), be.balance,
-                    List.copyOf(be.servers.values()), be.timeouts, be.retries, be.splice, be.redispatchAfter));
+                    List.copyOf(be.servers.values()), be.timeouts, be.retries, be.splice, be.redispatchAfter,
+                    new HealthCheck(HealthCheck.Kind.CONNECT, null, List.of(), be.timeoutCheckMs, be.allBackups)));
         }
         return new Config(global, fes, bes, diag.warnings(), exporters);
     }

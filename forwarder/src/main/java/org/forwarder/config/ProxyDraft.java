@@ -67,6 +67,12 @@ final class ProxyDraft {
     /** The first {@code option} or {@code no option} line of this section itself, 0 = none. */
     int optionLine;
     final Map<String, ServerConfig> servers = new LinkedHashMap<>();
+    /** What {@code default-server} lines have set: where this section's servers start from. */
+    ServerOptions defaultServer = new ServerOptions();
+    /** {@code timeout check}, 0 = not set. */
+    long timeoutCheckMs;
+    /** {@code option allbackups}. */
+    boolean allBackups;
 
     /** The built-in defaults, in effect before any {@code defaults} section. */
     ProxyDraft() {
@@ -92,6 +98,9 @@ final class ProxyDraft {
         logGlobal = from.logGlobal;
         logFormat = from.logFormat;
         dontLogNull = from.dontLogNull;
+        defaultServer = from.defaultServer.copy();
+        timeoutCheckMs = from.timeoutCheckMs;
+        allBackups = from.allBackups;
         // A listen section serves its own servers; only a pure frontend (or a defaults chained
         // to another defaults) takes default_backend from the defaults.
         if (kind != Kind.LISTEN) {

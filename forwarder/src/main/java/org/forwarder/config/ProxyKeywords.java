@@ -20,7 +20,8 @@ final class ProxyKeywords {
     private static final Map<String, Set<Kind>> SECTIONS = Map.ofEntries(
             Map.entry("log", ALL),
             Map.entry("log-format", EnumSet.of(Kind.DEFAULTS, Kind.FRONTEND, Kind.LISTEN)),
-            Map.entry("no", ALL));
+            Map.entry("no", ALL),
+            Map.entry("default-server", EnumSet.of(Kind.DEFAULTS, Kind.BACKEND, Kind.LISTEN)));
 
     /** Which sections accept each supported keyword (the same sections as in HAProxy). */
     private static final Map<String, Set<Kind>> CORE_SECTIONS = Map.of(
@@ -81,6 +82,7 @@ final class ProxyKeywords {
             case "mode" -> mode(p, line);
             case "bind" -> bind(p, line);
             case "server" -> server(p, line);
+            case "default-server" -> defaultServer(p, line);
             case "default_backend" -> defaultBackend(p, line);
             case "balance" -> balance(p, line);
             case "timeout" -> timeout(p, line);
@@ -143,40 +145,13 @@ final class ProxyKeywords {
         List<String> args = line.args(1);
         if (args.size() < 2) {
             p.brokenServer = true;
-            diag.error(line.number(), "server", "expects a name and an address: server NAME ADDR:PORT [weight N] [maxconn N]");
+            diag.error(line.number(), "server", "expects a name and an address: server NAME ADDR:PORT [OPTIONS]");
             return;
         }
         String name = args.get(0);
-        int weight = ServerConfig.DEFAULT_WEIGHT;
-        int maxconn = 0;
         boolean ok = checkName(line, "server", name);
-        for (int i = 2; i < args.size(); i++) {
-            String option = args.get(i);
-            if (option.equals("weight") || option.equals("maxconn")) {
-                if (i + 1 >= args.size()) {
-                    diag.error(line.number(), "server", "option '" + option + "' expects a number");
-                    ok = false;
-                    break;
-                }
-                String value = args.get(++i);
-                try {
-                    if (option.equals("weight")) {
-                        weight = Values.integer(value, 0, ServerConfig.MAX_WEIGHT);
-                    } else {
-                        maxconn = Values.integer(value, 0, Integer.MAX_VALUE);
-                    }
-                } catch (IllegalArgumentException e) {
-                    diag.error(line.number(), "server", "option '" + option + "': " + e.getMessage());
-                    ok = false;
-                }
-            } else {
-                ok = false;
-                diag.error(line.number(), "server", Keywords.SERVER_OPTION_UNSUPPORTED.contains(option)
-                        ? "option '" + option + "' " + Keywords.notSupported(option)
-                        : "unknown option '" + option + "' (supported: weight N, maxconn N)");
-                break;   // the next words may be this option's values; reporting them would mislead
-            }
-        }
+        ServerOptions options = p.defaultServer.copy();
+        ok &= options.apply(args.subList(2, args.size()), line, "server", diag);
         SockAddr address = null;
         try {
             address = Addresses.server(args.get(1));
@@ -194,7 +169,19 @@ final class ProxyKeywords {
             p.brokenServer = true;
             return;
         }
-        p.servers.put(name, new ServerConfig(name, address, weight, maxconn, diag.where(line.number())));
+        p.servers.put(name, new ServerConfig(name, address, options.weight, options.maxconn, options.toCheck(),
+                diag.where(line.number())));
+    }
+
+    /**
+     * {@code default-server OPTIONS}: what later {@code server} lines of this section (and, in
+     * a defaults section, of the sections after it) start from; lines add up, as in HAProxy.
+     * A bad line changes nothing.
+     */
+    private void defaultServer(ProxyDraft p, Line line) {
+        ServerOptions options = p.defaultServer.copy();
+        List<String> args = line.args(1);
+        if (options.apply(args, line, "default-server", diag)) p.defaultServer = options;
     }
 
     private void defaultBackend(ProxyDraft p, Line line) {
@@ -226,6 +213,10 @@ final class ProxyKeywords {
 
     private void timeout(ProxyDraft p, Line line) {
         String which = line.word(1);
+        if ("check".equals(which)) {
+            timeoutCheck(p, line);
+            return;
+        }
         Timeouts.Kind kind = which == null ? null : Timeouts.Kind.fromKeyword(which);
         if (kind == null) {
             String kw = line.keyword(2);
@@ -233,7 +224,7 @@ final class ProxyKeywords {
                 diag.error(line.number(), kw, Keywords.notSupported(kw));
             } else {
                 diag.error(line.number(), kw, (which == null ? "expects" : "is unknown: expected")
-                        + " one of connect, client, server, queue, tunnel, client-fin, server-fin");
+                        + " one of connect, client, server, queue, tunnel, client-fin, server-fin, check");
             }
             return;
         }
@@ -255,6 +246,29 @@ final class ProxyKeywords {
         }
     }
 
+    /**
+     * {@code timeout check T}: how long a health check may take once connected (its connect
+     * is bounded by {@code timeout connect}); a backend's setting, ignored in a frontend with
+     * HAProxy's warning.
+     */
+    private void timeoutCheck(ProxyDraft p, Line line) {
+        String value = single(line, 2, "a duration such as 5s (units: us, ms, s, m, h, d)");
+        if (value == null) return;
+        long ms;
+        try {
+            ms = Values.timeMs(value);
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), "timeout check", e.getMessage());
+            return;
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'timeout check' is ignored in " + p.label() + ": it applies to backends"
+                    + " (set it in the backend or in defaults)");
+            return;
+        }
+        p.timeoutCheckMs = ms;
+    }
+
     /** {@code option NAME} (at word {@code at}), setting it to {@code on}. */
     private void option(ProxyDraft p, Line line, int at, boolean on) {
         String kw = line.keyword(at + 1);
@@ -265,13 +279,15 @@ final class ProxyKeywords {
             return;
         }
         boolean known = switch (name) {
-            case "splice-request", "splice-response", "splice-auto", "redispatch", "tcplog", "dontlognull" -> true;
+            case "splice-request", "splice-response", "splice-auto", "redispatch", "tcplog", "dontlognull",
+                 "allbackups" -> true;
             default -> false;
         };
         if (!known) {
             diag.error(line.number(), kw, Keywords.OPTION_UNSUPPORTED.contains(name)
                     ? Keywords.notSupported("option " + name)
-                    : "is an unknown option (supported: splice-request, splice-response, splice-auto, redispatch, tcplog, dontlognull)");
+                    : "is an unknown option (supported: splice-request, splice-response, splice-auto, redispatch, tcplog, dontlognull,"
+                    + " allbackups)");
         } else if (name.equals("redispatch")) {
             redispatch(p, line, at, on);
         } else if (line.words().size() > at + 1) {
@@ -280,6 +296,14 @@ final class ProxyKeywords {
             switch (name) {
                 case "tcplog" -> logOption(p, line, kw, () -> p.logFormat = on ? LogFormat.TCPLOG : null);
                 case "dontlognull" -> logOption(p, line, kw, () -> p.dontLogNull = on);
+                case "allbackups" -> {
+                    // as HAProxy: a backend's setting, ignored (with a warning) in a frontend
+                    if (p.kind == Kind.FRONTEND) {
+                        diag.warn(line.number(), "'" + kw + "' is ignored in " + p.label() + ": it applies to backends");
+                    } else {
+                        p.allBackups = on;
+                    }
+                }
                 case "splice-request" -> p.splice = p.splice.withRequest(on);
                 case "splice-response" -> p.splice = p.splice.withResponse(on);
                 default -> p.splice = p.splice.withAuto(on);
