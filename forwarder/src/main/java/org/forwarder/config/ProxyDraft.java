@@ -73,6 +73,15 @@ final class ProxyDraft {
     long timeoutCheckMs;
     /** {@code option allbackups}. */
     boolean allBackups;
+    /** The last {@code option tcp-check|redis-check|pgsql-check|mysql-check} (HAProxy: the last one wins). */
+    HealthCheck.Kind checkKind = HealthCheck.Kind.CONNECT;
+    String checkUser;
+    /** {@code tcp-check} rules in order; when copied from defaults, this section's first own rule replaces them all. */
+    List<HealthCheck.TcpCheckRule> tcpCheckRules = new ArrayList<>();
+    boolean tcpCheckRulesInherited;
+    /** {@code load-server-state-from-file} and {@code server-state-file-name}. */
+    ServerStateLoad.Mode stateLoadMode = ServerStateLoad.Mode.NONE;
+    String stateFileName;
 
     /** The built-in defaults, in effect before any {@code defaults} section. */
     ProxyDraft() {
@@ -101,6 +110,12 @@ final class ProxyDraft {
         defaultServer = from.defaultServer.copy();
         timeoutCheckMs = from.timeoutCheckMs;
         allBackups = from.allBackups;
+        checkKind = from.checkKind;
+        checkUser = from.checkUser;
+        tcpCheckRules = new ArrayList<>(from.tcpCheckRules);
+        tcpCheckRulesInherited = !tcpCheckRules.isEmpty();
+        stateLoadMode = from.stateLoadMode;
+        stateFileName = from.stateFileName;
         // A listen section serves its own servers; only a pure frontend (or a defaults chained
         // to another defaults) takes default_backend from the defaults.
         if (kind != Kind.LISTEN) {

@@ -21,7 +21,11 @@ final class ProxyKeywords {
             Map.entry("log", ALL),
             Map.entry("log-format", EnumSet.of(Kind.DEFAULTS, Kind.FRONTEND, Kind.LISTEN)),
             Map.entry("no", ALL),
-            Map.entry("default-server", EnumSet.of(Kind.DEFAULTS, Kind.BACKEND, Kind.LISTEN)));
+            Map.entry("default-server", EnumSet.of(Kind.DEFAULTS, Kind.BACKEND, Kind.LISTEN)),
+            // backend settings that HAProxy ignores with a warning in a frontend; so does forwarder
+            Map.entry("tcp-check", ALL),
+            Map.entry("load-server-state-from-file", ALL),
+            Map.entry("server-state-file-name", ALL));
 
     /** Which sections accept each supported keyword (the same sections as in HAProxy). */
     private static final Map<String, Set<Kind>> CORE_SECTIONS = Map.of(
@@ -83,6 +87,9 @@ final class ProxyKeywords {
             case "bind" -> bind(p, line);
             case "server" -> server(p, line);
             case "default-server" -> defaultServer(p, line);
+            case "tcp-check" -> tcpCheck(p, line);
+            case "load-server-state-from-file" -> loadServerState(p, line);
+            case "server-state-file-name" -> serverStateFileName(p, line);
             case "default_backend" -> defaultBackend(p, line);
             case "balance" -> balance(p, line);
             case "timeout" -> timeout(p, line);
@@ -280,16 +287,18 @@ final class ProxyKeywords {
         }
         boolean known = switch (name) {
             case "splice-request", "splice-response", "splice-auto", "redispatch", "tcplog", "dontlognull",
-                 "allbackups" -> true;
+                 "allbackups", "tcp-check", "redis-check", "pgsql-check", "mysql-check" -> true;
             default -> false;
         };
         if (!known) {
             diag.error(line.number(), kw, Keywords.OPTION_UNSUPPORTED.contains(name)
                     ? Keywords.notSupported("option " + name)
                     : "is an unknown option (supported: splice-request, splice-response, splice-auto, redispatch, tcplog, dontlognull,"
-                    + " allbackups)");
+                    + " allbackups, tcp-check, redis-check, pgsql-check, mysql-check)");
         } else if (name.equals("redispatch")) {
             redispatch(p, line, at, on);
+        } else if (name.endsWith("-check")) {
+            checkOption(p, line, at, on, name);
         } else if (line.words().size() > at + 1) {
             diag.error(line.number(), kw, "takes no argument, got '" + line.word(at + 1) + "'");
         } else {
@@ -346,6 +355,145 @@ final class ProxyKeywords {
         } catch (IllegalArgumentException e) {
             diag.error(line.number(), kw, "'" + value + "' is not a whole number (a retry interval such as 1, 3 or -1)");
         }
+    }
+
+    /**
+     * {@code option tcp-check}, {@code option redis-check}, {@code option pgsql-check user U},
+     * {@code option mysql-check user U [post-41]}: how the backend checks its servers; the last
+     * such line of a section wins, as in HAProxy. A named check replaces the section's
+     * {@code tcp-check} rules with its own, as in HAProxy.
+     */
+    private void checkOption(ProxyDraft p, Line line, int at, boolean on, String name) {
+        String kw = line.keyword(at + 1);
+        List<String> args = line.args(at + 1);
+        if (!on) {
+            diag.error(line.number(), kw, "cannot be negated (as in HAProxy): choose another check with a later 'option'");
+            return;
+        }
+        String user = null;
+        HealthCheck.Kind kind;
+        switch (name) {
+            case "tcp-check", "redis-check" -> {
+                if (!args.isEmpty()) {
+                    diag.error(line.number(), kw, "takes no argument, got '" + args.getFirst() + "'");
+                    return;
+                }
+                kind = name.equals("tcp-check") ? HealthCheck.Kind.TCP_CHECK : HealthCheck.Kind.REDIS;
+            }
+            case "pgsql-check" -> {
+                if (args.size() != 2 || !args.getFirst().equals("user") || args.get(1).isEmpty()) {
+                    diag.error(line.number(), kw, args.size() > 2 && args.getFirst().equals("user")
+                            ? "takes only 'user <username>', got '" + args.get(2) + "' after it"
+                            : "expects 'user <username>' as argument");
+                    return;
+                }
+                kind = HealthCheck.Kind.PGSQL;
+                user = args.get(1);
+            }
+            case "mysql-check" -> {
+                if (args.isEmpty()) {
+                    diag.error(line.number(), kw, "without 'user <username>' is not supported by forwarder"
+                            + " (its MySQL check logs in: add 'user <username>')");
+                    return;
+                }
+                if (!args.getFirst().equals("user")) {
+                    diag.error(line.number(), kw, "only supports 'user <username> [post-41]', got '" + args.getFirst() + "'");
+                    return;
+                }
+                if (args.size() < 2 || args.get(1).isEmpty()) {
+                    diag.error(line.number(), kw, "'user' expects <username> as argument");
+                    return;
+                }
+                if (args.size() > 3 || args.size() == 3 && !args.get(2).equals("post-41")) {
+                    String extra = args.get(2);
+                    diag.error(line.number(), kw, extra.equals("pre-41") && args.size() == 3
+                            ? "'pre-41' is not supported by forwarder (only the 4.1+ handshake, 'post-41')"
+                            : "'user' only supports 'post-41' after the name, got '" + args.get(args.size() > 3 ? 3 : 2) + "'");
+                    return;
+                }
+                kind = HealthCheck.Kind.MYSQL;
+                user = args.get(1);
+            }
+            default -> {
+                diag.error(line.number(), kw, "is an unknown option");
+                return;
+            }
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'" + kw + "' is ignored in " + p.label() + ": it applies to backends");
+            return;
+        }
+        p.checkKind = kind;
+        p.checkUser = user;
+        if (kind != HealthCheck.Kind.TCP_CHECK) {
+            p.tcpCheckRules = new java.util.ArrayList<>();
+            p.tcpCheckRulesInherited = false;
+        }
+    }
+
+    /** {@code tcp-check ACTION ...}: one more rule; the first own rule of a section replaces those of its defaults. */
+    private void tcpCheck(ProxyDraft p, Line line) {
+        List<HealthCheck.TcpCheckRule> rules = p.tcpCheckRulesInherited ? List.of() : p.tcpCheckRules;
+        HealthCheck.TcpCheckRule rule;
+        try {
+            rule = TcpCheckRules.parse(line, rules, diag.where(line.number()));
+        } catch (IllegalArgumentException e) {
+            diag.errorAt(line.number(), e.getMessage());
+            return;
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'tcp-check' is ignored in " + p.label() + ": it applies to backends");
+            return;
+        }
+        if (p.tcpCheckRulesInherited) {
+            p.tcpCheckRules = new java.util.ArrayList<>();
+            p.tcpCheckRulesInherited = false;
+        }
+        p.tcpCheckRules.add(rule);
+    }
+
+    /** {@code load-server-state-from-file global|local|none}. */
+    private void loadServerState(ProxyDraft p, Line line) {
+        String value = line.word(1);
+        ServerStateLoad.Mode mode = value == null ? null : switch (value) {
+            case "global" -> ServerStateLoad.Mode.GLOBAL;
+            case "local" -> ServerStateLoad.Mode.LOCAL;
+            case "none" -> ServerStateLoad.Mode.NONE;
+            default -> null;
+        };
+        if (mode == null) {
+            diag.error(line.number(), line.first(), "expects 'global', 'local' or 'none', got '" + (value == null ? "" : value) + "'");
+            return;
+        }
+        if (line.words().size() > 2) {
+            diag.error(line.number(), line.first(), "takes exactly one argument ('global', 'local' or 'none'), got '"
+                    + line.word(2) + "' after it");
+            return;
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'" + line.first() + "' is ignored in " + p.label() + ": it applies to backends");
+            return;
+        }
+        p.stateLoadMode = mode;
+    }
+
+    /** {@code server-state-file-name [<name>|use-backend-name]}: without a name (or with use-backend-name), the backend's name. */
+    private void serverStateFileName(ProxyDraft p, Line line) {
+        List<String> args = line.args(1);
+        if (args.size() > 1) {
+            diag.error(line.number(), line.first(), "takes at most one argument (a file name or 'use-backend-name'), got '"
+                    + args.get(1) + "' after it");
+            return;
+        }
+        if (!args.isEmpty() && args.getFirst().isEmpty()) {
+            diag.error(line.number(), line.first(), "expects a file name or 'use-backend-name', got an empty word");
+            return;
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'" + line.first() + "' is ignored in " + p.label() + ": it applies to backends");
+            return;
+        }
+        p.stateFileName = args.isEmpty() || args.getFirst().equals("use-backend-name") ? null : args.getFirst();
     }
 
     /** {@code option tcplog} and {@code option dontlognull}: a frontend's settings, as in HAProxy. */
