@@ -256,6 +256,23 @@ class TcpCheckConfigTest {
     }
 
     @Test
+    void corpusFileAsHaproxyReadsIt() throws ConfigException {
+        Config c = TestFiles.parseGood("tcp-check.cfg");
+        assertEquals("/var/lib/forwarder/global.state", c.global().serverState().path());
+        HealthCheck inherited = c.backend("redis_tcp").healthCheck();
+        assertEquals(List.of(Action.CONNECT, Action.SEND, Action.EXPECT_STRING), inherited.rules().stream().map(TcpCheckRule::action).toList());
+        assertEquals(2000, inherited.timeoutCheckMs());
+        assertEquals(5, c.backend("redis_master").healthCheck().rules().size());
+        assertEquals(7001, c.backend("binary").healthCheck().rules().getFirst().port());
+        assertEquals(Kind.REDIS, c.backend("redis").healthCheck().kind());
+        assertEquals("/var/lib/forwarder/redis.state", c.backend("redis").stateLoad().localFile("redis", c.global().serverState().base()));
+        assertEquals("/var/lib/forwarder/pg", c.backend("pg").stateLoad().localFile("pg", c.global().serverState().base()));
+        assertEquals(new HealthCheck(Kind.MYSQL, "haproxy", List.of(), 2000, false), c.backend("mysql").healthCheck());
+        assertEquals(ServerStateLoad.NONE, c.backend("mysql").stateLoad());
+        assertEquals(ServerStateLoad.Mode.GLOBAL, c.backend("binary").stateLoad().mode());
+    }
+
+    @Test
     void supportedKeywordsLeftTheNotSupportedLists() {
         for (String o : List.of("tcp-check", "redis-check", "pgsql-check", "mysql-check")) {
             assertFalse(Keywords.OPTION_UNSUPPORTED.contains(o), o);
