@@ -3,10 +3,19 @@ package org.forwarder.config;
 import java.util.List;
 import java.util.Objects;
 
-/** A pool of servers, how to spread connections over them and how to check them. */
+/**
+ * A pool of servers, how to spread connections over them and how to check them; {@code stateLoad}
+ * says where their state after a reload comes from.
+ */
 public record BackendConfig(String name, String where, Balance balance, List<ServerConfig> servers,
                             Timeouts timeouts, int retries, SpliceOptions splice,
-                            int redispatchAfter, HealthCheck healthCheck) {
+                            int redispatchAfter, HealthCheck healthCheck, ServerStateLoad stateLoad) {
+
+    /** A backend that loads no server state at start. */
+    public BackendConfig(String name, String where, Balance balance, List<ServerConfig> servers,
+                         Timeouts timeouts, int retries, SpliceOptions splice, int redispatchAfter, HealthCheck healthCheck) {
+        this(name, where, balance, servers, timeouts, retries, splice, redispatchAfter, healthCheck, ServerStateLoad.NONE);
+    }
 
     /** A backend with HAProxy's default check (a TCP connect, for servers with {@code check}). */
     public BackendConfig(String name, String where, Balance balance, List<ServerConfig> servers,
@@ -25,6 +34,7 @@ public record BackendConfig(String name, String where, Balance balance, List<Ser
         Objects.requireNonNull(timeouts, "timeouts");
         Objects.requireNonNull(splice, "splice");
         Objects.requireNonNull(healthCheck, "healthCheck");
+        Objects.requireNonNull(stateLoad, "stateLoad");
         servers = List.copyOf(servers);
         if (retries < 0) {
             throw new IllegalArgumentException("backend '" + name + "': retries cannot be negative");

@@ -59,6 +59,12 @@ final class ConfigAssembler {
                         + (p.logGlobal ? " ('log global' but no 'log' line in 'global')" : " (add 'log global' or a 'log' line)"));
             }
         }
+        for (ProxyDraft p : proxies) {
+            if (!p.broken && p.kind.backend && !p.tcpCheckRules.isEmpty() && p.checkKind != HealthCheck.Kind.TCP_CHECK) {
+                // as HAProxy
+                diag.warn(p.line, "proxy '" + p.name + "' uses tcp-check rules without 'option tcp-check', so the rules are ignored");
+            }
+        }
         if (global.noSplice() && proxies.stream().anyMatch(p -> p.splice.any())) {
             diag.warn(0, "global 'nosplice' is set: the 'option splice-*' lines have no effect");
         }
@@ -73,9 +79,16 @@ final class ConfigAssembler {
         Map<String, BackendConfig> bes = new LinkedHashMap<>();
         for (ProxyDraft be : backends.values()) {
             bes.put(be.name, new BackendConfig(be.name, diag.where(be.line), be.balance,
-                    List.copyOf(be.servers.values()), be.timeouts, be.retries, be.splice, be.redispatchAfter));
+                    List.copyOf(be.servers.values()), be.timeouts, be.retries, be.splice, be.redispatchAfter,
+                    healthCheck(be), new ServerStateLoad(be.stateLoadMode, be.stateFileName)));
         }
         return new Config(global, fes, bes, diag.warnings(), exporters);
+    }
+
+    /** {@code be}'s check; tcp-check rules without {@code option tcp-check} are dropped (warned about before). */
+    private static HealthCheck healthCheck(ProxyDraft be) {
+        List<HealthCheck.TcpCheckRule> rules = be.checkKind == HealthCheck.Kind.TCP_CHECK ? be.tcpCheckRules : List.of();
+        return new HealthCheck(be.checkKind, be.checkUser, rules, be.timeoutCheckMs, be.allBackups);
     }
 
     /** {@code fe}'s log lines ('log global' expanded to the global ones) and format. */

@@ -10,11 +10,12 @@ import java.util.Objects;
  * {@code nbthread} {@link #AUTO_NBTHREAD} means one event loop per usable CPU ({@link #loops()});
  * {@code cpuMap} pins loops to CPUs ({@code cpu-map}, {@link CpuMap#NONE} when not set);
  * {@code stats} holds the stats sockets and their timeout and client limit ({@link StatsConfig#NONE}: none);
- * {@code logs} the global {@code log} lines and {@code log-tag} ({@link GlobalLogs#NONE}: none).
+ * {@code logs} the global {@code log} lines and {@code log-tag} ({@link GlobalLogs#NONE}: none);
+ * {@code serverState} the {@code server-state-file} and {@code server-state-base} ({@link ServerStateFile#NONE}: none).
  */
 public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit,
                            int buffersReserve, int pipesize, boolean noSplice, int pipesMemory, CpuMap cpuMap,
-                           StatsConfig stats, GlobalLogs logs) {
+                           StatsConfig stats, GlobalLogs logs, ServerStateFile serverState) {
 
     public static final int DEFAULT_MAXCONN = 4096;
     public static final int DEFAULT_BUFSIZE = 16384;
@@ -47,6 +48,14 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
         Objects.requireNonNull(cpuMap, "cpuMap");
         Objects.requireNonNull(stats, "stats");
         Objects.requireNonNull(logs, "logs");
+        Objects.requireNonNull(serverState, "serverState");
+    }
+
+    /** The settings without a server state file. */
+    public GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize, int buffersLimit, int buffersReserve,
+                        int pipesize, boolean noSplice, int pipesMemory, CpuMap cpuMap, StatsConfig stats, GlobalLogs logs) {
+        this(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory, cpuMap,
+                stats, logs, ServerStateFile.NONE);
     }
 
     /** The settings without log lines. */
@@ -88,12 +97,12 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
 
     public GlobalConfig withMaxconn(int v) {
         return new GlobalConfig(v, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap, stats, logs);
+                cpuMap, stats, logs, serverState);
     }
 
     public GlobalConfig withNbthread(int v) {
         return new GlobalConfig(maxconn, maxpipes, v, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap, stats, logs);
+                cpuMap, stats, logs, serverState);
     }
 
     /**
@@ -112,21 +121,26 @@ public record GlobalConfig(int maxconn, int maxpipes, int nbthread, int bufsize,
 
     public GlobalConfig withMaxpipes(int v) {
         return new GlobalConfig(maxconn, v, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap, stats, logs);
+                cpuMap, stats, logs, serverState);
     }
 
     public GlobalConfig withCpuMap(CpuMap v) {
         return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                v, stats, logs);
+                v, stats, logs, serverState);
     }
 
     public GlobalConfig withStats(StatsConfig v) {
         return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap, v, logs);
+                cpuMap, v, logs, serverState);
     }
 
     public GlobalConfig withLogs(GlobalLogs v) {
         return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
-                cpuMap, stats, v);
+                cpuMap, stats, v, serverState);
+    }
+
+    public GlobalConfig withServerState(ServerStateFile v) {
+        return new GlobalConfig(maxconn, maxpipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice, pipesMemory,
+                cpuMap, stats, logs, v);
     }
 }

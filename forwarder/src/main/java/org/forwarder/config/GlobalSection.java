@@ -33,6 +33,10 @@ final class GlobalSection {
     private final StatsLines stats = new StatsLines();
     private final List<LogTarget> logs = new ArrayList<>();
     private String logTag = GlobalLogs.DEFAULT_TAG;
+    private String serverStateFile;    // null = not set
+    private int serverStateFileLine;
+    private String serverStateBase;    // null = not set
+    private int serverStateBaseLine;
 
     /** A valid cpu-map line, kept to check its thread numbers against nbthread once the file is read. */
     private record CpuMapUse(int line, BitSet threads, boolean explicitEnd) {}
@@ -44,7 +48,7 @@ final class GlobalSection {
     /** True if {@code keyword} is one this section handles. */
     static boolean handles(String keyword) {
         return switch (keyword) {
-            case "cpu-map", "stats", "log", "log-tag", "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
+            case "cpu-map", "stats", "log", "log-tag", "server-state-file", "server-state-base", "maxconn", "maxpipes", "nbthread", "nosplice", "tune.bufsize", "tune.buffers.limit",
                  "tune.buffers.reserve", "tune.pipesize", "tune.pipes.memory" -> true;
             default -> false;
         };
@@ -83,6 +87,10 @@ final class GlobalSection {
             } else {
                 logTag = args.getFirst();
             }
+            return;
+        }
+        if (kw.equals("server-state-file") || kw.equals("server-state-base")) {
+            serverState(line, kw, args);
             return;
         }
         if (kw.equals("stats")) {
@@ -140,6 +148,31 @@ final class GlobalSection {
     }
 
     /** The final settings, with defaults filled in; reports cross-setting problems. */
+    /**
+     * {@code server-state-file <path>} / {@code server-state-base <dir>}: one path each; HAProxy
+     * refuses a second one ("already specified"), so does forwarder, naming the first.
+     */
+    private void serverState(Line line, String kw, List<String> args) {
+        boolean file = kw.equals("server-state-file");
+        if (args.size() != 1 || args.getFirst().isEmpty()) {
+            diag.error(line.number(), kw, args.size() > 1 ? "takes exactly one argument (" + (file ? "a file path" : "a directory")
+                    + "), got " + args.size() : "expects one argument: " + (file ? "a file path" : "a directory"));
+            return;
+        }
+        int first = file ? serverStateFileLine : serverStateBaseLine;
+        if (first != 0) {
+            diag.error(line.number(), kw, "is already specified at " + diag.where(first));
+            return;
+        }
+        if (file) {
+            serverStateFile = args.getFirst();
+            serverStateFileLine = line.number();
+        } else {
+            serverStateBase = args.getFirst();
+            serverStateBaseLine = line.number();
+        }
+    }
+
     GlobalConfig resolve() {
         if (buffersLimit != 0 && buffersReserve >= buffersLimit) {
             // Report it on whichever of the two lines came last: that is the one that broke the rule.
@@ -180,7 +213,8 @@ final class GlobalSection {
                     + ") leaves " + (loops - pipes) + " of them without pipes: their streams copy instead of splicing");
         }
         GlobalConfig g = new GlobalConfig(conns, pipes, nbthread, bufsize, buffersLimit, buffersReserve, pipesize, noSplice,
-                pipesMemory, cpuMap.build(), stats.build(), new GlobalLogs(logs, logTag));
+                pipesMemory, cpuMap.build(), stats.build(), new GlobalLogs(logs, logTag),
+                new ServerStateFile(serverStateBase, serverStateFile));
         warnThreadsBeyondLoops(g.loops());
         return g;
     }

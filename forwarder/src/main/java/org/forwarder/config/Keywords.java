@@ -23,8 +23,7 @@ final class Keywords {
             "description", "quiet", "debug", "zero-warning", "noepoll", "nopoll", "noreuseport",
             "nogetaddrinfo", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate", "maxcomprate",
             "maxcompcpuusage", "maxzlibmem", "hard-stop-after", "grace", "lua-load", "lua-prepend-path",
-            "setenv", "presetenv", "resetenv", "unsetenv", "localpeer", "server-state-file",
-            "server-state-base", "external-check", "insecure-fork-wanted", "h1-case-adjust",
+            "setenv", "presetenv", "resetenv", "unsetenv", "localpeer", "external-check", "insecure-fork-wanted", "h1-case-adjust",
             "h1-case-adjust-file", "busy-polling", "expose-experimental-directives", "spread-checks",
             "max-spread-checks", "ca-base", "crt-base", "default-path", "set-dumpable", "strict-limits",
             "thread-groups", "thread-group", "cluster-secret", "fd-hard-limit", "numa-cpu-mapping",
@@ -36,14 +35,14 @@ final class Keywords {
 
     static final Set<String> PROXY_UNSUPPORTED = Set.of(
             "acl", "use_backend", "use-server", "tcp-request", "tcp-response",
-            "http-response", "http-after-response", "http-check", "tcp-check", "http-reuse", "http-error",
+            "http-response", "http-after-response", "http-check", "http-reuse", "http-error",
             "stats", "capture", "errorfile", "errorfiles", "errorloc", "errorloc302", "errorloc303",
             "description", "id", "disabled", "enabled", "fullconn", "hash-type", "hash-balance-factor",
-            "default-server", "server-template", "cookie", "stick-table", "stick", "persist",
+            "server-template", "cookie", "stick-table", "stick", "persist",
             "force-persist", "ignore-persist", "source", "monitor-uri", "monitor", "redirect", "rate-limit",
             "dispatch", "unique-id-format", "unique-id-header", "log-format-sd",
             "error-log-format", "log-tag", "log-steps", "backlog", "email-alert", "declare", "filter",
-            "compression", "external-check", "load-server-state-from-file", "server-state-file-name",
+            "compression", "external-check",
             "bind-process", "grace", "max-keep-alive-queue", "guid", "dynamic-cookie-key",
             "http-send-name-header", "retry-on", "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl",
             "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "default", "contimeout", "clitimeout",
@@ -54,24 +53,22 @@ final class Keywords {
             "logasap", "log-health-checks", "forwardfor", "originalto", "http-server-close",
             "httpclose", "http-keep-alive", "forceclose", "http-pretend-keepalive", "http-no-delay",
             "http-buffer-request", "http-use-proxy-header", "http-ignore-probes",
-            "http-restrict-req-hdr-names", "httpchk", "ssl-hello-chk", "mysql-check", "pgsql-check",
-            "redis-check", "smtpchk", "ldap-check", "spop-check", "tcp-check", "external-check", "tcpka",
-            "clitcpka", "srvtcpka", "abortonclose", "allbackups", "independent-streams", "nolinger",
+            "http-restrict-req-hdr-names", "httpchk", "ssl-hello-chk",
+            "smtpchk", "ldap-check", "spop-check", "external-check", "tcpka",
+            "clitcpka", "srvtcpka", "abortonclose", "independent-streams", "nolinger",
             "persist", "prefer-last-server", "socket-stats", "transparent", "contstats",
             "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "tcp-smart-accept",
             "tcp-smart-connect", "disable-h2-upgrade", "idle-close-on-response", "h1-case-adjust-bogus-client",
             "h1-case-adjust-bogus-server", "http-drop-request-trailers", "http-drop-response-trailers",
             "accept-unsafe-violations-in-http-request", "accept-unsafe-violations-in-http-response");
 
-    static final Set<String> TIMEOUT_UNSUPPORTED = Set.of("http-request", "http-keep-alive", "check", "tarpit", "client-hs");
+    static final Set<String> TIMEOUT_UNSUPPORTED = Set.of("http-request", "http-keep-alive", "tarpit", "client-hs");
 
     static final Set<String> SERVER_OPTION_UNSUPPORTED = Set.of(
-            "check", "inter", "fastinter", "downinter", "rise", "fall", "backup", "disabled", "enabled",
             "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "proxy-v2-options",
             "ssl", "verify", "verifyhost", "sni", "ca-file", "crt", "alpn", "npn", "check-ssl", "check-sni",
-            "no-check-ssl", "resolvers", "resolve-prefer", "resolve-net", "resolve-opts", "init-addr",
-            "on-error", "on-marked-down", "on-marked-up", "slowstart", "observe", "error-limit", "cookie",
-            "id", "port", "addr", "agent-check", "agent-port", "agent-inter", "agent-addr", "agent-send",
+            "no-check-ssl", "resolvers", "resolve-prefer", "resolve-net", "resolve-opts", "init-addr", "cookie",
+            "id", "agent-check", "agent-port", "agent-inter", "agent-addr", "agent-send",
             "track", "source", "usesrc", "maxqueue", "minconn", "redir", "tfo", "namespace", "proto",
             "pool-max-conn", "pool-purge-delay", "max-reuse", "tcp-ut", "set-proxy-v2-tlv-fmt", "guid",
             "check-proto", "check-send-proxy", "no-tls-tickets", "ciphers", "ciphersuites", "ws");
@@ -99,7 +96,6 @@ final class Keywords {
             Map.entry("ulimit-n", "forwarder raises the soft open-file limit itself when maxconn needs it"),
             Map.entry("nbproc", "forwarder runs as a single process"),
             Map.entry("option httplog", "forwarder only supports 'mode tcp'"),
-            Map.entry("check", "health checks are not implemented"),
             Map.entry("use_backend", "use 'default_backend'"));
 
     /** "is not supported by forwarder" plus a hint when one is known for {@code keyword}. */

@@ -67,6 +67,21 @@ final class ProxyDraft {
     /** The first {@code option} or {@code no option} line of this section itself, 0 = none. */
     int optionLine;
     final Map<String, ServerConfig> servers = new LinkedHashMap<>();
+    /** What {@code default-server} lines have set: where this section's servers start from. */
+    ServerOptions defaultServer = new ServerOptions();
+    /** {@code timeout check}, 0 = not set. */
+    long timeoutCheckMs;
+    /** {@code option allbackups}. */
+    boolean allBackups;
+    /** The last {@code option tcp-check|redis-check|pgsql-check|mysql-check} (HAProxy: the last one wins). */
+    HealthCheck.Kind checkKind = HealthCheck.Kind.CONNECT;
+    String checkUser;
+    /** {@code tcp-check} rules in order; when copied from defaults, this section's first own rule replaces them all. */
+    List<HealthCheck.TcpCheckRule> tcpCheckRules = new ArrayList<>();
+    boolean tcpCheckRulesInherited;
+    /** {@code load-server-state-from-file} and {@code server-state-file-name}. */
+    ServerStateLoad.Mode stateLoadMode = ServerStateLoad.Mode.NONE;
+    String stateFileName;
 
     /** The built-in defaults, in effect before any {@code defaults} section. */
     ProxyDraft() {
@@ -92,6 +107,15 @@ final class ProxyDraft {
         logGlobal = from.logGlobal;
         logFormat = from.logFormat;
         dontLogNull = from.dontLogNull;
+        defaultServer = from.defaultServer.copy();
+        timeoutCheckMs = from.timeoutCheckMs;
+        allBackups = from.allBackups;
+        checkKind = from.checkKind;
+        checkUser = from.checkUser;
+        tcpCheckRules = new ArrayList<>(from.tcpCheckRules);
+        tcpCheckRulesInherited = !tcpCheckRules.isEmpty();
+        stateLoadMode = from.stateLoadMode;
+        stateFileName = from.stateFileName;
         // A listen section serves its own servers; only a pure frontend (or a defaults chained
         // to another defaults) takes default_backend from the defaults.
         if (kind != Kind.LISTEN) {

@@ -20,7 +20,12 @@ final class ProxyKeywords {
     private static final Map<String, Set<Kind>> SECTIONS = Map.ofEntries(
             Map.entry("log", ALL),
             Map.entry("log-format", EnumSet.of(Kind.DEFAULTS, Kind.FRONTEND, Kind.LISTEN)),
-            Map.entry("no", ALL));
+            Map.entry("no", ALL),
+            Map.entry("default-server", EnumSet.of(Kind.DEFAULTS, Kind.BACKEND, Kind.LISTEN)),
+            // backend settings that HAProxy ignores with a warning in a frontend; so does forwarder
+            Map.entry("tcp-check", ALL),
+            Map.entry("load-server-state-from-file", ALL),
+            Map.entry("server-state-file-name", ALL));
 
     /** Which sections accept each supported keyword (the same sections as in HAProxy). */
     private static final Map<String, Set<Kind>> CORE_SECTIONS = Map.of(
@@ -81,6 +86,10 @@ final class ProxyKeywords {
             case "mode" -> mode(p, line);
             case "bind" -> bind(p, line);
             case "server" -> server(p, line);
+            case "default-server" -> defaultServer(p, line);
+            case "tcp-check" -> tcpCheck(p, line);
+            case "load-server-state-from-file" -> loadServerState(p, line);
+            case "server-state-file-name" -> serverStateFileName(p, line);
             case "default_backend" -> defaultBackend(p, line);
             case "balance" -> balance(p, line);
             case "timeout" -> timeout(p, line);
@@ -143,40 +152,13 @@ final class ProxyKeywords {
         List<String> args = line.args(1);
         if (args.size() < 2) {
             p.brokenServer = true;
-            diag.error(line.number(), "server", "expects a name and an address: server NAME ADDR:PORT [weight N] [maxconn N]");
+            diag.error(line.number(), "server", "expects a name and an address: server NAME ADDR:PORT [OPTIONS]");
             return;
         }
         String name = args.get(0);
-        int weight = ServerConfig.DEFAULT_WEIGHT;
-        int maxconn = 0;
         boolean ok = checkName(line, "server", name);
-        for (int i = 2; i < args.size(); i++) {
-            String option = args.get(i);
-            if (option.equals("weight") || option.equals("maxconn")) {
-                if (i + 1 >= args.size()) {
-                    diag.error(line.number(), "server", "option '" + option + "' expects a number");
-                    ok = false;
-                    break;
-                }
-                String value = args.get(++i);
-                try {
-                    if (option.equals("weight")) {
-                        weight = Values.integer(value, 0, ServerConfig.MAX_WEIGHT);
-                    } else {
-                        maxconn = Values.integer(value, 0, Integer.MAX_VALUE);
-                    }
-                } catch (IllegalArgumentException e) {
-                    diag.error(line.number(), "server", "option '" + option + "': " + e.getMessage());
-                    ok = false;
-                }
-            } else {
-                ok = false;
-                diag.error(line.number(), "server", Keywords.SERVER_OPTION_UNSUPPORTED.contains(option)
-                        ? "option '" + option + "' " + Keywords.notSupported(option)
-                        : "unknown option '" + option + "' (supported: weight N, maxconn N)");
-                break;   // the next words may be this option's values; reporting them would mislead
-            }
-        }
+        ServerOptions options = p.defaultServer.copy();
+        ok &= options.apply(args.subList(2, args.size()), line, "server", diag);
         SockAddr address = null;
         try {
             address = Addresses.server(args.get(1));
@@ -194,7 +176,19 @@ final class ProxyKeywords {
             p.brokenServer = true;
             return;
         }
-        p.servers.put(name, new ServerConfig(name, address, weight, maxconn, diag.where(line.number())));
+        p.servers.put(name, new ServerConfig(name, address, options.weight, options.maxconn, options.toCheck(),
+                diag.where(line.number())));
+    }
+
+    /**
+     * {@code default-server OPTIONS}: what later {@code server} lines of this section (and, in
+     * a defaults section, of the sections after it) start from; lines add up, as in HAProxy.
+     * A bad line changes nothing.
+     */
+    private void defaultServer(ProxyDraft p, Line line) {
+        ServerOptions options = p.defaultServer.copy();
+        List<String> args = line.args(1);
+        if (options.apply(args, line, "default-server", diag)) p.defaultServer = options;
     }
 
     private void defaultBackend(ProxyDraft p, Line line) {
@@ -226,6 +220,10 @@ final class ProxyKeywords {
 
     private void timeout(ProxyDraft p, Line line) {
         String which = line.word(1);
+        if ("check".equals(which)) {
+            timeoutCheck(p, line);
+            return;
+        }
         Timeouts.Kind kind = which == null ? null : Timeouts.Kind.fromKeyword(which);
         if (kind == null) {
             String kw = line.keyword(2);
@@ -233,7 +231,7 @@ final class ProxyKeywords {
                 diag.error(line.number(), kw, Keywords.notSupported(kw));
             } else {
                 diag.error(line.number(), kw, (which == null ? "expects" : "is unknown: expected")
-                        + " one of connect, client, server, queue, tunnel, client-fin, server-fin");
+                        + " one of connect, client, server, queue, tunnel, client-fin, server-fin, check");
             }
             return;
         }
@@ -255,6 +253,29 @@ final class ProxyKeywords {
         }
     }
 
+    /**
+     * {@code timeout check T}: how long a health check may take once connected (its connect
+     * is bounded by {@code timeout connect}); a backend's setting, ignored in a frontend with
+     * HAProxy's warning.
+     */
+    private void timeoutCheck(ProxyDraft p, Line line) {
+        String value = single(line, 2, "a duration such as 5s (units: us, ms, s, m, h, d)");
+        if (value == null) return;
+        long ms;
+        try {
+            ms = Values.timeMs(value);
+        } catch (IllegalArgumentException e) {
+            diag.error(line.number(), "timeout check", e.getMessage());
+            return;
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'timeout check' is ignored in " + p.label() + ": it applies to backends"
+                    + " (set it in the backend or in defaults)");
+            return;
+        }
+        p.timeoutCheckMs = ms;
+    }
+
     /** {@code option NAME} (at word {@code at}), setting it to {@code on}. */
     private void option(ProxyDraft p, Line line, int at, boolean on) {
         String kw = line.keyword(at + 1);
@@ -265,21 +286,33 @@ final class ProxyKeywords {
             return;
         }
         boolean known = switch (name) {
-            case "splice-request", "splice-response", "splice-auto", "redispatch", "tcplog", "dontlognull" -> true;
+            case "splice-request", "splice-response", "splice-auto", "redispatch", "tcplog", "dontlognull",
+                 "allbackups", "tcp-check", "redis-check", "pgsql-check", "mysql-check" -> true;
             default -> false;
         };
         if (!known) {
             diag.error(line.number(), kw, Keywords.OPTION_UNSUPPORTED.contains(name)
                     ? Keywords.notSupported("option " + name)
-                    : "is an unknown option (supported: splice-request, splice-response, splice-auto, redispatch, tcplog, dontlognull)");
+                    : "is an unknown option (supported: splice-request, splice-response, splice-auto, redispatch, tcplog, dontlognull,"
+                    + " allbackups, tcp-check, redis-check, pgsql-check, mysql-check)");
         } else if (name.equals("redispatch")) {
             redispatch(p, line, at, on);
+        } else if (name.endsWith("-check")) {
+            checkOption(p, line, at, on, name);
         } else if (line.words().size() > at + 1) {
             diag.error(line.number(), kw, "takes no argument, got '" + line.word(at + 1) + "'");
         } else {
             switch (name) {
                 case "tcplog" -> logOption(p, line, kw, () -> p.logFormat = on ? LogFormat.TCPLOG : null);
                 case "dontlognull" -> logOption(p, line, kw, () -> p.dontLogNull = on);
+                case "allbackups" -> {
+                    // as HAProxy: a backend's setting, ignored (with a warning) in a frontend
+                    if (p.kind == Kind.FRONTEND) {
+                        diag.warn(line.number(), "'" + kw + "' is ignored in " + p.label() + ": it applies to backends");
+                    } else {
+                        p.allBackups = on;
+                    }
+                }
                 case "splice-request" -> p.splice = p.splice.withRequest(on);
                 case "splice-response" -> p.splice = p.splice.withResponse(on);
                 default -> p.splice = p.splice.withAuto(on);
@@ -322,6 +355,145 @@ final class ProxyKeywords {
         } catch (IllegalArgumentException e) {
             diag.error(line.number(), kw, "'" + value + "' is not a whole number (a retry interval such as 1, 3 or -1)");
         }
+    }
+
+    /**
+     * {@code option tcp-check}, {@code option redis-check}, {@code option pgsql-check user U},
+     * {@code option mysql-check user U [post-41]}: how the backend checks its servers; the last
+     * such line of a section wins, as in HAProxy. A named check replaces the section's
+     * {@code tcp-check} rules with its own, as in HAProxy.
+     */
+    private void checkOption(ProxyDraft p, Line line, int at, boolean on, String name) {
+        String kw = line.keyword(at + 1);
+        List<String> args = line.args(at + 1);
+        if (!on) {
+            diag.error(line.number(), kw, "cannot be negated (as in HAProxy): choose another check with a later 'option'");
+            return;
+        }
+        String user = null;
+        HealthCheck.Kind kind;
+        switch (name) {
+            case "tcp-check", "redis-check" -> {
+                if (!args.isEmpty()) {
+                    diag.error(line.number(), kw, "takes no argument, got '" + args.getFirst() + "'");
+                    return;
+                }
+                kind = name.equals("tcp-check") ? HealthCheck.Kind.TCP_CHECK : HealthCheck.Kind.REDIS;
+            }
+            case "pgsql-check" -> {
+                if (args.size() != 2 || !args.getFirst().equals("user") || args.get(1).isEmpty()) {
+                    diag.error(line.number(), kw, args.size() > 2 && args.getFirst().equals("user")
+                            ? "takes only 'user <username>', got '" + args.get(2) + "' after it"
+                            : "expects 'user <username>' as argument");
+                    return;
+                }
+                kind = HealthCheck.Kind.PGSQL;
+                user = args.get(1);
+            }
+            case "mysql-check" -> {
+                if (args.isEmpty()) {
+                    diag.error(line.number(), kw, "without 'user <username>' is not supported by forwarder"
+                            + " (its MySQL check logs in: add 'user <username>')");
+                    return;
+                }
+                if (!args.getFirst().equals("user")) {
+                    diag.error(line.number(), kw, "only supports 'user <username> [post-41]', got '" + args.getFirst() + "'");
+                    return;
+                }
+                if (args.size() < 2 || args.get(1).isEmpty()) {
+                    diag.error(line.number(), kw, "'user' expects <username> as argument");
+                    return;
+                }
+                if (args.size() > 3 || args.size() == 3 && !args.get(2).equals("post-41")) {
+                    String extra = args.get(2);
+                    diag.error(line.number(), kw, extra.equals("pre-41") && args.size() == 3
+                            ? "'pre-41' is not supported by forwarder (only the 4.1+ handshake, 'post-41')"
+                            : "'user' only supports 'post-41' after the name, got '" + args.get(args.size() > 3 ? 3 : 2) + "'");
+                    return;
+                }
+                kind = HealthCheck.Kind.MYSQL;
+                user = args.get(1);
+            }
+            default -> {
+                diag.error(line.number(), kw, "is an unknown option");
+                return;
+            }
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'" + kw + "' is ignored in " + p.label() + ": it applies to backends");
+            return;
+        }
+        p.checkKind = kind;
+        p.checkUser = user;
+        if (kind != HealthCheck.Kind.TCP_CHECK) {
+            p.tcpCheckRules = new java.util.ArrayList<>();
+            p.tcpCheckRulesInherited = false;
+        }
+    }
+
+    /** {@code tcp-check ACTION ...}: one more rule; the first own rule of a section replaces those of its defaults. */
+    private void tcpCheck(ProxyDraft p, Line line) {
+        List<HealthCheck.TcpCheckRule> rules = p.tcpCheckRulesInherited ? List.of() : p.tcpCheckRules;
+        HealthCheck.TcpCheckRule rule;
+        try {
+            rule = TcpCheckRules.parse(line, rules, diag.where(line.number()));
+        } catch (IllegalArgumentException e) {
+            diag.errorAt(line.number(), e.getMessage());
+            return;
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'tcp-check' is ignored in " + p.label() + ": it applies to backends");
+            return;
+        }
+        if (p.tcpCheckRulesInherited) {
+            p.tcpCheckRules = new java.util.ArrayList<>();
+            p.tcpCheckRulesInherited = false;
+        }
+        p.tcpCheckRules.add(rule);
+    }
+
+    /** {@code load-server-state-from-file global|local|none}. */
+    private void loadServerState(ProxyDraft p, Line line) {
+        String value = line.word(1);
+        ServerStateLoad.Mode mode = value == null ? null : switch (value) {
+            case "global" -> ServerStateLoad.Mode.GLOBAL;
+            case "local" -> ServerStateLoad.Mode.LOCAL;
+            case "none" -> ServerStateLoad.Mode.NONE;
+            default -> null;
+        };
+        if (mode == null) {
+            diag.error(line.number(), line.first(), "expects 'global', 'local' or 'none', got '" + (value == null ? "" : value) + "'");
+            return;
+        }
+        if (line.words().size() > 2) {
+            diag.error(line.number(), line.first(), "takes exactly one argument ('global', 'local' or 'none'), got '"
+                    + line.word(2) + "' after it");
+            return;
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'" + line.first() + "' is ignored in " + p.label() + ": it applies to backends");
+            return;
+        }
+        p.stateLoadMode = mode;
+    }
+
+    /** {@code server-state-file-name [<name>|use-backend-name]}: without a name (or with use-backend-name), the backend's name. */
+    private void serverStateFileName(ProxyDraft p, Line line) {
+        List<String> args = line.args(1);
+        if (args.size() > 1) {
+            diag.error(line.number(), line.first(), "takes at most one argument (a file name or 'use-backend-name'), got '"
+                    + args.get(1) + "' after it");
+            return;
+        }
+        if (!args.isEmpty() && args.getFirst().isEmpty()) {
+            diag.error(line.number(), line.first(), "expects a file name or 'use-backend-name', got an empty word");
+            return;
+        }
+        if (p.kind == Kind.FRONTEND) {
+            diag.warn(line.number(), "'" + line.first() + "' is ignored in " + p.label() + ": it applies to backends");
+            return;
+        }
+        p.stateFileName = args.isEmpty() || args.getFirst().equals("use-backend-name") ? null : args.getFirst();
     }
 
     /** {@code option tcplog} and {@code option dontlognull}: a frontend's settings, as in HAProxy. */

@@ -330,7 +330,7 @@ class ConfigParserTest {
     @Test
     void brokenServerLineDoesNotAlsoReportAMissingServer() {
         ConfigException e = assertThrows(ConfigException.class,
-                () -> ConfigParser.parse("listen w\n bind :1\n server s1 127.0.0.1:2 check\n", "one.cfg"));
+                () -> ConfigParser.parse("listen w\n bind :1\n server s1 127.0.0.1:2 send-proxy\n", "one.cfg"));
         assertEquals(1, e.errors().size(), e.getMessage());
     }
 
