@@ -314,4 +314,31 @@ class HealthCheckTest {
         assertEquals("\n", CliClient.ask(sock, "enable health lb/s1\n"));
         Peers.waitUntil("checks again after enable health", WAIT, () -> s1.accepted.get() > before + 1);
     }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void configTextChecksServersAndBackups() throws Exception {
+        TestServer s1 = server("s1", 0);
+        int port1 = s1.port();
+        TestServer b1 = server("b1", 0);
+        TestServer b2 = server("b2", 0);
+        Fw fw = Peers.startText(cleanup, Peers.defaults("20s", "timeout check 1s", "default-server inter 100 rise 2 fall 2") + """
+                listen lb
+                    bind 127.0.0.1:0
+                    option allbackups
+                    server s1 127.0.0.1:%d check
+                    server b1 127.0.0.1:%d check backup
+                    server b2 127.0.0.1:%d backup
+                    server off 127.0.0.1:%d check disabled
+                """.formatted(port1, b1.port(), b2.port(), Peers.deadPort()));
+        Server sv = srv(fw, "s1");
+        assertEquals(100, sv.check().interMs(), "default-server's inter");
+        Peers.waitUntil("s1 checked", WAIT, () -> "L4OK".equals(sv.op.status));
+        assertTrue(srv(fw, "off").inMaintenance(), "disabled starts in maintenance");
+        assertEquals(Set.of("s1"), new TreeSet<>(picks(fw, 4)));
+        s1.close();
+        Peers.waitUntil("s1 DOWN", WAIT, () -> !sv.up());
+        assertEquals(Set.of("b1", "b2"), new TreeSet<>(picks(fw, 6)), "option allbackups: every usable backup");
+        assertEquals(0, srv(fw, "off").op.downs(), "a server in maintenance is not checked");
+    }
 }
