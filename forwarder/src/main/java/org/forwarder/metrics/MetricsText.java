@@ -177,12 +177,29 @@ public final class MetricsText {
             new RowMetric("check_last_change_seconds", G, "lastchg", Unit.PLAIN, H_LASTCHG),
             new RowMetric("downtime_seconds_total", C, "downtime", Unit.PLAIN, H_DOWNTIME),
             new RowMetric("loadbalanced_total", C, "lbtot", Unit.PLAIN, H_LBTOT),
+            new RowMetric("check_status", G, "check_status", Unit.PLAIN, "Status of last health check, per state label value."),
+            new RowMetric("check_code", G, "check_code", Unit.PLAIN, "layer5-7 code, if available of the last health check."),
+            new RowMetric("check_duration_seconds", G, "check_duration", Unit.MS,
+                    "Total duration of the latest server health check, in seconds."),
             new RowMetric("client_aborts_total", C, "cli_abrt", Unit.PLAIN, H_CLI_ABRT),
             new RowMetric("server_aborts_total", C, "srv_abrt", Unit.PLAIN, H_SRV_ABRT),
             new RowMetric("queue_time_average_seconds", G, "qtime", Unit.MS, H_QTIME),
             new RowMetric("connect_time_average_seconds", G, "ctime", Unit.MS, H_CTIME),
             new RowMetric("total_time_average_seconds", G, "ttime", Unit.MS, H_TTIME),
             new RowMetric("uweight", G, "uweight", Unit.PLAIN, H_UWEIGHT));
+
+    /**
+     * HAProxy 2.6's check statuses labelling haproxy_server_check_status, in its order. The three
+     * check families are exported for servers with health checks only (as HAProxy does):
+     * check_code 0 (no layer 5-7 code in TCP checks), check_duration once a check ended.
+     */
+    private static final List<String> CHECK_STATES = List.of("HANA", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK",
+            "L6TOUT", "L6RSP", "L7TOUT", "L7RSP", "L7OK", "L7OKC", "L7STS", "PROCERR", "PROCTOUT", "PROCOK");
+
+    private static boolean checked(ShowStat.Row r) {
+        String st = r.get("check_status");
+        return st != null && !st.isEmpty();
+    }
 
     /** The states HAProxy labels a status with, per row type, in its order. */
     private static final List<String> FRONTEND_STATES = List.of("DOWN", "UP");
@@ -243,10 +260,28 @@ public final class MetricsText {
         if (rows.stream().noneMatch(which)) return;
         for (RowMetric m : metrics) {
             String name = "haproxy_" + type + "_" + m.name;
+            boolean checkFamily = m.column.equals("check_status") || m.column.equals("check_code") || m.column.equals("check_duration");
+            if (checkFamily && rows.stream().noneMatch(r -> which.test(r) && checked(r))) continue;
             family(sb, name, m.kind, m.help);
             for (ShowStat.Row r : rows) {
                 if (!which.test(r)) continue;
                 String labels = "proxy=\"" + escape(r.pxname()) + "\"" + (server ? ",server=\"" + escape(r.svname()) + "\"" : "");
+                if (checkFamily) {
+                    if (!checked(r)) continue;
+                    switch (m.column) {
+                        case "check_status" -> {
+                            String st = r.get("check_status");
+                            if (st.startsWith("* ")) st = st.substring(2);
+                            for (String c : CHECK_STATES) sample(sb, name, "{" + labels + ",state=\"" + c + "\"}", c.equals(st) ? "1" : "0");
+                        }
+                        case "check_code" -> sample(sb, name, "{" + labels + "}", "0");
+                        default -> {
+                            String d = r.get("check_duration");
+                            if (d != null && !d.isEmpty()) sample(sb, name, "{" + labels + "}", value(d, m.unit));
+                        }
+                    }
+                    continue;
+                }
                 if (m.column.equals("status")) {
                     String state = state(r.get("status"));
                     for (String s : states) sample(sb, name, "{" + labels + ",state=\"" + s + "\"}", s.equals(state) ? "1" : "0");

@@ -64,6 +64,8 @@ class HealthCheckTest {
 
     /** Global lines put before the defaults (e.g. a stats socket). */
     private String global = "";
+    /** Sections put after the listener (e.g. a Prometheus frontend). */
+    private String tail = "";
 
     private Fw start(Map<String, Integer> ports, HealthCheck hc, Map<String, ServerCheck> checks, String... more) throws Exception {
         StringBuilder lines = new StringBuilder();
@@ -73,7 +75,7 @@ class HealthCheckTest {
                 listen lb
                     bind 127.0.0.1:0
                     balance roundrobin
-                %s""".formatted(lines), "it.cfg");
+                %s""".formatted(lines) + tail, "it.cfg");
         return Peers.startConfig(cleanup, withChecks(c, "lb", hc, checks));
     }
 
@@ -275,6 +277,12 @@ class HealthCheckTest {
     void runtimeApiShowsTheChecksAndDisablesThem(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         java.nio.file.Path sock = dir.resolve("admin.sock");
         global = "global\n    stats socket " + sock + " level admin\n";
+        tail = """
+                frontend prometheus
+                    bind 127.0.0.1:0
+                    mode http
+                    http-request use-service prometheus-exporter if { path /metrics }
+                """;
         TestServer s1 = server("s1", 0);
         int dead = Peers.deadPort();
         TestServer s3 = server("s3", 0);
@@ -298,6 +306,19 @@ class HealthCheckTest {
         assertTrue(Long.parseLong(r2.get("chkfail")) >= 1, "s2: " + r2);
         assertEquals("no check", r3.get("status"), "a server without check");
         assertEquals("", r3.get("check_status"));
+
+        Socket m = Peers.connect(cleanup, fw.fw.metricsAddresses().getFirst().port());
+        String page = PrometheusTest.request(m, "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").body();
+        for (String line : List.of("haproxy_server_status{proxy=\"lb\",server=\"s2\",state=\"DOWN\"} 1",
+                "haproxy_server_check_status{proxy=\"lb\",server=\"s2\",state=\"L4CON\"} 1",
+                "haproxy_server_check_status{proxy=\"lb\",server=\"s1\",state=\"L4OK\"} 1",
+                "haproxy_server_check_up_down_total{proxy=\"lb\",server=\"s2\"} 1",
+                "haproxy_server_check_code{proxy=\"lb\",server=\"s1\"} 0",
+                "haproxy_server_check_failures_total{proxy=\"lb\",server=\"s3\"} NaN",
+                "haproxy_backend_check_up_down_total{proxy=\"lb\"} 0")) {
+            assertTrue(page.contains(line + "\n"), line + " in\n" + page);
+        }
+        assertTrue(!page.contains("haproxy_server_check_status{proxy=\"lb\",server=\"s3\""), "no check status for a server without check");
 
         String state = CliClient.ask(sock, "show servers state\n");
         String[] f2 = stateLine(state, "s2");
