@@ -312,6 +312,35 @@ public final class Backend {
         return change;
     }
 
+    /** Sets {@code sv}'s health to its top ({@code up}) or 0; +1 came UP, -1 went DOWN, 0 no change. */
+    int forceHealth(Server sv, boolean up) {
+        synchronized (lock) {
+            OpState op = sv.op;
+            int change = 0;
+            op.health = up ? op.rise + op.fall - 1 : 0;
+            if (up && !op.up) {
+                op.up = true;
+                long since = op.downSince;
+                if (since != 0) {
+                    op.downtimeNs += System.nanoTime() - since;
+                    op.downSince = 0;
+                }
+                sv.rrCurrent = 0;
+                change = 1;
+            } else if (!up && op.up) {
+                op.up = false;
+                op.downs++;
+                op.downSince = System.nanoTime();
+                change = -1;
+            }
+            if (change != 0) {
+                sv.changedAt = System.nanoTime();
+                noteBackendState();
+            }
+            return change;
+        }
+    }
+
     /**
      * {@code observe layer4}: a connect of a stream to {@code sv} succeeded ({@code ok}) or
      * failed. After {@code error-limit} failures in a row, {@code on-error} acts. Returns what

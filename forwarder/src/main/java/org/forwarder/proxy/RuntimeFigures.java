@@ -51,7 +51,8 @@ public final class RuntimeFigures {
                     String status;
                     if (s.inMaintenance()) status = "MAINT";
                     else if (s.draining() && (!op.checked() || op.up())) status = "DRAIN";
-                    else status = op.checked() ? op.statusText() : "no check";
+                    else if (op.checked()) status = op.statusText();
+                    else status = op.up() ? "no check" : "DOWN"; // set server health down
                     r.set("status", status);
                     r.set("act", s.backup() ? 0 : 1).set("bck", s.backup() ? 1 : 0);
                     if (op.checked()) {

@@ -334,6 +334,14 @@ class HealthCheckTest {
         assertEquals(before, s1.accepted.get(), "no check after disable health");
         assertEquals("\n", CliClient.ask(sock, "enable health lb/s1\n"));
         Peers.waitUntil("checks again after enable health", WAIT, () -> s1.accepted.get() > before + 1);
+
+        assertEquals("\n", CliClient.ask(sock, "set server lb/s3 health down\n"));
+        assertEquals("DOWN", statRow(CliClient.ask(sock, "show stat\n"), "s3").get("status"));
+        assertTrue(logged(fw, "alert: Server lb/s3 is DOWN, changed from CLI. 1 active and 0 backup servers left."), "log: " + fw.log);
+        assertEquals(Set.of("s1"), new TreeSet<>(picks(fw, 4)), "no client to a server set down");
+        assertEquals("\n", CliClient.ask(sock, "set server lb/s3 health up\n"));
+        assertTrue(logged(fw, "Server lb/s3 is UP, changed from CLI. 2 active and 0 backup servers online."), "log: " + fw.log);
+        assertEquals(Set.of("s1", "s3"), new TreeSet<>(picks(fw, 4)));
     }
 
     @Test
