@@ -165,7 +165,8 @@ class HealthCheckTest {
 
         s1.close();
         Peers.waitUntil("s1 marked DOWN", WAIT, () -> !srv(fw, "s1").up());
-        assertTrue(logged(fw, "alert: Server lb/s1 is DOWN", "0 active and 2 backup servers left."), "log: " + fw.log);
+        assertTrue(logged(fw, "alert: Server lb/s1 is DOWN", "0 active and 2 backup servers left. Running on backup. 0 sessions active,"),
+                "log: " + fw.log);
         assertEquals(whileDown, new TreeSet<>(picks(fw, 6)), "the backups serve while no active server is up");
 
         server("s1", port1);
