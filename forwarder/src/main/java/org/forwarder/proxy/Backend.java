@@ -29,6 +29,12 @@ import org.forwarder.stats.SharedMax;
  * what it did into its own block of this backend's row (gauges as +1/-1 deltas, so sums over
  * loops are right even when one loop queues a stream and another dequeues it).
  *
+ * <p>Health. A pick takes only servers that are usable (ready, weighted, UP by their checks),
+ * and among them the active ones while any is usable; else the first usable backup, or every
+ * usable backup with {@code option allbackups} ({@link #tier}). Check results, passive errors and
+ * the runtime API move a server's {@link OpState} under the same lock, so a pick never sees half
+ * of a change; a server that comes UP serves the queue at once.
+ *
  * <p>Maxima (smax, qmax) are process-wide levels that no loop's deltas show, so they are kept
  * where the shared level changes: the queue's size under the lock, the streams of the backend in
  * one atomic count changed at a stream's start and end (once per connection, as the frontend's

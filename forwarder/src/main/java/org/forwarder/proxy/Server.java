@@ -19,11 +19,12 @@ import org.forwarder.sys.SockAddr;
  * DRAIN, admin state 8; maint after drain is MAINT, 1):
  * <pre>
  *  state          new streams   streams already on it   show stat status
- *  0 (ready)      yes           kept                    "no check" (no health checks yet)
+ *  0 (ready)      yes (if UP)   kept                    "no check", or the check state (UP, DOWN 1/2, ...)
  *  DRAIN          no            kept                    DRAIN
  *  MAINT          no            kept                    MAINT
  * </pre>
- * Weight 0 also takes no new stream (status stays as the state says). Its counters are per loop:
+ * Weight 0 also takes no new stream (status stays as the state says), nor a server whose
+ * health checks say DOWN ({@link OpState}, the operational state next to this one). Its counters are per loop:
  * a stream counts into its own loop's block of row {@link #statsRow}.
  */
 public final class Server {
