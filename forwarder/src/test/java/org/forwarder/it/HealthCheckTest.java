@@ -371,4 +371,76 @@ class HealthCheckTest {
         assertEquals(Set.of("b1", "b2"), new TreeSet<>(picks(fw, 6)), "option allbackups: every usable backup");
         assertEquals(0, srv(fw, "off").op.downs(), "a server in maintenance is not checked");
     }
+
+    /**
+     * A server whose listener closes while the streams it accepted go on: its checks fail, its
+     * streams do not. With {@code on-marked-down shutdown-sessions} they end when it goes DOWN.
+     */
+    private void streamsOnAServerMarkedDown(boolean shutdownSessions) throws Exception {
+        java.net.ServerSocket listener = new java.net.ServerSocket();
+        listener.setReuseAddress(true);
+        listener.bind(new java.net.InetSocketAddress(Peers.LOOPBACK, 0));
+        cleanup.add(listener);
+        java.util.concurrent.BlockingQueue<Socket> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
+        Thread acceptor = Thread.ofVirtual().start(() -> {
+            try {
+                while (true) {
+                    Socket a = listener.accept();
+                    a.setSoTimeout(200);
+                    try {
+                        if (a.getInputStream().read() == 'x') {
+                            a.getOutputStream().write('y');
+                            cleanup.add(a);
+                            accepted.add(a);
+                            continue;
+                        }
+                    } catch (IOException e) {
+                        // a check: reset or nothing sent
+                    }
+                    a.close();
+                }
+            } catch (IOException e) {
+                // listener closed
+            }
+        });
+        ServerCheck sc = new ServerCheck(true, 100, 100, 100, 1, 1, 0, null, false, false, 0, false, 10,
+                ServerCheck.OnError.FAIL_CHECK, shutdownSessions, false);
+        Fw fw = start(Map.of("s1", listener.getLocalPort()), HealthCheck.DEFAULT, Map.of("s1", sc));
+        Socket c = Peers.connect(cleanup, fw.port);
+        c.getOutputStream().write('x');
+        assertEquals('y', c.getInputStream().read());
+        Socket srvSide = accepted.take();
+        listener.close();
+        acceptor.join(5000);
+        Peers.waitUntil("s1 DOWN", WAIT, () -> !srv(fw, "s1").up());
+        if (shutdownSessions) {
+            Peers.waitUntil("the stream ended", WAIT, () -> fw.fw.stats().active() == 0);
+            c.setSoTimeout(5000);
+            int r;
+            try {
+                r = c.getInputStream().read();
+            } catch (IOException e) {
+                r = -1; // reset
+            }
+            assertEquals(-1, r, "the client's stream ended when its server went DOWN");
+        } else {
+            Peers.sleep(300);
+            srvSide.setSoTimeout(5000);
+            c.getOutputStream().write('z');
+            assertEquals('z', srvSide.getInputStream().read(), "the stream goes on on a DOWN server");
+            assertEquals(1, fw.fw.stats().active());
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void onMarkedDownShutdownSessionsEndsTheServersStreams() throws Exception {
+        streamsOnAServerMarkedDown(true);
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void withoutItStreamsOnADownServerGoOn() throws Exception {
+        streamsOnAServerMarkedDown(false);
+    }
 }
