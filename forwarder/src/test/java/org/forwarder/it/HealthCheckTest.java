@@ -443,4 +443,28 @@ class HealthCheckTest {
     void withoutItStreamsOnADownServerGoOn() throws Exception {
         streamsOnAServerMarkedDown(false);
     }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void drainKeepsItsStreamsTakesNoNewOnesAndIsStillChecked() throws Exception {
+        TestServer s1 = server("s1", 0);
+        TestServer s2 = server("s2", 0);
+        Fw fw = start(Map.of("s1", s1.port(), "s2", s2.port()), HealthCheck.DEFAULT,
+                Map.of("s1", check(100, 2, 2, false), "s2", check(100, 2, 2, false)));
+        Peers.waitUntil("first checks done", WAIT, () -> srv(fw, "s1").op.status != null && srv(fw, "s2").op.status != null);
+        Socket held = null;
+        for (int i = 0; i < 4 && held == null; i++) {
+            Socket c = Peers.connect(cleanup, fw.port);
+            if ("s1".equals(Peers.readLine(c.getInputStream()))) held = c;
+            else c.close();
+        }
+        assertTrue(held != null, "a stream on s1");
+        Backend be = fw.fw.proxies().backend("lb");
+        fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.DRAIN, -1, -1);
+        assertEquals(List.of("s2", "s2", "s2", "s2", "s2"), picks(fw, 5), "no new stream on a draining server");
+        assertEquals("ping", new String(Peers.exchange(held, "ping".getBytes())), "its stream goes on");
+        int checks = s1.accepted.get();
+        Peers.waitUntil("still checked while draining", WAIT, () -> s1.accepted.get() > checks + 1);
+        assertTrue(srv(fw, "s1").up(), "UP and draining");
+    }
 }
