@@ -467,4 +467,44 @@ class HealthCheckTest {
         Peers.waitUntil("still checked while draining", WAIT, () -> s1.accepted.get() > checks + 1);
         assertTrue(srv(fw, "s1").up(), "UP and draining");
     }
+
+    /** Refused clients (retries 0, error-limit 1) until {@code on-error} marks the server DOWN (rise 2, fall 5, health at its top). */
+    private int refusalsUntilDown(ServerCheck.OnError onError) throws Exception {
+        TestServer live = server("live", 0);
+        ServerCheck slow = check(60_000, 2, 5, false);
+        ServerCheck observed = new ServerCheck(true, 60_000, 60_000, 60_000, 2, 5, 0, null, false, false, 0, true,
+                1, onError, false, false);
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        ports.put("live", live.port());
+        ports.put("dead", Peers.deadPort());
+        Fw fw = start(ports, HealthCheck.DEFAULT, Map.of("live", slow, "dead", observed), "retries 0");
+        Server dead = srv(fw, "dead");
+        fw.fw.proxies().forceHealth(fw.fw.proxies().backend("lb"), dead, true);
+        assertEquals("UP", dead.op.statusText());
+        int refused = 0;
+        for (int i = 0; i < 40 && dead.up(); i++) {
+            if (pickOnce(fw).equals("-")) refused++;
+        }
+        assertTrue(!dead.up(), "marked down at last");
+        assertTrue(logged(fw, "alert: Server lb/dead is DOWN, reason: Health analyze, info: \"Detected 1 consecutive errors"), "log " + fw.log);
+        return refused;
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void onErrorModesTakeHaproxysNumberOfErrors() throws Exception {
+        assertEquals(1, refusalsUntilDown(ServerCheck.OnError.MARK_DOWN), "mark-down: at once");
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void suddenDeathLeavesOneMoreError() throws Exception {
+        assertEquals(2, refusalsUntilDown(ServerCheck.OnError.SUDDEN_DEATH), "sudden-death: to the last step, then down");
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void failCheckCountsAsFailedChecks() throws Exception {
+        assertEquals(5, refusalsUntilDown(ServerCheck.OnError.FAIL_CHECK), "fail-check: fall failed checks");
+    }
 }
