@@ -192,9 +192,10 @@ public final class Backend {
         Server best = null;
         int total = 0;
         int tier = tier();
+        long now = System.nanoTime();
         for (Server s : servers) {
             if (!eligible(s, tier) || !s.hasSlot()) continue;
-            int w = s.weight;
+            int w = s.effectiveWeight(now);
             s.rrCurrent += w;
             total += w;
             if (best == null || s.rrCurrent > best.rrCurrent) best = s;
@@ -208,13 +209,17 @@ public final class Backend {
         int bestIndex = -1;
         int n = servers.length;
         int tier = tier();
+        long now = System.nanoTime();
+        int bestWeight = 0;
         // start after the last choice so ties rotate instead of piling on the first server
         for (int k = 0; k < n; k++) {
             int i = (rrStart + k) % n;
             Server s = servers[i];
             if (!eligible(s, tier) || !s.hasSlot()) continue;
-            if (best == null || (long) s.current() * best.weight < (long) best.current() * s.weight) {
+            int w = s.effectiveWeight(now);
+            if (best == null || (long) s.current() * bestWeight < (long) best.current() * w) {
                 best = s;
+                bestWeight = w;
                 bestIndex = i;
             }
         }
@@ -310,6 +315,7 @@ public final class Backend {
                 noteBackendState();
                 if (change > 0) {
                     sv.rrCurrent = 0;
+                    sv.startRamp();
                     granted = grantWaiters();
                 }
             }
@@ -332,6 +338,7 @@ public final class Backend {
                     op.downSince = 0;
                 }
                 sv.rrCurrent = 0;
+                sv.startRamp();
                 change = 1;
             } else if (!up && op.up) {
                 op.up = false;
@@ -443,6 +450,7 @@ public final class Backend {
                 sv.adminState = adminState;
                 if ((adminState & Server.MAINT) != 0) sv.wasInMaintenance = true;
                 OpState op = sv.op;
+                if (maintBefore && !sv.inMaintenance() && op.up) sv.startRamp(); // back in service
                 if (op.checked && !maintBefore && sv.inMaintenance()) {
                     // HAProxy zeroes the health of a server put in maintenance: back out of it,
                     // it is DOWN until its checks pass rise times

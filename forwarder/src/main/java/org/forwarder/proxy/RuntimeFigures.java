@@ -56,6 +56,8 @@ public final class RuntimeFigures {
                     else status = op.up() ? "no check" : "DOWN"; // set server health down
                     r.set("status", status);
                     r.set("act", s.backup() ? 0 : 1).set("bck", s.backup() ? 1 : 0);
+                    int throttle = s.throttlePercent();
+                    if (throttle >= 0) r.set("throttle", throttle);
                     if (op.checked()) {
                         String last = op.status;
                         r.set("check_status", (op.inProgress ? "* " : "") + (last == null ? "INI" : last));

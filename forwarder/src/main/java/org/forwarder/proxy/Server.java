@@ -120,6 +120,44 @@ public final class Server {
         return adminState == READY && weight > 0 && op.up;
     }
 
+    /**
+     * {@code slowstart}: System.nanoTime() when the server last came UP after being DOWN, while its
+     * weight ramps up; 0 otherwise (and at process start, as HAProxy does not ramp then).
+     */
+    volatile long rampStart;
+
+    /** Under the backend's lock: the server came UP; with slowstart its weight ramps from now. */
+    void startRamp() {
+        if (check.slowstartMs() > 0) rampStart = Math.max(1, System.nanoTime());
+    }
+
+    /**
+     * The weight a pick uses at {@code now} (System.nanoTime()): the weight, or during slowstart
+     * its share elapsed/slowstart rounded up, at least 1 (HAProxy's ramp). Under the lock.
+     */
+    int effectiveWeight(long now) {
+        int w = weight;
+        long start = rampStart;
+        if (start == 0) return w;
+        long span = check.slowstartMs() * 1_000_000L;
+        long elapsed = now - start;
+        if (elapsed >= span) {
+            rampStart = 0;
+            return w;
+        }
+        if (elapsed < 0) elapsed = 0;
+        return (int) Math.max(1, (w * elapsed + span - 1) / span);
+    }
+
+    /** Throttle percent during slowstart (show stat's throttle), or -1 when not ramping. */
+    public int throttlePercent() {
+        long start = rampStart;
+        if (start == 0) return -1;
+        long span = check.slowstartMs() * 1_000_000L;
+        long elapsed = System.nanoTime() - start;
+        return elapsed >= span ? -1 : (int) (elapsed * 100 / span);
+    }
+
     /** Under the backend's lock. */
     boolean hasSlot() {
         int mc = maxconn;
