@@ -93,6 +93,7 @@ public final class Forwarder implements AutoCloseable {
         int n = config.global().loops();
         StatsRegistry registry = StatsRegistry.of(config);
         Proxies proxies = Proxies.of(config, registry);
+        org.forwarder.proxy.ServerStateLoader.load(config, proxies, log); // before any loop or check runs
         LogWriter logs = LogWriter.start(config, n, logRing);
         Consumer<String> stderr = log;
         if (logs != null) {

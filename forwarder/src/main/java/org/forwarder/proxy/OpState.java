@@ -88,6 +88,25 @@ public final class OpState {
         return health == 0 ? "DOWN" : "DOWN " + health + "/" + rise;
     }
 
+    /**
+     * A state a previous process saved (server-state-file), before any check ran: running or
+     * stopped, and the health counter, kept within what this configuration's rise and fall allow
+     * (a running server is at least at rise, a stopped one below it).
+     */
+    void restore(boolean running, int savedHealth) {
+        int top = rise + fall - 1;
+        if (running) {
+            health = Math.max(rise, Math.min(top, savedHealth));
+            up = true;
+        } else {
+            health = Math.min(rise - 1, Math.max(0, savedHealth));
+            if (up) {
+                up = false;
+                downSince = System.nanoTime();
+            }
+        }
+    }
+
     // ---- transitions, under the backend's lock ---------------------------------------------
 
     /** 1 when this pass made it UP, else 0. */
