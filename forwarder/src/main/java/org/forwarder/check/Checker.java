@@ -91,6 +91,7 @@ public final class Checker extends Task implements FdHandler {
 
     /** Arms the first check after {@code delayMs} (loop thread). */
     public void start(long delayMs) {
+        server.setHastener(this::hasten);
         worker.poller().timers().schedule(this, worker.now() + delayMs);
     }
 
@@ -102,8 +103,25 @@ public final class Checker extends Task implements FdHandler {
         arena.close();
     }
 
+    /** The earliest next check asked for from any thread (ms from the ask), MAX_VALUE none. */
+    private final java.util.concurrent.atomic.AtomicLong hastenMs = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
+
+    /**
+     * Any thread: the next check no later than {@code delayMs} from now (leaving maintenance:
+     * at once; an observed error with fastinter: fastinter). The timer belongs to this loop, so
+     * the request is recorded and the loop woken; {@link #run} moves the timer there.
+     */
+    public void hasten(long delayMs) {
+        hastenMs.accumulateAndGet(delayMs, Math::min);
+        worker.poller().wakeFromAnyThread(this);
+    }
+
     @Override
-    protected void run() { }
+    protected void run() {
+        long d = hastenMs.getAndSet(Long.MAX_VALUE);
+        if (d == Long.MAX_VALUE || stopped || fd >= 0) return; // a check under way schedules its next itself
+        worker.poller().timers().scheduleNoLaterThan(this, worker.now() + d);
+    }
 
     @Override
     protected void onTimer(long nowMs) {

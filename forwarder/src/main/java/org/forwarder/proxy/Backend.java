@@ -443,6 +443,8 @@ public final class Backend {
      * now, in which case the caller serves the queue ({@link #serveQueue}) on a loop.
      */
     public boolean change(Server sv, int adminState, int weight, int maxconn) {
+        boolean recheck = false;
+        boolean serve;
         synchronized (lock) {
             if (adminState >= 0 && adminState != sv.adminState) {
                 if (!sv.usable()) sv.rrCurrent = 0; // back in the rotation: no credit from before
@@ -450,10 +452,24 @@ public final class Backend {
                 sv.adminState = adminState;
                 if ((adminState & Server.MAINT) != 0) sv.wasInMaintenance = true;
                 OpState op = sv.op;
+                if (op.checked && maintBefore && !sv.inMaintenance()) {
+                    // HAProxy starts a server out of maintenance UP at health = rise (UP 1/fall)
+                    // and checks it at once (the checker is hastened after the lock)
+                    op.health = op.rise;
+                    if (!op.up) {
+                        op.up = true;
+                        long since = op.downSince;
+                        if (since != 0) {
+                            op.downtimeNs += System.nanoTime() - since;
+                            op.downSince = 0;
+                        }
+                    }
+                    recheck = true;
+                }
                 if (maintBefore && !sv.inMaintenance() && op.up) sv.startRamp(); // back in service
                 if (op.checked && !maintBefore && sv.inMaintenance()) {
-                    // HAProxy zeroes the health of a server put in maintenance: back out of it,
-                    // it is DOWN until its checks pass rise times
+                    // HAProxy zeroes the health of a server put in maintenance (back out of it,
+                    // it restarts at rise, see above)
                     op.health = 0;
                     if (op.up) {
                         op.up = false;
@@ -466,8 +482,10 @@ public final class Backend {
             if (weight >= 0) sv.weight = weight;
             if (maxconn >= 0) sv.maxconn = maxconn;
             noteBackendState();
-            return queue.size() > 0 && sv.hasSlot();
+            serve = queue.size() > 0 && sv.hasSlot();
         }
+        if (recheck) sv.hastenCheck(0);
+        return serve;
     }
 
     /**

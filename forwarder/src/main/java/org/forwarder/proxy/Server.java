@@ -111,6 +111,22 @@ public final class Server {
     /** Operationally up: always without {@code check}, else as its checks say. */
     public boolean up() { return op.up; }
 
+    /** Brings the server's next health check forward (set once by its checker), or null. */
+    public interface CheckHastener {
+        /** Asks for the next check no later than {@code delayMs} from now; any thread. */
+        void hasten(long delayMs);
+    }
+
+    private volatile CheckHastener hastener;
+
+    public void setHastener(CheckHastener h) { hastener = h; }
+
+    /** The next check no later than {@code delayMs} from now (no-op without a checker). */
+    public void hastenCheck(long delayMs) {
+        CheckHastener h = hastener;
+        if (h != null) h.hasten(delayMs);
+    }
+
     public boolean inMaintenance() { return (adminState & MAINT) != 0; }
     public boolean draining() { return (adminState & DRAIN) != 0; }
     public boolean wasInMaintenance() { return wasInMaintenance; }

@@ -507,4 +507,62 @@ class HealthCheckTest {
     void failCheckCountsAsFailedChecks() throws Exception {
         assertEquals(5, refusalsUntilDown(ServerCheck.OnError.FAIL_CHECK), "fail-check: fall failed checks");
     }
+    /**
+     * HAProxy 2.6.12, right after "set server lb/s1 state ready": show stat "UP 1/3", health =
+     * rise, and the next check at once (not a full inter later) takes it to the top. The server
+     * holds the check's answer until told, so the state before that check is seen.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void leavingMaintenanceIsUpAtOnceAndCheckedAtOnce() throws Exception {
+        java.net.ServerSocket ss = new java.net.ServerSocket();
+        cleanup.add(ss);
+        ss.bind(new java.net.InetSocketAddress(Peers.LOOPBACK, 0));
+        java.util.concurrent.atomic.AtomicBoolean answer = new java.util.concurrent.atomic.AtomicBoolean(true);
+        List<Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+        Thread t = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                while (true) {
+                    Socket c = ss.accept();
+                    accepted.incrementAndGet();
+                    if (answer.get()) {
+                        c.getOutputStream().write("+PONG\r\n".getBytes());
+                        c.close();
+                    } else {
+                        held.add(c);
+                    }
+                }
+            } catch (IOException e) {
+                // closed
+            }
+        });
+        Fw fw = Peers.startText(cleanup, Peers.defaults("5s", "timeout check 10s") + """
+                listen lb
+                    bind 127.0.0.1:0
+                    option tcp-check
+                    tcp-check send PING\\r\\n
+                    tcp-check expect string +PONG
+                    server s1 127.0.0.1:%d check inter 20s rise 2 fall 3
+                """.formatted(ss.getLocalPort()));
+        Server sv = srv(fw, "s1");
+        Peers.waitUntil("first check", WAIT, () -> "L7OK".equals(sv.op.status));
+        answer.set(false);
+        Backend be = fw.fw.proxies().backend("lb");
+        fw.fw.proxies().changeServer(be, sv, Server.MAINT, -1, -1);
+        int before = accepted.get();
+        fw.fw.proxies().changeServer(be, sv, Server.READY, -1, -1);
+        assertTrue(sv.up(), "UP right after leaving maintenance; status " + sv.op.statusText());
+        assertEquals("UP 1/3", sv.op.statusText());
+        assertEquals(2, sv.op.health(), "health = rise");
+        // inter 20s: only a check started at once reaches the server within seconds
+        assertTrue(Peers.await(Duration.ofSeconds(3), () -> accepted.get() > before), "a check right after ready");
+        for (Socket c : held) {
+            c.getOutputStream().write("+PONG\r\n".getBytes());
+            c.close();
+        }
+        assertTrue(Peers.await(Duration.ofSeconds(3), () -> "UP".equals(sv.op.statusText())),
+                "the check right after ready passes: " + sv.op.statusText());
+        t.interrupt();
+    }
 }
