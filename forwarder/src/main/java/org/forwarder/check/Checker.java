@@ -383,7 +383,10 @@ public final class Checker extends Task implements FdHandler {
         op.durationMs = duration;
         op.status = status;
         op.inProgress = false;
-        int change = backend.checkResult(server, ok, worker.counters());
+        // as HAProxy, a result that comes back while the server is in maintenance or its checks
+        // are disabled (the state changed while the check was under way) moves nothing
+        boolean applies = !server.inMaintenance() && op.enabled();
+        int change = applies ? backend.checkResult(server, ok, worker.counters()) : 0;
         // HAProxy logs the steps in between only with option log-health-checks (not supported)
         if (change != 0) Events.stateChanged(worker, backend, server, change > 0, status, info, duration);
         long next;

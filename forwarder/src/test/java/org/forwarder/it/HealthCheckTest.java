@@ -565,4 +565,50 @@ class HealthCheckTest {
                 "the check right after ready passes: " + sv.op.statusText());
         t.interrupt();
     }
+
+    /**
+     * A check in flight when the server is put in maintenance: HAProxy ignores its result, the
+     * server in MAINT is neither raised nor logged "is UP". The server holds the first check's
+     * answer until the state changed.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void checkResultInFlightIsIgnoredInMaintenance() throws Exception {
+        java.net.ServerSocket ss = new java.net.ServerSocket();
+        cleanup.add(ss);
+        ss.bind(new java.net.InetSocketAddress(Peers.LOOPBACK, 0));
+        java.util.concurrent.CountDownLatch accepted = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch answer = new java.util.concurrent.CountDownLatch(1);
+        Thread t = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                while (true) {
+                    Socket c = ss.accept();
+                    accepted.countDown();
+                    answer.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                    c.getOutputStream().write("+PONG\r\n".getBytes());
+                    Thread.sleep(50);
+                    c.close();
+                }
+            } catch (Exception e) {
+                // closed
+            }
+        });
+        Fw fw = Peers.startText(cleanup, Peers.defaults("5s", "timeout check 5s") + """
+                listen lb
+                    bind 127.0.0.1:0
+                    option tcp-check
+                    tcp-check send PING\\r\\n
+                    tcp-check expect string +PONG
+                    server s1 127.0.0.1:%d check inter 5s rise 1 fall 1
+                """.formatted(ss.getLocalPort()));
+        assertTrue(accepted.await(10, java.util.concurrent.TimeUnit.SECONDS), "first check connected");
+        Backend be = fw.fw.proxies().backend("lb");
+        Server s = srv(fw, "s1");
+        fw.fw.proxies().changeServer(be, s, Server.MAINT, -1, -1);
+        answer.countDown();
+        Peers.sleep(500);
+        for (String line : fw.log) assertTrue(!line.contains("Server lb/s1 is UP"), "no 'is UP' for a server in maintenance: " + fw.log);
+        assertTrue(!s.up(), "in MAINT the check result does not raise the server");
+        t.interrupt();
+    }
 }
