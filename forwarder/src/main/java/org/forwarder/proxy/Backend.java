@@ -393,6 +393,8 @@ public final class Backend {
                 noteBackendState();
             }
         }
+        // as HAProxy, every on-error mode brings the pending check forward to now + fastinter
+        sv.hastenCheck(c.fastinterMs());
         return change;
     }
 

@@ -611,4 +611,35 @@ class HealthCheckTest {
         assertTrue(!s.up(), "in MAINT the check result does not raise the server");
         t.interrupt();
     }
+
+    /**
+     * on-error fastinter: HAProxy brings the pending check forward to now + fastinter. Seen on
+     * 2.6.12: inter 20s fastinter 100 fall 1, refused clients, the server DOWN within a second
+     * (the first check of the dead server comes 10 s after the start, the second 20 s later).
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void onErrorFastinterBringsTheNextCheckForward() throws Exception {
+        TestServer live = server("live", 0);
+        int dead = Peers.deadPort();
+        Fw fw = Peers.startText(cleanup, Peers.defaults("5s", "retries 0") + """
+                listen lb
+                    bind 127.0.0.1:0
+                    balance roundrobin
+                    server live 127.0.0.1:%d check inter 20s
+                    server dead 127.0.0.1:%d check inter 20s fastinter 100 rise 1 fall 1 observe layer4 error-limit 1 on-error fastinter
+                """.formatted(live.port(), dead));
+        Server d = srv(fw, "dead");
+        for (int i = 0; i < 4 && d.up(); i++) {
+            try (Socket s = Peers.connect(cleanup, fw.port)) {
+                s.setSoTimeout(2000);
+                Peers.readLine(s.getInputStream());
+            } catch (IOException e) {
+                // refused through the forwarder
+            }
+        }
+        assertTrue(Peers.await(Duration.ofSeconds(3), () -> !d.up()),
+                "a check within fastinter after the observed error marks the dead server DOWN");
+        assertEquals("L4CON", d.op.status);
+    }
 }
