@@ -382,7 +382,7 @@ public final class Backend {
                 }
                 case FAIL_CHECK -> change = op.failed();
                 case MARK_DOWN -> {
-                    op.health = 0;
+                    op.health = op.rise; // as HAProxy: then the failure (counted) drops it to 0
                     change = op.failed();
                 }
             }

@@ -30,7 +30,7 @@ public final class OpState {
     public volatile boolean inProgress;
     /** Duration of the last check, ms; -1 none. */
     public volatile long durationMs = -1;
-    /** Failed checks (chkfail), UP to DOWN transitions (chkdown). */
+    /** Failed checks while health > 0 (chkfail), UP to DOWN transitions (chkdown). */
     volatile long failures;
     volatile long downs;
     /** System.nanoTime() of the last fall to DOWN while down, else 0; total time down before it. */
@@ -128,9 +128,9 @@ public final class OpState {
         return 0;
     }
 
-    /** -1 when this failure made it DOWN, else 0. */
+    /** -1 when this failure made it DOWN, else 0. Counted in chkfail only while health > 0, as HAProxy. */
     int failed() {
-        failures++;
+        if (health > 0) failures++;
         if (health > rise) {
             health--;
             return 0;

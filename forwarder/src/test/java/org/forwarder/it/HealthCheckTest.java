@@ -642,4 +642,20 @@ class HealthCheckTest {
                 "a check within fastinter after the observed error marks the dead server DOWN");
         assertEquals("L4CON", d.op.status);
     }
+
+    /** chkfail (HAProxy's failed_checks) stops growing once the health is 0: a dead server at fall 2 shows 1. */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void chkfailStopsCountingOnceHealthIsZero() throws Exception {
+        int dead = Peers.deadPort();
+        Fw fw = Peers.startText(cleanup, Peers.defaults("5s") + """
+                listen lb
+                    bind 127.0.0.1:0
+                    server s1 127.0.0.1:%d check inter 50 rise 2 fall 2
+                """.formatted(dead));
+        Server s = srv(fw, "s1");
+        Peers.waitUntil("DOWN", WAIT, () -> !s.up());
+        Peers.sleep(500); // ten more failed checks while DOWN at health 0
+        assertEquals(1, s.op.failures(), "chkfail as HAProxy's (failures only while health > 0)");
+    }
 }

@@ -46,4 +46,15 @@ class OpStateTest {
         assertEquals(-1, o.failed(), "up, but down at the first failure, as HAProxy starts a checked server");
         assertEquals("DOWN", o.statusText());
     }
+
+    /** HAProxy counts a failed check in chkfail only while health > 0: a dead server does not add up. */
+    @Test
+    void chkfailStopsCountingOnceHealthIsZero() {
+        OpState o = op(2, 2);
+        for (int i = 0; i < 10; i++) o.failed();
+        assertEquals(1, o.failures(), "the failure that took health from rise to 0, none after");
+        o.passed();
+        o.failed();
+        assertEquals(2, o.failures(), "health 1 (DOWN 1/2) > 0: counted");
+    }
 }
