@@ -294,7 +294,7 @@ final class ServerCommands {
         s.answer(sb.toString());
     }
 
-    /** HAProxy 2.6's HCHK_STATUS_* number of a check status (INI 1, L4OK 6, L4CON 8, ...). */
+    /** HAProxy 2.6's HCHK_STATUS_* number of a check status (INI 1, L4OK 6, L4CON 8, L7OKD 15, L7STS 17, ...). */
     static int checkStatusNumber(String status) {
         if (status == null) return 1;
         return switch (status) {
@@ -305,8 +305,8 @@ final class ServerCommands {
             case "L4CON" -> 8;
             case "L7TOUT" -> 12;
             case "L7RSP" -> 13;
-            case "L7OK" -> 14;
-            case "L7STS" -> 16;
+            case "L7OK" -> 15; // L7OKD (14 is the dummy L57DATA)
+            case "L7STS" -> 17;
             default -> 0;
         };
     }
