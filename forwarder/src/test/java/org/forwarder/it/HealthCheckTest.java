@@ -658,4 +658,74 @@ class HealthCheckTest {
         Peers.sleep(500); // ten more failed checks while DOWN at health 0
         assertEquals(1, s.op.failures(), "chkfail as HAProxy's (failures only while health > 0)");
     }
+
+    /**
+     * show stat as HAProxy 2.6.12: check_code 0 after a passing tcp-check (L7OK); in MAINT no
+     * check_status, check_code, check_duration; the BACKEND's weight without allbackups is the
+     * first usable backup's; a draining checked server below the top of its health "DRAIN 1/3";
+     * after "disable health" "no check" and no check columns. The server holds the check's
+     * answer once told, so the health stays where the state change put it.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void showStatStatusAndCheckColumnsAsHaproxy(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path sock = dir.resolve("admin.sock");
+        java.net.ServerSocket ss = new java.net.ServerSocket();
+        cleanup.add(ss);
+        ss.bind(new java.net.InetSocketAddress(Peers.LOOPBACK, 0));
+        java.util.concurrent.atomic.AtomicBoolean answer = new java.util.concurrent.atomic.AtomicBoolean(true);
+        List<Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread t = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                while (true) {
+                    Socket c = ss.accept();
+                    if (answer.get()) {
+                        c.getOutputStream().write("+PONG\r\n".getBytes());
+                        c.close();
+                    } else {
+                        held.add(c);
+                    }
+                }
+            } catch (IOException e) {
+                // closed
+            }
+        });
+        TestServer b1 = server("b1", 0), b2 = server("b2", 0);
+        Fw fw = Peers.startText(cleanup, "global\n    stats socket " + sock + " level admin\n"
+                + Peers.defaults("5s", "timeout check 10s") + """
+                listen lb
+                    bind 127.0.0.1:0
+                    option tcp-check
+                    tcp-check send PING\\r\\n
+                    tcp-check expect string +PONG
+                    server s1 127.0.0.1:%d check inter 20s rise 2 fall 3
+                    server b1 127.0.0.1:%d backup weight 7
+                    server b2 127.0.0.1:%d backup weight 5
+                """.formatted(ss.getLocalPort(), b1.port(), b2.port()));
+        Server sv = srv(fw, "s1");
+        Peers.waitUntil("first check", WAIT, () -> "L7OK".equals(sv.op.status));
+        Map<String, String> r = statRow(CliClient.ask(sock, "show stat\n"), "s1");
+        assertEquals(List.of("UP", "L7OK", "0"), List.of(r.get("status"), r.get("check_status"), r.get("check_code")), r.toString());
+        assertTrue(!r.get("check_duration").isEmpty(), r.toString());
+
+        answer.set(false);
+        assertEquals("\n", CliClient.ask(sock, "set server lb/s1 state maint\n"));
+        String stat = CliClient.ask(sock, "show stat\n");
+        r = statRow(stat, "s1");
+        assertEquals(List.of("MAINT", "", "", ""),
+                List.of(r.get("status"), r.get("check_status"), r.get("check_code"), r.get("check_duration")), r.toString());
+        assertEquals("7", statRow(stat, "BACKEND").get("weight"), "the first backup serves alone: its weight");
+
+        assertEquals("\n", CliClient.ask(sock, "set server lb/s1 state drain\n"));
+        r = statRow(CliClient.ask(sock, "show stat\n"), "s1");
+        assertEquals("DRAIN 1/3", r.get("status"), r.toString());
+
+        assertEquals("\n", CliClient.ask(sock, "disable health lb/s1\n"));
+        assertEquals("\n", CliClient.ask(sock, "set server lb/s1 state ready\n"));
+        r = statRow(CliClient.ask(sock, "show stat\n"), "s1");
+        assertEquals(List.of("no check", "", "", ""),
+                List.of(r.get("status"), r.get("check_status"), r.get("check_code"), r.get("check_duration")), r.toString());
+        for (Socket c : held) c.close();
+        t.interrupt();
+    }
 }
