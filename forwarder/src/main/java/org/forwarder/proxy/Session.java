@@ -557,7 +557,9 @@ public final class Session extends Task implements ChannelOwner {
     private void connectFailed(int errno, boolean async) {
         countConnectFailure();
         Server observed = srv;
-        if (observed != null && observed.check.observeLayer4()) {
+        // observe layer4 counts the server's failures (refused, reset, unreachable, timed out),
+        // not this process's own (socket() failing, EMFILE, no free port...), as HAProxy
+        if (observed != null && observed.check.observeLayer4() && connectFailureCause(errno, async) != 'P') {
             int limit = observed.check.errorLimit();
             if (backend.observed(observed, false, counters) != 0) {
                 org.forwarder.check.Checks.observedDown(worker, backend, observed, limit);

@@ -728,4 +728,35 @@ class HealthCheckTest {
         for (Socket c : held) c.close();
         t.interrupt();
     }
+
+    /**
+     * observe layer4 counts the server's failures only: a connect that fails here (connect()
+     * giving EADDRNOTAVAIL, no free local port) is not the server's error, as HAProxy, and does
+     * not mark it down (error-limit 1, on-error mark-down).
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void observeLayer4IgnoresLocalConnectErrors() throws Exception {
+        TestServer s1 = server("s1", 0);
+        FaultySyscalls sys = new FaultySyscalls();
+        Fw fw = Peers.startText(cleanup, Peers.defaults("5s", "retries 0") + """
+                listen lb
+                    bind 127.0.0.1:0
+                    server s1 127.0.0.1:%d check inter 20s observe layer4 error-limit 1 on-error mark-down
+                """.formatted(s1.port()), sys);
+        Server sv = srv(fw, "s1");
+        Peers.waitUntil("first check", WAIT, () -> "L4OK".equals(sv.op.status));
+        sys.failConnects(org.forwarder.sys.Errno.EADDRNOTAVAIL, 3);
+        for (int i = 0; i < 3; i++) {
+            try (Socket c = Peers.connect(cleanup, fw.port)) {
+                c.setSoTimeout(3000);
+                Peers.readLine(c.getInputStream());
+            } catch (IOException e) {
+                // the forwarder could not connect
+            }
+        }
+        Peers.sleep(100);
+        assertTrue(sv.up(), "a local connect error is not the server's: " + sv.op.statusText() + " " + fw.log);
+        assertEquals("s1", pickOnce(fw), "the server still takes clients");
+    }
 }
