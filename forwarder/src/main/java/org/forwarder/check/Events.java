@@ -19,6 +19,11 @@ final class Events {
         return CheckStatusText.reason(status);
     }
 
+    /** HAProxy adds " Running on backup." while only backups serve. */
+    private static String onBackup(int act, int bck) {
+        return act == 0 && bck > 0 ? " Running on backup." : "";
+    }
+
     private static String who(Server sv) {
         return sv.backup() ? "Backup Server " : "Server ";
     }
@@ -36,15 +41,19 @@ final class Events {
         int act = be.usableServers(false), bck = be.usableServers(true);
         if (up) {
             w.log().accept(who(sv) + name + " is UP" + append(status, info, durationMs) + ". " + act + " active and "
-                    + bck + " backup servers online. 0 sessions requeued, " + be.queued() + " total in queue.");
+                    + bck + " backup servers online." + onBackup(act, bck) + " 0 sessions requeued, " + be.queued() + " total in queue.");
             if (!sv.backup() && sv.check().shutdownBackupSessionsOnUp()) {
                 for (Server b : be.servers()) if (b.backup()) killEverywhere(w, b);
             }
         } else {
             w.log().accept("alert: " + who(sv) + name + " is DOWN" + append(status, info, durationMs) + ". " + act
-                    + " active and " + bck + " backup servers left. " + sv.current()
+                    + " active and " + bck + " backup servers left." + onBackup(act, bck) + " " + sv.current()
                     + " sessions active, 0 requeued, 0 remaining in queue.");
-            if (act + bck == 0) w.log().accept("emerg: proxy " + be.name() + " has no server available!");
+            if (act + bck == 0) {
+                // HAProxy names the section's kind: "proxy" for a listen section, "backend" for a backend
+                String kind = w.proxies().frontend(be.name()) != null ? "proxy " : "backend ";
+                w.log().accept("emerg: " + kind + be.name() + " has no server available!");
+            }
             if (sv.check().shutdownSessionsOnDown()) killEverywhere(w, sv);
         }
     }

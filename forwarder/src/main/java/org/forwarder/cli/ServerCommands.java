@@ -98,6 +98,14 @@ final class ServerCommands {
                 }
             }
             case "weight" -> setWeight(tg, arg(a, 4));
+            case "health" -> {
+                switch (arg(a, 4)) {
+                    case "up" -> setHealth(tg, true);
+                    case "down" -> setHealth(tg, false);
+                    case "stopping" -> throw new CliError("'set server <srv> health stopping' is not supported (no NOLB state).");
+                    default -> throw new CliError("'set server <srv> health' expects 'up', 'stopping', or 'down'.");
+                }
+            }
             default -> throw new CliError("usage: set server <backend>/<server> state | weight");
         }
         s.answer("");
@@ -123,17 +131,19 @@ final class ServerCommands {
         String name = tg.backend().name() + "/" + tg.server().name();
         boolean maintBefore = (before & Server.MAINT) != 0, maintAfter = (after & Server.MAINT) != 0;
         boolean drainBefore = (before & Server.DRAIN) != 0, drainAfter = (after & Server.DRAIN) != 0;
-        int up = 0;
-        for (Server x : tg.backend().servers()) if (x.adminState() == Server.READY && x.weight() > 0) up++;
+        int up = tg.backend().usableServers(false), bck = tg.backend().usableServers(true);
         if (maintAfter && !maintBefore) {
-            return "alert: Server " + name + " is going DOWN for maintenance. " + up + " active and 0 backup servers left. "
+            return "alert: Server " + name + " is going DOWN for maintenance. " + up + " active and " + bck + " backup servers left. "
                     + tg.server().current() + " sessions active, 0 requeued, " + tg.backend().queued() + " remaining in queue.";
         }
         if (drainAfter && !drainBefore) {
-            return "Server " + name + " enters drain state. " + up + " active and 0 backup servers online. 0 sessions requeued, "
+            return "Server " + name + " enters drain state. " + up + " active and " + bck + " backup servers online. 0 sessions requeued, "
                     + tg.backend().queued() + " total in queue.";
         }
-        if (maintBefore && !maintAfter) return "Server " + name + " is UP/READY (leaving forced maintenance).";
+        if (maintBefore && !maintAfter) {
+            // a checked server leaves maintenance DOWN: its checks must pass rise times first
+            return "Server " + name + (tg.server().up() ? " is UP/READY" : " is DOWN") + " (leaving forced maintenance).";
+        }
         if (drainBefore && !drainAfter) return "Server " + name + " is UP (leaving forced drain).";
         return null;
     }
@@ -299,6 +309,23 @@ final class ServerCommands {
             case "L7STS" -> 16;
             default -> 0;
         };
+    }
+
+    /** {@code set server b/s health up|down}: the health counter to its top or 0, the state with it. */
+    private void setHealth(Target tg, boolean up) {
+        Server sv = tg.server();
+        Backend be = tg.backend();
+        if (!ctx.proxies().forceHealth(be, sv, up)) return;
+        String name = be.name() + "/" + sv.name();
+        int act = be.usableServers(false), bck = be.usableServers(true);
+        if (up) {
+            ctx.log().accept("Server " + name + " is UP, changed from CLI. " + act + " active and " + bck
+                    + " backup servers online. 0 sessions requeued, " + be.queued() + " total in queue.");
+        } else {
+            ctx.log().accept("alert: Server " + name + " is DOWN, changed from CLI. " + act + " active and " + bck
+                    + " backup servers left. " + sv.current() + " sessions active, 0 requeued, 0 remaining in queue.");
+            if (!be.hasUsableServer()) ctx.log().accept("emerg: proxy " + be.name() + " has no server available!");
+        }
     }
 
     /** {@code enable health} / {@code disable health}: the server's health checks run or pause. */

@@ -32,9 +32,14 @@ public final class FdBudget {
         return n;
     }
 
-    /** The loops' own fds: epoll and eventfd, and a listening socket per bind, for each loop. */
+    /**
+     * The loops' own fds: epoll and eventfd, and a listening socket per bind, for each loop; and
+     * one socket per health-checked server (each check holds at most one at a time).
+     */
     private static long fixed(Config cfg) {
-        return (long) cfg.global().loops() * (2 + binds(cfg));
+        long checks = 0;
+        for (BackendConfig b : cfg.backends().values()) for (ServerConfig s : b.servers()) if (s.check().check()) checks++;
+        return (long) cfg.global().loops() * (2 + binds(cfg)) + checks;
     }
 
     /**

@@ -14,7 +14,10 @@ import java.util.regex.PatternSyntaxException;
  * not at check time: every mistake a check would only meet on its first run (a bad hex string, a
  * regex that does not compile) becomes a file:line error when the configuration is read.
  * Strings arrive with the tokenizer's escapes already decoded ({@code \r \n \t \\ \xHH}); each
- * character up to U+00FF is one byte, as HAProxy sends them.
+ * character is one byte. Strings are refused past 0x7F: the tokenizer cannot tell {@code \xE9}
+ * from a literal U+00E9 in the UTF-8 file (HAProxy would send the byte E9 for the first and the
+ * two bytes C3 A9 for the second), so instead of guessing, such bytes go in {@code send-binary}
+ * or {@code expect binary}.
  */
 final class TcpCheckRules {
 
@@ -142,14 +145,15 @@ final class TcpCheckRules {
         return args.getFirst();
     }
 
-    /** The bytes of a decoded string: one per character, which must be at most U+00FF (write others as \xHH). */
+    /** The bytes of a decoded string: one per character, which must be ASCII (see the class comment). */
     static byte[] bytes(String kw, String text) {
         byte[] out = new byte[text.length()];
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            if (c > 0xFF) {
-                throw new IllegalArgumentException(kw + " '" + text + "' has the character U+"
-                        + String.format("%04X", (int) c) + ": write non-ASCII bytes as \\xHH escapes");
+            if (c > 0x7F) {
+                throw new IllegalArgumentException(kw + " '" + text + "' has a byte or character above 0x7F (U+"
+                        + String.format("%04X", (int) c) + "): write non-ASCII data in hexadecimal with"
+                        + " 'tcp-check send-binary' or 'tcp-check expect binary'");
             }
             out[i] = (byte) c;
         }

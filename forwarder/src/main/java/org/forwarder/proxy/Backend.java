@@ -29,6 +29,12 @@ import org.forwarder.stats.SharedMax;
  * what it did into its own block of this backend's row (gauges as +1/-1 deltas, so sums over
  * loops are right even when one loop queues a stream and another dequeues it).
  *
+ * <p>Health. A pick takes only servers that are usable (ready, weighted, UP by their checks),
+ * and among them the active ones while any is usable; else the first usable backup, or every
+ * usable backup with {@code option allbackups} ({@link #tier}). Check results, passive errors and
+ * the runtime API move a server's {@link OpState} under the same lock, so a pick never sees half
+ * of a change; a server that comes UP serves the queue at once.
+ *
  * <p>Maxima (smax, qmax) are process-wide levels that no loop's deltas show, so they are kept
  * where the shared level changes: the queue's size under the lock, the streams of the backend in
  * one atomic count changed at a stream's start and end (once per connection, as the frontend's
@@ -186,9 +192,10 @@ public final class Backend {
         Server best = null;
         int total = 0;
         int tier = tier();
+        long now = System.nanoTime();
         for (Server s : servers) {
             if (!eligible(s, tier) || !s.hasSlot()) continue;
-            int w = s.weight;
+            int w = s.effectiveWeight(now);
             s.rrCurrent += w;
             total += w;
             if (best == null || s.rrCurrent > best.rrCurrent) best = s;
@@ -202,13 +209,17 @@ public final class Backend {
         int bestIndex = -1;
         int n = servers.length;
         int tier = tier();
+        long now = System.nanoTime();
+        int bestWeight = 0;
         // start after the last choice so ties rotate instead of piling on the first server
         for (int k = 0; k < n; k++) {
             int i = (rrStart + k) % n;
             Server s = servers[i];
             if (!eligible(s, tier) || !s.hasSlot()) continue;
-            if (best == null || (long) s.current() * best.weight < (long) best.current() * s.weight) {
+            int w = s.effectiveWeight(now);
+            if (best == null || (long) s.current() * bestWeight < (long) best.current() * w) {
                 best = s;
+                bestWeight = w;
                 bestIndex = i;
             }
         }
@@ -304,12 +315,43 @@ public final class Backend {
                 noteBackendState();
                 if (change > 0) {
                     sv.rrCurrent = 0;
+                    sv.startRamp();
                     granted = grantWaiters();
                 }
             }
         }
         if (granted > 0) counters.row(statsRow).add(ProxyCounter.QCUR, -granted);
         return change;
+    }
+
+    /** Sets {@code sv}'s health to its top ({@code up}) or 0; +1 came UP, -1 went DOWN, 0 no change. */
+    int forceHealth(Server sv, boolean up) {
+        synchronized (lock) {
+            OpState op = sv.op;
+            int change = 0;
+            op.health = up ? op.rise + op.fall - 1 : 0;
+            if (up && !op.up) {
+                op.up = true;
+                long since = op.downSince;
+                if (since != 0) {
+                    op.downtimeNs += System.nanoTime() - since;
+                    op.downSince = 0;
+                }
+                sv.rrCurrent = 0;
+                sv.startRamp();
+                change = 1;
+            } else if (!up && op.up) {
+                op.up = false;
+                op.downs++;
+                op.downSince = System.nanoTime();
+                change = -1;
+            }
+            if (change != 0) {
+                sv.changedAt = System.nanoTime();
+                noteBackendState();
+            }
+            return change;
+        }
     }
 
     /**
@@ -408,6 +450,7 @@ public final class Backend {
                 sv.adminState = adminState;
                 if ((adminState & Server.MAINT) != 0) sv.wasInMaintenance = true;
                 OpState op = sv.op;
+                if (maintBefore && !sv.inMaintenance() && op.up) sv.startRamp(); // back in service
                 if (op.checked && !maintBefore && sv.inMaintenance()) {
                     // HAProxy zeroes the health of a server put in maintenance: back out of it,
                     // it is DOWN until its checks pass rise times

@@ -107,6 +107,19 @@ public final class Proxies {
         }
     }
 
+    /**
+     * {@code set server b/s health up|down}: {@code sv}'s health to its top (UP) or 0 (DOWN);
+     * true when its state changed. A server that came up serves the queue from loop 0.
+     */
+    public boolean forceHealth(Backend be, Server sv, boolean up) {
+        int change = be.forceHealth(sv, up);
+        if (change > 0 && loops.length > 0) {
+            Worker w = loops[0];
+            w.poller().execute(() -> be.serveQueue(w.counters()));
+        }
+        return change != 0;
+    }
+
     private void wakeLimitPaused() {
         for (Worker w : loops) if (w.hasLimitPausedListener()) w.wakeToResume();
     }

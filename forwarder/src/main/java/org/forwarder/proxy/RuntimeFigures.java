@@ -6,9 +6,10 @@ import java.util.List;
 
 /**
  * The figures of {@code show stat} (and of the exporter) that the runtime API changes, read from
- * the shared proxies rather than from the configuration (the Prometheus page reads the same rows): a server's status (MAINT, DRAIN, or
- * "no check" as long as there are no health checks), weight, maxconn and time since its last
- * change; a backend's usable weight, active servers and UP/DOWN; a frontend's maxconn. HAProxy
+ * the shared proxies rather than from the configuration (the Prometheus page reads the same rows): a server's status (MAINT, DRAIN,
+ * its health-check state UP, "UP 1/3", DOWN, "DOWN 1/2", or "no check" without checks), its check
+ * columns (last status, "* " while a check runs, duration, failures, falls, downtime, rise, fall,
+ * health), weight, maxconn and time since its last change; a backend's usable weight, active servers and UP/DOWN; a frontend's maxconn. HAProxy
  * counts in a backend's weight and "act" only the servers that take new streams (ready, with a
  * weight above zero), and calls a backend UP while that weight is above zero.
  */
@@ -51,9 +52,12 @@ public final class RuntimeFigures {
                     String status;
                     if (s.inMaintenance()) status = "MAINT";
                     else if (s.draining() && (!op.checked() || op.up())) status = "DRAIN";
-                    else status = op.checked() ? op.statusText() : "no check";
+                    else if (op.checked()) status = op.statusText();
+                    else status = op.up() ? "no check" : "DOWN"; // set server health down
                     r.set("status", status);
                     r.set("act", s.backup() ? 0 : 1).set("bck", s.backup() ? 1 : 0);
+                    int throttle = s.throttlePercent();
+                    if (throttle >= 0) r.set("throttle", throttle);
                     if (op.checked()) {
                         String last = op.status;
                         r.set("check_status", (op.inProgress ? "* " : "") + (last == null ? "INI" : last));

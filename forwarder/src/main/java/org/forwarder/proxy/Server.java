@@ -19,11 +19,12 @@ import org.forwarder.sys.SockAddr;
  * DRAIN, admin state 8; maint after drain is MAINT, 1):
  * <pre>
  *  state          new streams   streams already on it   show stat status
- *  0 (ready)      yes           kept                    "no check" (no health checks yet)
+ *  0 (ready)      yes (if UP)   kept                    "no check", or the check state (UP, DOWN 1/2, ...)
  *  DRAIN          no            kept                    DRAIN
  *  MAINT          no            kept                    MAINT
  * </pre>
- * Weight 0 also takes no new stream (status stays as the state says). Its counters are per loop:
+ * Weight 0 also takes no new stream (status stays as the state says), nor a server whose
+ * health checks say DOWN ({@link OpState}, the operational state next to this one). Its counters are per loop:
  * a stream counts into its own loop's block of row {@link #statsRow}.
  */
 public final class Server {
@@ -117,6 +118,44 @@ public final class Server {
     /** Takes new streams: ready, weighted and up (its checks, if any, pass). */
     public boolean usable() {
         return adminState == READY && weight > 0 && op.up;
+    }
+
+    /**
+     * {@code slowstart}: System.nanoTime() when the server last came UP after being DOWN, while its
+     * weight ramps up; 0 otherwise (and at process start, as HAProxy does not ramp then).
+     */
+    volatile long rampStart;
+
+    /** Under the backend's lock: the server came UP; with slowstart its weight ramps from now. */
+    void startRamp() {
+        if (check.slowstartMs() > 0) rampStart = Math.max(1, System.nanoTime());
+    }
+
+    /**
+     * The weight a pick uses at {@code now} (System.nanoTime()): the weight, or during slowstart
+     * its share elapsed/slowstart rounded up, at least 1 (HAProxy's ramp). Under the lock.
+     */
+    int effectiveWeight(long now) {
+        int w = weight;
+        long start = rampStart;
+        if (start == 0) return w;
+        long span = check.slowstartMs() * 1_000_000L;
+        long elapsed = now - start;
+        if (elapsed >= span) {
+            rampStart = 0;
+            return w;
+        }
+        if (elapsed < 0) elapsed = 0;
+        return (int) Math.max(1, (w * elapsed + span - 1) / span);
+    }
+
+    /** Throttle percent during slowstart (show stat's throttle), or -1 when not ramping. */
+    public int throttlePercent() {
+        long start = rampStart;
+        if (start == 0) return -1;
+        long span = check.slowstartMs() * 1_000_000L;
+        long elapsed = System.nanoTime() - start;
+        return elapsed >= span ? -1 : (int) (elapsed * 100 / span);
     }
 
     /** Under the backend's lock. */

@@ -44,6 +44,33 @@ class FdBudgetTest {
     }
 
     @Test
+    void everyCheckedServerAddsItsCheckSocket() throws ConfigException {
+        Config c = ConfigParser.parse("""
+                defaults
+                    timeout connect 1s
+                    timeout client 1s
+                    timeout server 1s
+                listen l
+                    bind 127.0.0.1:1
+                    server s1 127.0.0.1:3 check
+                    server s2 127.0.0.1:4 check
+                    server s3 127.0.0.1:5
+                """, "fd.cfg");
+        Config none = ConfigParser.parse("""
+                defaults
+                    timeout connect 1s
+                    timeout client 1s
+                    timeout server 1s
+                listen l
+                    bind 127.0.0.1:1
+                    server s1 127.0.0.1:3
+                    server s2 127.0.0.1:4
+                    server s3 127.0.0.1:5
+                """, "fd.cfg");
+        assertEquals(FdBudget.needed(none) + 2, FdBudget.needed(c));
+    }
+
+    @Test
     void everyLoopAddsItsEpollEventfdAndListeners() throws ConfigException {
         Config c = config();
         Config four = c.withGlobal(c.global().withNbthread(4));

@@ -47,7 +47,7 @@ class TcpCheckConfigTest {
                  tcp-check expect ! binary DEAD
                  tcp-check expect !rstring ^-ERR\\ .*
                  tcp-check connect port 6380
-                 tcp-check send a\\tb\\\\c\\x01\\xfe
+                 tcp-check send a\\tb\\\\c\\x01\\x7f
                 """);
         assertEquals(Kind.TCP_CHECK, h.kind());
         List<TcpCheckRule> r = h.rules();
@@ -65,7 +65,7 @@ class TcpCheckConfigTest {
         assertNull(r.get(5).data());
         assertTrue(r.get(5).negate());
         assertEquals(6380, r.get(6).port());
-        assertArrayEquals(new byte[] {'a', '\t', 'b', '\\', 'c', 0x01, (byte) 0xfe}, r.get(7).data());
+        assertArrayEquals(new byte[] {'a', '\t', 'b', '\\', 'c', 0x01, 0x7f}, r.get(7).data());
         assertEquals("t.cfg:12", r.get(7).where());
     }
 
@@ -173,7 +173,10 @@ class TcpCheckConfigTest {
         cases.put("tcp-check expect binary 0g", "'tcp-check expect' '0g' invalid binary string");
         cases.put("tcp-check expect string x y", "'tcp-check expect' takes one pattern (escape spaces as '\\ '), got 'y' after it");
         cases.put("tcp-check expect string x on-success y", "'tcp-check expect' option 'on-success' is not supported by forwarder");
-        cases.put("tcp-check send \u20ac", "'tcp-check send' '\u20ac' has the character U+20AC: write non-ASCII bytes as \\xHH escapes");
+        cases.put("tcp-check send \u20ac", "'tcp-check send' '\u20ac' has a byte or character above 0x7F (U+20AC): write"
+                + " non-ASCII data in hexadecimal with 'tcp-check send-binary' or 'tcp-check expect binary'");
+        cases.put("tcp-check send \\xe9", "'tcp-check send' '\u00e9' has a byte or character above 0x7F (U+00E9)");
+        cases.put("tcp-check expect string \u00e9", "'tcp-check expect' '\u00e9' has a byte or character above 0x7F (U+00E9)");
         cases.put("tcp-check foo", "'tcp-check' only supports 'connect', 'send', 'send-binary' and 'expect', got 'foo'");
         cases.put("tcp-check", "'tcp-check' only supports 'connect', 'send', 'send-binary' and 'expect'");
         cases.put("tcp-check comment x", "'tcp-check comment' is not supported by forwarder");

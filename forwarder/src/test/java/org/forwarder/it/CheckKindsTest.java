@@ -154,4 +154,44 @@ class CheckKindsTest {
         Fw fw = start(good.port(), bad.port(), new HealthCheck(HealthCheck.Kind.TCP_CHECK, null, rules, 0, false));
         awaitVerdicts(fw, "L7OK", "L7RSP");
     }
+
+    /** A MySQL packet: 3-byte length, sequence number, payload. */
+    private static byte[] packet(int seq, byte[] payload) {
+        byte[] b = new byte[4 + payload.length];
+        b[0] = (byte) payload.length;
+        b[1] = (byte) (payload.length >>> 8);
+        b[2] = (byte) (payload.length >>> 16);
+        b[3] = (byte) seq;
+        System.arraycopy(payload, 0, b, 4, payload.length);
+        return b;
+    }
+
+    /** A MySQL peer: a protocol-10 greeting, then reads the client's packet and answers {@code reply} if it names {@code user}. */
+    private static Peers.Behaviour mysql(String user, byte[] reply) {
+        return (s, i) -> {
+            byte[] greeting = ("\n8.0.0-fake\0" + "\1\0\0\0" + "abcdefgh\0" + "\0\u0082" + "\u0021" + "\2\0")
+                    .getBytes(StandardCharsets.ISO_8859_1);
+            s.getOutputStream().write(packet(0, greeting));
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            byte[] head = new byte[4];
+            in.readFully(head);
+            int len = (head[0] & 0xff) | (head[1] & 0xff) << 8 | (head[2] & 0xff) << 16;
+            byte[] body = new byte[len];
+            in.readFully(body);
+            String name = new String(body, 32, len - 32, StandardCharsets.UTF_8);
+            if (head[3] == 1 && name.startsWith(user + "\0")) s.getOutputStream().write(reply);
+            s.getInputStream().read();
+        };
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void mysqlCheckLogsInAndWantsOk() throws Exception {
+        byte[] ok = packet(2, new byte[] {0, 0, 0, 2, 0, 0, 0});
+        byte[] denied = packet(2, "\u00ff\u0015\u0004#28000Access denied for user 'hc'".getBytes(StandardCharsets.ISO_8859_1));
+        TestServer good = cleanup.add(new TestServer("good", 100, mysql("hc", ok)));
+        TestServer bad = cleanup.add(new TestServer("bad", 100, mysql("hc", denied)));
+        Fw fw = start(good.port(), bad.port(), new HealthCheck(HealthCheck.Kind.MYSQL, "hc", List.of(), 0, false));
+        awaitVerdicts(fw, "L7OK", "L7RSP");
+    }
 }

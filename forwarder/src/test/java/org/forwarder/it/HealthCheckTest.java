@@ -165,7 +165,8 @@ class HealthCheckTest {
 
         s1.close();
         Peers.waitUntil("s1 marked DOWN", WAIT, () -> !srv(fw, "s1").up());
-        assertTrue(logged(fw, "alert: Server lb/s1 is DOWN", "0 active and 2 backup servers left."), "log: " + fw.log);
+        assertTrue(logged(fw, "alert: Server lb/s1 is DOWN", "0 active and 2 backup servers left. Running on backup. 0 sessions active,"),
+                "log: " + fw.log);
         assertEquals(whileDown, new TreeSet<>(picks(fw, 6)), "the backups serve while no active server is up");
 
         server("s1", port1);
@@ -334,6 +335,14 @@ class HealthCheckTest {
         assertEquals(before, s1.accepted.get(), "no check after disable health");
         assertEquals("\n", CliClient.ask(sock, "enable health lb/s1\n"));
         Peers.waitUntil("checks again after enable health", WAIT, () -> s1.accepted.get() > before + 1);
+
+        assertEquals("\n", CliClient.ask(sock, "set server lb/s3 health down\n"));
+        assertEquals("DOWN", statRow(CliClient.ask(sock, "show stat\n"), "s3").get("status"));
+        assertTrue(logged(fw, "alert: Server lb/s3 is DOWN, changed from CLI. 1 active and 0 backup servers left."), "log: " + fw.log);
+        assertEquals(Set.of("s1"), new TreeSet<>(picks(fw, 4)), "no client to a server set down");
+        assertEquals("\n", CliClient.ask(sock, "set server lb/s3 health up\n"));
+        assertTrue(logged(fw, "Server lb/s3 is UP, changed from CLI. 2 active and 0 backup servers online."), "log: " + fw.log);
+        assertEquals(Set.of("s1", "s3"), new TreeSet<>(picks(fw, 4)));
     }
 
     @Test
@@ -361,5 +370,141 @@ class HealthCheckTest {
         Peers.waitUntil("s1 DOWN", WAIT, () -> !sv.up());
         assertEquals(Set.of("b1", "b2"), new TreeSet<>(picks(fw, 6)), "option allbackups: every usable backup");
         assertEquals(0, srv(fw, "off").op.downs(), "a server in maintenance is not checked");
+    }
+
+    /**
+     * A server whose listener closes while the streams it accepted go on: its checks fail, its
+     * streams do not. With {@code on-marked-down shutdown-sessions} they end when it goes DOWN.
+     */
+    private void streamsOnAServerMarkedDown(boolean shutdownSessions) throws Exception {
+        java.net.ServerSocket listener = new java.net.ServerSocket();
+        listener.setReuseAddress(true);
+        listener.bind(new java.net.InetSocketAddress(Peers.LOOPBACK, 0));
+        cleanup.add(listener);
+        java.util.concurrent.BlockingQueue<Socket> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
+        Thread acceptor = Thread.ofVirtual().start(() -> {
+            try {
+                while (true) {
+                    Socket a = listener.accept();
+                    a.setSoTimeout(200);
+                    try {
+                        if (a.getInputStream().read() == 'x') {
+                            a.getOutputStream().write('y');
+                            cleanup.add(a);
+                            accepted.add(a);
+                            continue;
+                        }
+                    } catch (IOException e) {
+                        // a check: reset or nothing sent
+                    }
+                    a.close();
+                }
+            } catch (IOException e) {
+                // listener closed
+            }
+        });
+        ServerCheck sc = new ServerCheck(true, 100, 100, 100, 1, 1, 0, null, false, false, 0, false, 10,
+                ServerCheck.OnError.FAIL_CHECK, shutdownSessions, false);
+        Fw fw = start(Map.of("s1", listener.getLocalPort()), HealthCheck.DEFAULT, Map.of("s1", sc));
+        Socket c = Peers.connect(cleanup, fw.port);
+        c.getOutputStream().write('x');
+        assertEquals('y', c.getInputStream().read());
+        Socket srvSide = accepted.take();
+        listener.close();
+        acceptor.join(5000);
+        Peers.waitUntil("s1 DOWN", WAIT, () -> !srv(fw, "s1").up());
+        if (shutdownSessions) {
+            Peers.waitUntil("the stream ended", WAIT, () -> fw.fw.stats().active() == 0);
+            c.setSoTimeout(5000);
+            int r;
+            try {
+                r = c.getInputStream().read();
+            } catch (IOException e) {
+                r = -1; // reset
+            }
+            assertEquals(-1, r, "the client's stream ended when its server went DOWN");
+        } else {
+            Peers.sleep(300);
+            srvSide.setSoTimeout(5000);
+            c.getOutputStream().write('z');
+            assertEquals('z', srvSide.getInputStream().read(), "the stream goes on on a DOWN server");
+            assertEquals(1, fw.fw.stats().active());
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void onMarkedDownShutdownSessionsEndsTheServersStreams() throws Exception {
+        streamsOnAServerMarkedDown(true);
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void withoutItStreamsOnADownServerGoOn() throws Exception {
+        streamsOnAServerMarkedDown(false);
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void drainKeepsItsStreamsTakesNoNewOnesAndIsStillChecked() throws Exception {
+        TestServer s1 = server("s1", 0);
+        TestServer s2 = server("s2", 0);
+        Fw fw = start(Map.of("s1", s1.port(), "s2", s2.port()), HealthCheck.DEFAULT,
+                Map.of("s1", check(100, 2, 2, false), "s2", check(100, 2, 2, false)));
+        Peers.waitUntil("first checks done", WAIT, () -> srv(fw, "s1").op.status != null && srv(fw, "s2").op.status != null);
+        Socket held = null;
+        for (int i = 0; i < 4 && held == null; i++) {
+            Socket c = Peers.connect(cleanup, fw.port);
+            if ("s1".equals(Peers.readLine(c.getInputStream()))) held = c;
+            else c.close();
+        }
+        assertTrue(held != null, "a stream on s1");
+        Backend be = fw.fw.proxies().backend("lb");
+        fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.DRAIN, -1, -1);
+        assertEquals(List.of("s2", "s2", "s2", "s2", "s2"), picks(fw, 5), "no new stream on a draining server");
+        assertEquals("ping", new String(Peers.exchange(held, "ping".getBytes())), "its stream goes on");
+        int checks = s1.accepted.get();
+        Peers.waitUntil("still checked while draining", WAIT, () -> s1.accepted.get() > checks + 1);
+        assertTrue(srv(fw, "s1").up(), "UP and draining");
+    }
+
+    /** Refused clients (retries 0, error-limit 1) until {@code on-error} marks the server DOWN (rise 2, fall 5, health at its top). */
+    private int refusalsUntilDown(ServerCheck.OnError onError) throws Exception {
+        TestServer live = server("live", 0);
+        ServerCheck slow = check(60_000, 2, 5, false);
+        ServerCheck observed = new ServerCheck(true, 60_000, 60_000, 60_000, 2, 5, 0, null, false, false, 0, true,
+                1, onError, false, false);
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        ports.put("live", live.port());
+        ports.put("dead", Peers.deadPort());
+        Fw fw = start(ports, HealthCheck.DEFAULT, Map.of("live", slow, "dead", observed), "retries 0");
+        Server dead = srv(fw, "dead");
+        fw.fw.proxies().forceHealth(fw.fw.proxies().backend("lb"), dead, true);
+        assertEquals("UP", dead.op.statusText());
+        int refused = 0;
+        for (int i = 0; i < 40 && dead.up(); i++) {
+            if (pickOnce(fw).equals("-")) refused++;
+        }
+        assertTrue(!dead.up(), "marked down at last");
+        assertTrue(logged(fw, "alert: Server lb/dead is DOWN, reason: Health analyze, info: \"Detected 1 consecutive errors"), "log " + fw.log);
+        return refused;
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void onErrorModesTakeHaproxysNumberOfErrors() throws Exception {
+        assertEquals(1, refusalsUntilDown(ServerCheck.OnError.MARK_DOWN), "mark-down: at once");
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void suddenDeathLeavesOneMoreError() throws Exception {
+        assertEquals(2, refusalsUntilDown(ServerCheck.OnError.SUDDEN_DEATH), "sudden-death: to the last step, then down");
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void failCheckCountsAsFailedChecks() throws Exception {
+        assertEquals(5, refusalsUntilDown(ServerCheck.OnError.FAIL_CHECK), "fail-check: fall failed checks");
     }
 }

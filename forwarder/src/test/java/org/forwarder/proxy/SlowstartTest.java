@@ -1,0 +1,42 @@
+package org.forwarder.proxy;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** {@code slowstart}: a server back UP ramps its weight over the period, HAProxy's way (rounded up, at least 1). */
+class SlowstartTest {
+    private static Server server(int weight, String slowstart) throws Exception {
+        org.forwarder.config.Config cfg = org.forwarder.config.ConfigParser.parse("""
+                defaults
+                    timeout connect 1s
+                    timeout client 1s
+                    timeout server 1s
+                listen l
+                    bind 127.0.0.1:0
+                    server s 127.0.0.1:1 check weight %d %s
+                """.formatted(weight, slowstart), "slowstart.cfg");
+        return Proxies.of(cfg, org.forwarder.stats.StatsRegistry.of(cfg)).backend("l").server("s");
+    }
+
+    @Test
+    void weightRampsOverTheSlowstartPeriod() throws Exception {
+        Server s = server(100, "slowstart 1s");
+        assertEquals(100, s.effectiveWeight(System.nanoTime()), "no ramp at start");
+        s.startRamp();
+        long t0 = s.rampStart;
+        assertEquals(1, s.effectiveWeight(t0), "at least 1");
+        assertEquals(25, s.effectiveWeight(t0 + 250_000_000L));
+        assertEquals(51, s.effectiveWeight(t0 + 500_000_001L), "rounded up");
+        assertEquals(100, s.effectiveWeight(t0 + 1_000_000_000L));
+        assertEquals(0, s.rampStart, "the ramp ends");
+        assertEquals(-1, s.throttlePercent());
+    }
+
+    @Test
+    void withoutSlowstartNoRamp() throws Exception {
+        Server s = server(7, "");
+        s.startRamp();
+        assertEquals(7, s.effectiveWeight(System.nanoTime()));
+    }
+}
