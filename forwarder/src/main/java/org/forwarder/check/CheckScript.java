@@ -19,8 +19,8 @@ import java.util.regex.Pattern;
  * ('R') of a kind a client can answer (else L7STS "PostgreSQL unknown error"); mysql reads the
  * server's greeting and, with a user, sends (without waiting for the greeting) a 4.1 client authentication packet without password
  * followed by COM_QUIT, and wants the reply not to be an error packet (an error packet, at
- * either step, is L7STS with the server's message; a short or truncated packet L7RSP); a pass
- * reports the server's version. Immutable, shared by the checks of every server of the backend.
+ * either step, is L7STS with its error number as code and the server's message; a short or
+ * truncated packet L7RSP). Immutable, shared by the checks of every server of the backend.
  */
 public final class CheckScript {
     /** One step; {@code data} to send or to find, {@code regex} for rstring. */

@@ -66,8 +66,8 @@ public final class Checker extends Task implements FdHandler {
     /** Set by a custom expect that failed: its status and info (null: the step's defaults). */
     private String customStatus;
     private String customInfo;
-    /** Set by a custom expect that passed with something to say (mysql: the server's version). */
-    private String passInfo;
+    /** Layer 5-7 code of this check (a MySQL error number), 0 when there is none. */
+    private int code;
 
     public Checker(Worker worker, Backend backend, Server server, long connectTimeoutMs) {
         this.worker = worker;
@@ -139,7 +139,7 @@ public final class Checker extends Task implements FdHandler {
         connected = false;
         customStatus = null;
         customInfo = null;
-        passInfo = null;
+        code = 0;
         server.op.inProgress = true;
         connect(nowMs, 0);
     }
@@ -206,7 +206,7 @@ public final class Checker extends Task implements FdHandler {
         long now = worker.now();
         while (fd >= 0) {
             if (step >= script.steps.size()) {
-                finish(true, script.layer7 ? "L7OK" : "L4OK", passInfo != null ? passInfo : script.okInfo, now);
+                finish(true, script.layer7 ? "L7OK" : "L4OK", script.okInfo, now);
                 return;
             }
             Step s = script.steps.get(step);
@@ -358,8 +358,8 @@ public final class Checker extends Task implements FdHandler {
 
     /**
      * The MySQL packet at {@code off}: waits until it is whole; an error packet (0xff) fails with
-     * L7STS and the server's message, a short one with L7RSP; any other passes, and the last
-     * step's pass reports the server's version (the greeting's text).
+     * L7STS, its error number as code and the server's message, a short one with L7RSP; any
+     * other passes.
      */
     private int mysqlPacket(int off) {
         boolean whole = received >= off + 4 && received >= off + 4 + le24(off);
@@ -371,11 +371,11 @@ public final class Checker extends Task implements FdHandler {
         }
         if ((at(off + 4) & 0xff) == 0xff) {
             customStatus = "L7STS";
+            code = (at(off + 5) & 0xff) | (at(off + 6) & 0xff) << 8;
             customInfo = new String(bytes(), off + 7, received - off - 7, StandardCharsets.UTF_8);
             return -1;
         }
-        if (step == script.steps.size() - 1) passInfo = cString(5);
-        return 1;
+        return 1; // haproxy 2.6.12 logs no info for a pass (not the version)
     }
 
     private byte at(int i) {
@@ -422,6 +422,7 @@ public final class Checker extends Task implements FdHandler {
         long duration = Math.max(0, nowMs - startedAt);
         var op = server.op;
         op.durationMs = duration;
+        op.code = code;
         op.status = status;
         op.inProgress = false;
         int change = backend.checkResult(server, ok, worker.counters());

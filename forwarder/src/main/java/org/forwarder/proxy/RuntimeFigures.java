@@ -62,6 +62,7 @@ public final class RuntimeFigures {
                         String last = op.status;
                         r.set("check_status", (op.inProgress ? "* " : "") + (last == null ? "INI" : last));
                         if (op.durationMs >= 0) r.set("check_duration", op.durationMs);
+                        if (org.forwarder.check.CheckStatusText.hasCode(last)) r.set("check_code", op.code);
                         r.set("check_desc", last == null ? "Initializing" : org.forwarder.check.CheckStatusText.reason(last));
                         r.set("chkfail", op.failures()).set("chkdown", op.downs()).set("downtime", op.downtimeSeconds());
                         r.set("check_rise", op.rise()).set("check_fall", op.fall()).set("check_health", op.health());

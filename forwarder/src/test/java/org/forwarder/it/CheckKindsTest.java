@@ -92,7 +92,7 @@ class CheckKindsTest {
         TestServer bad = cleanup.add(new TestServer("bad", 100, redis("-NOAUTH Authentication required.\r\n", false)));
         Fw fw = start(good.port(), bad.port(), new HealthCheck(HealthCheck.Kind.REDIS, null, List.of(), 0, false));
         awaitVerdicts(fw, "L7OK", "L7STS");
-        assertTrue(logged(fw, "alert: Server lb/bad is DOWN, reason: Layer7 wrong status, info: \"-NOAUTH Authentication required.\", check duration: "),
+        assertTrue(logged(fw, "alert: Server lb/bad is DOWN, reason: Layer7 wrong status, code: 0, info: \"-NOAUTH Authentication required.\", check duration: "),
                 "log: " + fw.log);
     }
 
@@ -194,7 +194,7 @@ class CheckKindsTest {
         Fw fw = start(good.port(), bad.port(), new HealthCheck(HealthCheck.Kind.MYSQL, "hc", List.of(), 0, false));
         // an error packet is L7STS with the message after the code (haproxy 2.6.12 against MariaDB)
         awaitVerdicts(fw, "L7OK", "L7STS");
-        assertTrue(logged(fw, "alert: Server lb/bad is DOWN, reason: Layer7 wrong status, info: \"#28000Access denied for user 'hc'\""),
+        assertTrue(logged(fw, "alert: Server lb/bad is DOWN, reason: Layer7 wrong status, code: 1045, info: \"#28000Access denied for user 'hc'\""),
                 "log: " + fw.log);
     }
 }

@@ -61,6 +61,23 @@ class NamedChecksTest {
         assertTrue(found, "a log line starting with " + start + " " + List.of(parts) + " in " + fw.log);
     }
 
+    /** The cells {@code columns} of show stat's row of {@code backend}/{@code server}, "* " (a check under way) cut. */
+    private static List<String> cells(String csv, String backend, String server, String... columns) {
+        String[] lines = csv.split("\n");
+        List<String> head = List.of(lines[0].substring(2).split(",", -1));
+        for (String line : lines) {
+            String[] c = line.split(",", -1);
+            if (c.length < 2 || !c[0].equals(backend) || !c[1].equals(server)) continue;
+            List<String> out = new java.util.ArrayList<>();
+            for (String col : columns) {
+                String v = c[head.indexOf(col)];
+                out.add(v.startsWith("* ") ? v.substring(2) : v);
+            }
+            return out;
+        }
+        throw new AssertionError("no row " + backend + "/" + server + " in " + csv);
+    }
+
     private static String refused(String backend, String server) {
         return "alert: Server " + backend + "/" + server + " is DOWN, reason: Layer4 connection problem, info: \"Connection refused\"";
     }
@@ -77,8 +94,12 @@ class NamedChecksTest {
     }
 
     private Fw start(String backends) throws Exception {
+        return start("", backends);
+    }
+
+    private Fw start(String global, String backends) throws Exception {
         String first = backends.substring("backend ".length(), backends.indexOf('\n'));
-        return Peers.startText(cleanup, Peers.defaults("20s", "default-server inter 100 rise 1 fall 1") + """
+        return Peers.startText(cleanup, global + Peers.defaults("20s", "default-server inter 100 rise 1 fall 1") + """
                 frontend fe
                     bind 127.0.0.1:0
                     default_backend %s
@@ -177,7 +198,8 @@ class NamedChecksTest {
                 "--port=" + my.port(), "--bind-address=127.0.0.1", "--user=" + user, "--skip-log-bin",
                 "--innodb-buffer-pool-size=16M", "--pid-file=" + my.dir().resolve("pid")));
         int dead = Peers.deadPort();
-        Fw fw = start("""
+        Path sock = my.dir().resolve("admin.sock");
+        Fw fw = start("global\n    stats socket " + sock + " level admin\n", """
                 backend my
                     option mysql-check user root
                     server ok 127.0.0.1:%1$d check
@@ -188,9 +210,14 @@ class NamedChecksTest {
                 """.formatted(my.port(), dead));
         awaitStatus(fw, "my", "ok", true, "L7OK");
         awaitStatus(fw, "unknown", "s", false, "L7STS");
-        assertLogged(fw, "alert: Server unknown/s is DOWN, reason: Layer7 wrong status, info: \"#28000Access denied for user 'nosuch'@'");
+        assertLogged(fw, "alert: Server unknown/s is DOWN, reason: Layer7 wrong status, code: 1045, info: \"#28000Access denied for user 'nosuch'@'");
         awaitStatus(fw, "my", "wrongport", false, "L4CON");
         assertLogged(fw, refused("my", "wrongport"));
+        // show stat as HAProxy's: the MySQL error number as check_code, a pass code 0, none at layer 4
+        String stat = CliClient.ask(sock, "show stat\n");
+        assertEquals(List.of("L7STS", "1045", "Layer7 wrong status"), cells(stat, "unknown", "s", "check_status", "check_code", "check_desc"));
+        assertEquals(List.of("L7OK", "0"), cells(stat, "my", "ok", "check_status", "check_code"));
+        assertEquals(List.of("L4CON", ""), cells(stat, "my", "wrongport", "check_status", "check_code"));
 
         my.stop();
         stoppedIsDown(fw, "my");
