@@ -114,9 +114,8 @@ public final class Checker extends Task implements FdHandler {
     protected void onTimer(long nowMs) {
         if (stopped) return;
         if (fd >= 0) {
-            // the check's deadline
-            boolean l4 = !connected;
-            finish(false, l4 ? "L4TOUT" : "L7TOUT", l4 ? null : null, nowMs);
+            // the check's deadline: before the connect completed it is layer 4's, after it layer 7's
+            finish(false, connected ? "L7TOUT" : "L4TOUT", null, nowMs);
             return;
         }
         if (server.inMaintenance() || !server.op.enabled()) {
