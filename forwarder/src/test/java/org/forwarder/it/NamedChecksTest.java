@@ -31,9 +31,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *     server says "authentication ok" before it looks the role up), and so is a role that must
  *     give a SCRAM password (HAProxy 2.6 accepts the SASL request: the server is alive);</li>
  * <li>{@code option mysql-check user U}, U unknown: L7STS, info the server's message,
- *     "#28000Access denied for user 'U'@'localhost' (using password: NO)" (HAProxy also logs
- *     "code: 1045", which forwarder does not track yet).</li>
+ *     "#28000Access denied for user 'U'@'localhost' (using password: NO)", code 1045 (in the
+ *     log line and show stat's check_code; a pass has code 0, a layer 4 failure none).</li>
  * </ul>
+ * A stopped service may first fail otherwise while it shuts down (PostgreSQL answers
+ * "FATAL: the database system is shutting down"), as it does with HAProxy; the test waits
+ * for L4CON once its process ended.
  * Checks every 100 ms, so each test takes a few seconds, most of it the servers' own start.
  */
 class NamedChecksTest {
