@@ -13,18 +13,21 @@ import java.util.regex.Pattern;
  * What a check of a backend does, as a list of steps built once from its {@link HealthCheck}:
  * the default check is one connect; {@code option tcp-check} runs its rules (with a connect
  * first when they do not start with one, as HAProxy adds it); the named checks are the rules
- * HAProxy 2.6 defines for them: redis sends {@code PING} and expects {@code +PONG}; pgsql sends
- * a startup message for the user and expects an authentication message ('R') rather than an
- * error ('E'); mysql reads the server's greeting (protocol 10) and, with a user, answers with a
- * client authentication packet and expects an OK packet. Immutable, shared by the checks of
- * every server of the backend.
+ * HAProxy 2.6 defines for them: redis sends {@code PING} as a one-element array and expects
+ * {@code +PONG\r\n} (else L7STS); pgsql sends a v3 startup message for the user, fails with
+ * L7RSP on an error message ('E', info: its severity) and then wants an authentication request
+ * ('R') of a kind a client can answer (else L7STS "PostgreSQL unknown error"); mysql reads the
+ * server's greeting and, with a user, sends (without waiting for the greeting) a 4.1 client authentication packet without password
+ * followed by COM_QUIT, and wants the reply not to be an error packet (an error packet, at
+ * either step, is L7STS with its error number as code and the server's message; a short or
+ * truncated packet L7RSP). Immutable, shared by the checks of every server of the backend.
  */
 public final class CheckScript {
     /** One step; {@code data} to send or to find, {@code regex} for rstring. */
     record Step(Action action, int port, byte[] data, Pattern regex, boolean negate, Custom custom, String errorStatus) {}
 
     /** Expectations no tcp-check rule can say. */
-    enum Custom { NONE, PGSQL_AUTH, MYSQL_GREETING, MYSQL_OK }
+    enum Custom { NONE, PGSQL_NOT_ERROR, PGSQL_AUTH, MYSQL_GREETING, MYSQL_OK }
 
     final List<Step> steps;
     /** Whether the check looks at content (L7 statuses) or only connects (L4). */
@@ -53,23 +56,24 @@ public final class CheckScript {
             }
             case REDIS -> {
                 steps.add(connect);
-                steps.add(new Step(Action.SEND, 0, ascii("PING\r\n"), null, false, Custom.NONE, null));
-                steps.add(new Step(Action.EXPECT_STRING, 0, ascii("+PONG"), null, false, Custom.NONE, "L7STS"));
+                steps.add(new Step(Action.SEND, 0, ascii("*1\r\n$4\r\nPING\r\n"), null, false, Custom.NONE, null));
+                steps.add(new Step(Action.EXPECT_STRING, 0, ascii("+PONG\r\n"), null, false, Custom.NONE, "L7STS"));
                 return new CheckScript(steps, "Redis server is ok", null);
             }
             case PGSQL -> {
                 steps.add(connect);
                 steps.add(new Step(Action.SEND, 0, pgStartup(hc.user()), null, false, Custom.NONE, null));
-                steps.add(new Step(Action.EXPECT_BINARY, 0, null, null, false, Custom.PGSQL_AUTH, "L7RSP"));
+                steps.add(new Step(Action.EXPECT_BINARY, 0, null, null, false, Custom.PGSQL_NOT_ERROR, "L7RSP"));
+                steps.add(new Step(Action.EXPECT_BINARY, 0, null, null, false, Custom.PGSQL_AUTH, "L7STS"));
                 return new CheckScript(steps, "PostgreSQL server is ok", null);
             }
             case MYSQL -> {
                 steps.add(connect);
-                steps.add(new Step(Action.EXPECT_BINARY, 0, null, null, false, Custom.MYSQL_GREETING, "L7RSP"));
-                if (hc.user() != null) {
-                    steps.add(new Step(Action.SEND, 0, mysqlAuth(hc.user()), null, false, Custom.NONE, null));
-                    steps.add(new Step(Action.EXPECT_BINARY, 0, null, null, false, Custom.MYSQL_OK, "L7RSP"));
-                }
+                // as HAProxy: the authentication goes right after the connect, without waiting for
+                // the greeting; both replies are then read from the same buffer
+                if (hc.user() != null) steps.add(new Step(Action.SEND, 0, mysqlAuth(hc.user()), null, false, Custom.NONE, null));
+                steps.add(new Step(Action.EXPECT_BINARY, 0, null, null, false, Custom.MYSQL_GREETING, "L7STS"));
+                if (hc.user() != null) steps.add(new Step(Action.EXPECT_BINARY, 0, null, null, false, Custom.MYSQL_OK, "L7STS"));
                 return new CheckScript(steps, null, hc.user());
             }
             case TCP_CHECK -> {
@@ -106,30 +110,33 @@ public final class CheckScript {
     }
 
     /**
-     * A MySQL client authentication packet (protocol 4.1, no password, no database) for
-     * {@code user}, sequence number 1, answering the greeting.
+     * A MySQL 4.1 client authentication packet for {@code user} (sequence number 1, answering
+     * the greeting; capabilities PROTOCOL_41 | SECURE_CONNECTION, max packet 0x01008000, utf8,
+     * no password, no database), then a COM_QUIT packet (sequence 0), as HAProxy's post-41 check
+     * sends them.
      */
     static byte[] mysqlAuth(String user) {
         byte[] u = user.getBytes(StandardCharsets.UTF_8);
         int payload = 4 + 4 + 1 + 23 + u.length + 1 + 1;
-        byte[] b = new byte[4 + payload];
+        byte[] b = new byte[4 + payload + 5];
         b[0] = (byte) payload;
         b[1] = (byte) (payload >>> 8);
         b[2] = (byte) (payload >>> 16);
         b[3] = 1;
-        // capabilities: LONG_PASSWORD | PROTOCOL_41 | SECURE_CONNECTION
-        int caps = 0x1 | 0x200 | 0x8000;
+        int caps = 0x200 | 0x8000; // PROTOCOL_41 | SECURE_CONNECTION, little-endian
         b[4] = (byte) caps;
         b[5] = (byte) (caps >>> 8);
-        b[6] = (byte) (caps >>> 16);
-        b[7] = (byte) (caps >>> 24);
-        // max packet size 16 MiB
-        b[8] = 0;
-        b[9] = 0;
-        b[10] = 0;
-        b[11] = 1;
+        int maxPacket = 0x01008000;
+        b[8] = (byte) maxPacket;
+        b[9] = (byte) (maxPacket >>> 8);
+        b[10] = (byte) (maxPacket >>> 16);
+        b[11] = (byte) (maxPacket >>> 24);
         b[12] = 0x21; // utf8_general_ci
         System.arraycopy(u, 0, b, 36, u.length);
-        return b; // the name's terminator and the empty auth response are the zeros left
+        // the name's terminator and the empty auth response are the zeros left; then COM_QUIT
+        int q = 4 + payload;
+        b[q] = 1;
+        b[q + 4] = 1;
+        return b;
     }
 }

@@ -4,6 +4,14 @@ package org.forwarder.check;
 public final class CheckStatusText {
     private CheckStatusText() {}
 
+    /**
+     * Whether HAProxy shows a layer 5-7 code with this status (check_code, ", code: N" in the
+     * log): a pass or a wrong status at layer 7, not a timeout nor an invalid response.
+     */
+    public static boolean hasCode(String status) {
+        return "L7OK".equals(status) || "L7OKC".equals(status) || "L7STS".equals(status);
+    }
+
     public static String reason(String status) {
         return switch (status) {
             case "INI" -> "Initializing";

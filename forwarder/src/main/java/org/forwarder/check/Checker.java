@@ -63,6 +63,11 @@ public final class Checker extends Task implements FdHandler {
     private long startedAt;
     private long deadline;
     private boolean stopped;
+    /** Set by a custom expect that failed: its status and info (null: the step's defaults). */
+    private String customStatus;
+    private String customInfo;
+    /** Layer 5-7 code of this check (a MySQL error number), 0 when there is none. */
+    private int code;
 
     public Checker(Worker worker, Backend backend, Server server, long connectTimeoutMs) {
         this.worker = worker;
@@ -149,6 +154,9 @@ public final class Checker extends Task implements FdHandler {
         sent = 0;
         eof = false;
         connected = false;
+        customStatus = null;
+        customInfo = null;
+        code = 0;
         server.op.inProgress = true;
         connect(nowMs, 0);
     }
@@ -235,7 +243,8 @@ public final class Checker extends Task implements FdHandler {
                     int verdict = expect(s);
                     if (verdict == 0) return; // waits for more
                     if (verdict < 0) {
-                        String status = s.errorStatus() != null ? s.errorStatus() : "L7RSP";
+                        String status = customStatus != null ? customStatus
+                                : s.errorStatus() != null ? s.errorStatus() : "L7RSP";
                         finish(false, status, failInfo(s), now);
                         return;
                     }
@@ -273,13 +282,10 @@ public final class Checker extends Task implements FdHandler {
     private int expect(Step s) {
         fill();
         if (fd < 0) return 0;
+        // as HAProxy 2.6 without min-recv: a pattern not found (yet) waits for more bytes, until
+        // the peer closes, the buffer is full or the check times out (a redis answering -NOAUTH
+        // and keeping the connection is L7TOUT there, not L7STS); a match decides at once
         boolean last = eof || received >= BUF;
-        // as HAProxy: a string or binary pattern is looked for once as many bytes came as it has
-        // (a response may hold anything after it: no waiting for more); a regex may need more
-        if (s.custom() == Custom.NONE && s.data() != null && s.action() != Action.EXPECT_RSTRING
-                && received >= s.data().length) {
-            last = true;
-        }
         int m = matches(s);
         if (m == 0 && !last) {
             fdt.wantRecv(fd);
@@ -334,26 +340,77 @@ public final class Checker extends Task implements FdHandler {
 
     private int custom(Custom c) {
         switch (c) {
+            case PGSQL_NOT_ERROR -> {
+                // HAProxy: "!rstring ^E" once 5 bytes came; an error's info is its first field's text
+                if (received < 5 && !eof) return 0;
+                if (received > 0 && at(0) == 'E') {
+                    customInfo = cString(6);
+                    return -1;
+                }
+                return 1;
+            }
             case PGSQL_AUTH -> {
-                if (received < 1) return 0;
-                byte t = buf.get(ValueLayout.JAVA_BYTE, 0);
-                return t == 'R' ? 1 : -1;
+                // an authentication request a client can answer: 'R', length < 256, then a kind of
+                // 0 (ok), 2..7 (kerberos, clear, md5, scm, gss, sspi) or 9..10 (sspi/gss data, sasl)
+                if (received < 9 && !eof) return 0;
+                boolean ok = received >= 9 && at(0) == 'R' && at(1) == 0 && at(2) == 0 && at(3) == 0
+                        && at(5) == 0 && at(6) == 0 && at(7) == 0;
+                int kind = received >= 9 ? at(8) & 0xff : -1;
+                ok &= kind == 0 || (kind >= 2 && kind <= 7) || kind == 9 || kind == 10;
+                if (!ok) customInfo = "PostgreSQL unknown error";
+                return ok ? 1 : -1;
             }
             case MYSQL_GREETING -> {
-                if (received < 5) return 0;
-                int len = (buf.get(ValueLayout.JAVA_BYTE, 0) & 0xff) | (buf.get(ValueLayout.JAVA_BYTE, 1) & 0xff) << 8
-                        | (buf.get(ValueLayout.JAVA_BYTE, 2) & 0xff) << 16;
-                if (buf.get(ValueLayout.JAVA_BYTE, 4) != 10) return -1; // not protocol 10 (0xff: an error packet)
-                return received >= 4 + len ? 1 : 0;
+                return mysqlPacket(0);
             }
             case MYSQL_OK -> {
-                if (received < 5) return 0;
-                return buf.get(ValueLayout.JAVA_BYTE, 4) == 0 ? 1 : -1;
+                if (received < 3) return mysqlPacket(0); // cannot happen after a full greeting
+                return mysqlPacket(4 + le24(0));
             }
             default -> {
                 return -1;
             }
         }
+    }
+
+    /**
+     * The MySQL packet at {@code off}: waits until it is whole; an error packet (0xff) fails with
+     * L7STS, its error number as code and the server's message, a short one with L7RSP; any
+     * other passes.
+     */
+    private int mysqlPacket(int off) {
+        boolean whole = received >= off + 4 && received >= off + 4 + le24(off);
+        if (!whole) {
+            if (!eof && received < BUF) return 0;
+            customStatus = "L7RSP";
+            customInfo = received == 0 ? "Server closed the connection" : "";
+            return -1;
+        }
+        if ((at(off + 4) & 0xff) == 0xff) {
+            customStatus = "L7STS";
+            code = (at(off + 5) & 0xff) | (at(off + 6) & 0xff) << 8;
+            customInfo = new String(bytes(), off + 7, received - off - 7, StandardCharsets.UTF_8);
+            return -1;
+        }
+        return 1; // haproxy 2.6.12 logs no info for a pass (not the version)
+    }
+
+    private byte at(int i) {
+        return buf.get(ValueLayout.JAVA_BYTE, i);
+    }
+
+    private int le24(int off) {
+        return (at(off) & 0xff) | (at(off + 1) & 0xff) << 8 | (at(off + 2) & 0xff) << 16;
+    }
+
+    /** The text from {@code off} to the next NUL (or to the end of what came). */
+    private String cString(int off) {
+        int end = off;
+        while (end < received && at(end) != 0) end++;
+        if (off >= end) return "";
+        byte[] b = new byte[end - off];
+        MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, off, b, 0, b.length);
+        return new String(b, StandardCharsets.UTF_8);
     }
 
     private byte[] bytes() {
@@ -363,6 +420,7 @@ public final class Checker extends Task implements FdHandler {
     }
 
     private String failInfo(Step s) {
+        if (customInfo != null) return customInfo;
         if (s.custom() != Custom.NONE || s.errorStatus() != null) {
             if (received == 0) return "Server closed the connection";
             String text = new String(bytes(), StandardCharsets.ISO_8859_1);
@@ -381,6 +439,7 @@ public final class Checker extends Task implements FdHandler {
         long duration = Math.max(0, nowMs - startedAt);
         var op = server.op;
         op.durationMs = duration;
+        op.code = code;
         op.status = status;
         op.inProgress = false;
         // as HAProxy, a result that comes back while the server is in maintenance or its checks

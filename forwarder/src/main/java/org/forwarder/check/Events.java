@@ -28,8 +28,9 @@ final class Events {
         return sv.backup() ? "Backup Server " : "Server ";
     }
 
-    private static String append(String status, String info, long durationMs) {
+    private static String append(String status, int code, String info, long durationMs) {
         StringBuilder sb = new StringBuilder(", reason: ").append(reason(status));
+        if (CheckStatusText.hasCode(status)) sb.append(", code: ").append(code);
         if (info != null) sb.append(", info: \"").append(info).append('"');
         if (durationMs >= 0) sb.append(", check duration: ").append(durationMs).append("ms");
         return sb.toString();
@@ -40,13 +41,13 @@ final class Events {
         String name = be.name() + "/" + sv.name();
         int act = be.usableServers(false), bck = be.usableServers(true);
         if (up) {
-            w.log().accept(who(sv) + name + " is UP" + append(status, info, durationMs) + ". " + act + " active and "
+            w.log().accept(who(sv) + name + " is UP" + append(status, sv.op.code, info, durationMs) + ". " + act + " active and "
                     + bck + " backup servers online." + onBackup(act, bck) + " 0 sessions requeued, " + be.queued() + " total in queue.");
             if (!sv.backup() && sv.check().shutdownBackupSessionsOnUp()) {
                 for (Server b : be.servers()) if (b.backup()) killEverywhere(w, b);
             }
         } else {
-            w.log().accept("alert: " + who(sv) + name + " is DOWN" + append(status, info, durationMs) + ". " + act
+            w.log().accept("alert: " + who(sv) + name + " is DOWN" + append(status, sv.op.code, info, durationMs) + ". " + act
                     + " active and " + bck + " backup servers left." + onBackup(act, bck) + " " + sv.current()
                     + " sessions active, 0 requeued, 0 remaining in queue.");
             if (act + bck == 0) {

@@ -30,6 +30,8 @@ public final class OpState {
     public volatile boolean inProgress;
     /** Duration of the last check, ms; -1 none. */
     public volatile long durationMs = -1;
+    /** Layer 5-7 code of the last check (a MySQL error number; 0 when the protocol has none). */
+    public volatile int code;
     /** Failed checks while health > 0 (chkfail), UP to DOWN transitions (chkdown). */
     volatile long failures;
     volatile long downs;

@@ -58,10 +58,10 @@ public final class RuntimeFigures {
                     if (op.checked()) {
                         String last = op.status;
                         // HAProxy: status, code and duration only while the checks run (not in MAINT,
-                        // not disabled); a layer 5-7 code (0 here) for L7OK and L7STS
+                        // not disabled); the layer 5-7 code (a MySQL error number, else 0) for L7OK and L7STS
                         if (checking && !s.inMaintenance()) {
                             r.set("check_status", (op.inProgress ? "* " : "") + (last == null ? "INI" : last));
-                            if ("L7OK".equals(last) || "L7STS".equals(last)) r.set("check_code", 0);
+                            if (org.forwarder.check.CheckStatusText.hasCode(last)) r.set("check_code", op.code);
                             if (op.durationMs >= 0) r.set("check_duration", op.durationMs);
                         }
                         r.set("check_desc", last == null ? "Initializing" : org.forwarder.check.CheckStatusText.reason(last));

@@ -71,9 +71,16 @@ class CheckKindsTest {
     }
 
     private static Peers.Behaviour redis(String answer) {
+        return redis(answer, true);
+    }
+
+    /** A redis peer answering {@code answer} to PING, then holding the connection ({@code hold}) or closing it. */
+    private static Peers.Behaviour redis(String answer, boolean hold) {
         return (s, i) -> {
-            if (line(s.getInputStream()).equals("PING")) s.getOutputStream().write(answer.getBytes(StandardCharsets.US_ASCII));
-            s.getInputStream().read();
+            // HAProxy sends PING as a one-element array: *1, $4, PING
+            String cmd = line(s.getInputStream()) + "|" + line(s.getInputStream()) + "|" + line(s.getInputStream());
+            if (cmd.equals("*1|$4|PING")) s.getOutputStream().write(answer.getBytes(StandardCharsets.US_ASCII));
+            if (hold) s.getInputStream().read();
         };
     }
 
@@ -81,11 +88,24 @@ class CheckKindsTest {
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void redisCheckTellsPongFromAnError() throws Exception {
         TestServer good = cleanup.add(new TestServer("good", 100, redis("+PONG\r\n")));
-        TestServer bad = cleanup.add(new TestServer("bad", 100, redis("-NOAUTH Authentication required.\r\n")));
+        // the error then the end of the connection: HAProxy decides on what came, L7STS
+        TestServer bad = cleanup.add(new TestServer("bad", 100, redis("-NOAUTH Authentication required.\r\n", false)));
         Fw fw = start(good.port(), bad.port(), new HealthCheck(HealthCheck.Kind.REDIS, null, List.of(), 0, false));
         awaitVerdicts(fw, "L7OK", "L7STS");
-        assertTrue(logged(fw, "alert: Server lb/bad is DOWN, reason: Layer7 wrong status, info: \"-NOAUTH Authentication required.\", check duration: "),
+        assertTrue(logged(fw, "alert: Server lb/bad is DOWN, reason: Layer7 wrong status, code: 0, info: \"-NOAUTH Authentication required.\", check duration: "),
                 "log: " + fw.log);
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void redisErrorOnAnOpenConnectionWaitsForTheTimeout() throws Exception {
+        // HAProxy 2.6.12 against a redis-server with requirepass, which answers -NOAUTH and keeps
+        // the connection: the pattern may still come, so the check waits for it and times out
+        TestServer good = cleanup.add(new TestServer("good", 100, redis("+PONG\r\n")));
+        TestServer bad = cleanup.add(new TestServer("bad", 100, redis("-NOAUTH Authentication required.\r\n", true)));
+        Fw fw = start(good.port(), bad.port(), new HealthCheck(HealthCheck.Kind.REDIS, null, List.of(), 0, false));
+        awaitVerdicts(fw, "L7OK", "L7TOUT");
+        assertTrue(logged(fw, "alert: Server lb/bad is DOWN, reason: Layer7 timeout, check duration: "), "log: " + fw.log);
     }
 
     /** A PostgreSQL peer: reads the startup message, answers {@code reply} when it names user {@code user}. */
@@ -172,6 +192,9 @@ class CheckKindsTest {
         TestServer good = cleanup.add(new TestServer("good", 100, mysql("hc", ok)));
         TestServer bad = cleanup.add(new TestServer("bad", 100, mysql("hc", denied)));
         Fw fw = start(good.port(), bad.port(), new HealthCheck(HealthCheck.Kind.MYSQL, "hc", List.of(), 0, false));
-        awaitVerdicts(fw, "L7OK", "L7RSP");
+        // an error packet is L7STS with the message after the code (haproxy 2.6.12 against MariaDB)
+        awaitVerdicts(fw, "L7OK", "L7STS");
+        assertTrue(logged(fw, "alert: Server lb/bad is DOWN, reason: Layer7 wrong status, code: 1045, info: \"#28000Access denied for user 'hc'\""),
+                "log: " + fw.log);
     }
 }
