@@ -8,6 +8,7 @@ import org.forwarder.stats.ProxyCounter;
 import org.forwarder.proxy.Listener;
 import org.forwarder.proxy.Proxies;
 import org.forwarder.proxy.Worker;
+import org.forwarder.stats.ProcessCounter;
 import org.forwarder.stats.StatsRegistry;
 import org.forwarder.stats.StatsSnapshot;
 import org.forwarder.sys.SockAddr;
@@ -94,7 +95,7 @@ public final class Forwarder implements AutoCloseable {
         StatsRegistry registry = StatsRegistry.of(config);
         Proxies proxies = Proxies.of(config, registry);
         org.forwarder.proxy.ServerStateLoader.load(config, proxies, log); // before any loop or check runs
-        LogWriter logs = LogWriter.start(config, n, logRing);
+        LogWriter logs = LogWriter.start(config, n, logRing, lost -> registry.addShared(ProcessCounter.LOG_DROPPED, lost));
         Consumer<String> stderr = log;
         if (logs != null) {
             proxies.setEvents(logs);

@@ -94,41 +94,6 @@ final class LineBuffer {
             a[i] = (byte) (hi >>> (56 - 8 * i));
             a[8 + i] = (byte) (lo >>> (56 - 8 * i));
         }
-        try {
-            String s = java.net.InetAddress.getByAddress(a).getHostAddress();
-            // Java writes an IPv4-mapped address as a.b.c.d and others in full; HAProxy compresses
-            put(compress(s));
-        } catch (java.net.UnknownHostException e) {
-            put('-');
-        }
-    }
-
-    /** The usual compressed IPv6 form (longest run of zero groups as "::"). */
-    static String compress(String full) {
-        if (!full.contains(":")) return full;
-        int pct = full.indexOf('%');
-        if (pct >= 0) full = full.substring(0, pct);
-        String[] g = full.split(":");
-        int bestStart = -1;
-        int bestLen = 0;
-        for (int i = 0; i < g.length; ) {
-            if (g[i].equals("0")) {
-                int j = i;
-                while (j < g.length && g[j].equals("0")) j++;
-                if (j - i > bestLen && j - i > 1) {
-                    bestStart = i;
-                    bestLen = j - i;
-                }
-                i = j;
-            } else {
-                i++;
-            }
-        }
-        if (bestStart < 0) return full;
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < bestStart; i++) sb.append(i > 0 ? ":" : "").append(g[i]);
-        sb.append("::");
-        for (int i = bestStart + bestLen; i < g.length; i++) sb.append(i > bestStart + bestLen ? ":" : "").append(g[i]);
-        return sb.toString();
+        put(org.forwarder.sys.SockAddr.ipv6Text(a)); // inet_ntop's form, ::ffff:a.b.c.d included, as HAProxy
     }
 }

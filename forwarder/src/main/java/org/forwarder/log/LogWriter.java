@@ -67,6 +67,11 @@ public final class LogWriter implements EventLog {
     private final ConcurrentLinkedQueue<Event> events = new ConcurrentLinkedQueue<>();
     private final AtomicInteger eventCount = new AtomicInteger();
     private final AtomicLong eventsDropped = new AtomicLong();
+    /**
+     * Counts lines lost here (an event queue full, a line a target refused: no room, no reader,
+     * a Unix socket gone) into the process's DroppedLogs, as HAProxy counts them: never silently.
+     */
+    private java.util.function.LongConsumer dropped = n -> { };
     private final byte[] tag;
     private final byte[] pid;
     private final byte[] hostname;
@@ -117,8 +122,9 @@ public final class LogWriter implements EventLog {
      * The writer for {@code config}'s log lines, its sockets open and its thread running; null
      * when the configuration logs nothing anywhere (no global target, no frontend that logs).
      */
-    public static LogWriter start(Config config, int loops, int ringCapacity) {
+    public static LogWriter start(Config config, int loops, int ringCapacity, java.util.function.LongConsumer dropped) {
         LogWriter w = new LogWriter(config, loops, ringCapacity);
+        w.dropped = dropped;
         if (w.allSinks.isEmpty()) return null;
         Syscalls sys = Syscalls.newInstance();
         try {
@@ -158,6 +164,7 @@ public final class LogWriter implements EventLog {
         if (eventCount.incrementAndGet() > EVENT_QUEUE_MAX) {
             eventCount.decrementAndGet();
             eventsDropped.incrementAndGet();
+            dropped.accept(1);
             return;
         }
         events.add(new Event(level, message, System.currentTimeMillis()));
@@ -254,11 +261,14 @@ public final class LogWriter implements EventLog {
         int lvl = Math.max(level, t.minLevel());
         line.clear();
         header(t, lvl, epochMs);
+        // len bounds the whole datagram, newline included, as HAProxy's: a header longer than
+        // that (a long log-tag) is cut too
+        if (line.length > t.maxLen() - 1) line.length = t.maxLen() - 1;
         int room = t.maxLen() - 1 - line.length;
         line.put(body, 0, Math.max(0, Math.min(room, body.length)));
         line.put('\n');
         MemorySegment.copy(line.bytes, 0, out, ValueLayout.JAVA_BYTE, 0, line.length);
-        s.send(sys, out, line.length);
+        if (!s.send(sys, out, line.length)) dropped.accept(1);
     }
 
     /**
@@ -347,7 +357,7 @@ public final class LogWriter implements EventLog {
                 case FRONTEND_PORT -> body.put(d[base + LogRecord.FRONT_PORT]);
                 case SERVER_IP -> {
                     if (srv == null) body.put('-');
-                    else body.put(LineBuffer.compress(srv.address().address().getHostAddress()));
+                    else body.put(org.forwarder.sys.SockAddr.hostText(srv.address().address()));
                 }
                 case SERVER_PORT -> {
                     if (srv == null) body.put('-');

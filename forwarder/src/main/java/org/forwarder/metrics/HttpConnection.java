@@ -2,7 +2,6 @@ package org.forwarder.metrics;
 
 import org.forwarder.poll.FdHandler;
 import org.forwarder.poll.FdTab;
-import org.forwarder.poll.TimerTask;
 import org.forwarder.sys.Errno;
 import org.forwarder.sys.SockConst;
 import org.forwarder.sys.Syscalls;
@@ -19,7 +18,7 @@ import java.util.Set;
  * read, so a client that never reads holds at most one page. A connection idle for the
  * frontend's timeout (nothing received and nothing sent) is closed.
  */
-final class HttpConnection extends TimerTask implements FdHandler {
+final class HttpConnection extends org.forwarder.poll.Task implements FdHandler {
     static final int HEAD_MAX = 8 * 1024;
 
     private final Exporter owner;
@@ -56,6 +55,17 @@ final class HttpConnection extends TimerTask implements FdHandler {
         close();
     }
 
+    /** Woken to answer the next pipelined request (see {@link #onIo}). */
+    @Override
+    protected void run() {
+        onIo(0);
+    }
+
+    /**
+     * Answers at most one request per call: a client that pipelines many requests of a large page
+     * gets the next one at the end of the loop's pass (woken through the run queue), so the stats
+     * sockets and the other scrapers on this loop are served in between.
+     */
     @Override
     public void onIo(int ignored) {
         if (closed) return;
@@ -63,6 +73,7 @@ final class HttpConnection extends TimerTask implements FdHandler {
             discard();
             return;
         }
+        boolean answered = false;
         while (!closed) {
             if (pending()) {
                 flush();
@@ -72,7 +83,14 @@ final class HttpConnection extends TimerTask implements FdHandler {
                 finish();
                 return;
             }
-            if (answerBuffered()) continue;
+            if (answered && inLen > 0) {
+                owner.poller.wake(this); // the next request after the others had their turn
+                return;
+            }
+            if (answerBuffered()) {
+                answered = true;
+                continue;
+            }
             int room = HEAD_MAX - inLen;
             if (room == 0) { // a head longer than we take
                 answer(HttpAnswers.BAD_REQUEST, false);
@@ -96,6 +114,12 @@ final class HttpConnection extends TimerTask implements FdHandler {
 
     /** Answers the first complete request in the buffer, if there is one; true if it did. */
     private boolean answerBuffered() {
+        int blank = 0; // empty lines before a request line are ignored, as HAProxy (and RFC 9112) does
+        while (blank < inLen && (in[blank] == '\r' || in[blank] == '\n')) blank++;
+        if (blank > 0) {
+            System.arraycopy(in, blank, in, 0, inLen - blank);
+            inLen -= blank;
+        }
         if (inLen == 0) return false;
         HttpRequest r = HttpRequest.parse(in, inLen);
         if (r == null) return false;

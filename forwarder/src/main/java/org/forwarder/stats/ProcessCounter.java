@@ -45,7 +45,7 @@ public enum ProcessCounter implements Counter {
     PIPES_BYTES(GAUGE, null, "bytes the kernel gave the pipes that exist (held or free)"),
     PIPES_USED_BYTES(GAUGE, null, "bytes the kernel gave the pipes held by streams"),
     PIPES_EXHAUSTED(COUNTER, null, "times a stream wanted a pipe and got none (maxpipes reached or pipe2 failed): it copied instead"),
-    LOG_DROPPED(COUNTER, "DroppedLogs", "connection log lines dropped because the loop's log ring was full");
+    LOG_DROPPED(COUNTER, "DroppedLogs", "log lines dropped: a loop's log ring was full, or a target refused the line (no room, no reader)");
 
     private final Kind kind;
     private final String haproxy;

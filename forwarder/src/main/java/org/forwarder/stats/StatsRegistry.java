@@ -83,6 +83,8 @@ public final class StatsRegistry {
      * {@link ProcessRate}. Shared by the loops, written only when a level passes its maximum.
      */
     private final java.util.concurrent.atomic.AtomicLongArray maxima;
+    /** Process counters written by threads that are no event loop ({@link #addShared}). */
+    private final java.util.concurrent.atomic.AtomicLongArray shared = new java.util.concurrent.atomic.AtomicLongArray(PROCESS);
     /** Replaced whole when a loop is added: readers see a complete list without a lock. */
     private volatile LoopCounters[] loops = new LoopCounters[0];
     /** What readers subtract since the last clear; replaced whole by a clear (see the class comment). */
@@ -168,7 +170,16 @@ public final class StatsRegistry {
 
     /** {@code c} summed over the loops, now (process totals are never cleared, as in HAProxy). */
     public long get(ProcessCounter c) {
-        return sum(processBase() + c.ordinal(), Baseline.NONE);
+        return sum(processBase() + c.ordinal(), Baseline.NONE) + shared.get(c.ordinal());
+    }
+
+    /**
+     * Adds to process counter {@code c} from a thread that is no event loop (the log writer
+     * counting lines a target refused): rare events, so one shared atomic rather than a block.
+     * Included in {@link #get(ProcessCounter)} and {@link #snapshot()}, not in {@link #perLoop}.
+     */
+    public void addShared(ProcessCounter c, long n) {
+        shared.addAndGet(c.ordinal(), n);
     }
 
     /** {@code c} of {@code row} summed over the loops, now; a counter since the last {@link #clearAll()}. */
@@ -324,7 +335,7 @@ public final class StatsRegistry {
         for (int i = 0; i < PROCESS; i++) { // CURR_CONNS is ordinal 0: read in every loop before the rest
             long s = 0;
             for (LoopCounters l : ls) s += l.read(processBase() + i);
-            process[i] = s;
+            process[i] = s + shared.get(i);
         }
         long[] proxies = new long[rows.size() * PROXY];
         for (int r = 0; r < rows.size(); r++) {

@@ -279,7 +279,18 @@ public final class SockAddr {
      */
     public static String hostText(InetAddress a) {
         if (!(a instanceof java.net.Inet6Address)) return a.getHostAddress();
-        byte[] b = a.getAddress();
+        return ipv6Text(a.getAddress());
+    }
+
+    /**
+     * The 16 bytes of an IPv6 address as inet_ntop writes them, an IPv4-mapped one as
+     * {@code ::ffff:a.b.c.d} (Java's InetAddress would turn it into a plain IPv4 address).
+     */
+    public static String ipv6Text(byte[] b) {
+        if (b.length != 16) throw new IllegalArgumentException("an IPv6 address has 16 bytes, not " + b.length);
+        boolean mapped = (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff;
+        for (int i = 0; i < 10 && mapped; i++) mapped = b[i] == 0;
+        if (mapped) return "::ffff:" + (b[12] & 0xff) + "." + (b[13] & 0xff) + "." + (b[14] & 0xff) + "." + (b[15] & 0xff);
         int[] g = new int[8];
         for (int i = 0; i < 8; i++) g[i] = ((b[2 * i] & 0xff) << 8) | (b[2 * i + 1] & 0xff);
         int bestStart = -1, bestLen = 0;
