@@ -759,4 +759,126 @@ class HealthCheckTest {
         assertTrue(sv.up(), "a local connect error is not the server's: " + sv.op.statusText() + " " + fw.log);
         assertEquals("s1", pickOnce(fw), "the server still takes clients");
     }
+
+    /**
+     * A client served by backup b1 while the active s1 is DOWN: with {@code on-marked-up
+     * shutdown-backup-sessions} on s1 its stream ends when s1 comes back UP, without it goes on.
+     */
+    private void backupStreamsWhenTheActiveComesUp(boolean shutdownBackupSessions) throws Exception {
+        TestServer s1 = server("s1", 0);
+        int port1 = s1.port();
+        TestServer b1 = server("b1", 0);
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        ports.put("s1", port1);
+        ports.put("b1", b1.port());
+        ServerCheck active = new ServerCheck(true, 100, 100, 100, 1, 1, 0, null, false, false, 0, false,
+                ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, false, shutdownBackupSessions);
+        Fw fw = start(ports, HealthCheck.DEFAULT, Map.of("s1", active, "b1", check(100, 1, 1, true)));
+        Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status));
+        s1.close();
+        Peers.waitUntil("s1 marked DOWN", WAIT, () -> !srv(fw, "s1").up());
+        Socket c = Peers.connect(cleanup, fw.port);
+        assertEquals("b1", Peers.readLine(c.getInputStream()), "the backup serves while s1 is DOWN");
+        assertEquals(1, fw.fw.stats().active());
+
+        server("s1", port1);
+        Peers.waitUntil("s1 UP again", WAIT, () -> srv(fw, "s1").up());
+        assertTrue(logged(fw, "Server lb/s1 is UP"), "log: " + fw.log);
+        c.setSoTimeout(5000);
+        if (shutdownBackupSessions) {
+            Peers.waitUntil("the backup's stream ended", WAIT, () -> fw.fw.stats().active() == 0);
+            int r;
+            try {
+                r = c.getInputStream().read();
+            } catch (IOException e) {
+                r = -1; // reset
+            }
+            assertEquals(-1, r, "the client's stream on the backup ended when s1 came UP");
+        } else {
+            Peers.sleep(300);
+            assertEquals("z", new String(Peers.exchange(c, "z".getBytes())), "the stream on the backup goes on");
+            assertEquals(1, fw.fw.stats().active());
+        }
+        assertEquals(List.of("s1", "s1"), picks(fw, 2), "new clients go to s1 again");
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void onMarkedUpShutdownBackupSessionsEndsTheBackupsStreams() throws Exception {
+        backupStreamsWhenTheActiveComesUp(true);
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void withoutItStreamsOnABackupGoOnWhenTheActiveComesUp() throws Exception {
+        backupStreamsWhenTheActiveComesUp(false);
+    }
+
+    /**
+     * A server at its maxconn (one client holds its only slot, a second waits in the queue) is
+     * still checked, its checks take neither the slot nor the queued client's place, and killed
+     * it is still marked DOWN.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void checksGoOnAtMaxconnAndTakeNoSlot(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path sock = dir.resolve("admin.sock");
+        // a listener whose accepted connections outlive it: killed, the held slot stays held
+        java.net.ServerSocket listener = new java.net.ServerSocket();
+        listener.setReuseAddress(true);
+        listener.bind(new java.net.InetSocketAddress(Peers.LOOPBACK, 0));
+        cleanup.add(listener);
+        java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+        Thread.ofVirtual().start(() -> {
+            try {
+                while (true) {
+                    Socket a = cleanup.add(listener.accept());
+                    accepted.incrementAndGet();
+                    try {
+                        a.getOutputStream().write("s1\n".getBytes());
+                    } catch (IOException e) {
+                        // a check, reset already
+                    }
+                }
+            } catch (IOException e) {
+                // listener closed
+            }
+        });
+        Fw fw = Peers.startText(cleanup, "global\n    stats socket " + sock + " level admin\n"
+                + Peers.defaults("20s", "timeout queue 20s") + """
+                listen lb
+                    bind 127.0.0.1:0
+                    server s1 127.0.0.1:%d check inter 100ms rise 1 fall 2 maxconn 1
+                """.formatted(listener.getLocalPort()));
+        Server sv = srv(fw, "s1");
+        Backend be = fw.fw.proxies().backend("lb");
+        Peers.waitUntil("s1 checked", WAIT, () -> "L4OK".equals(sv.op.status));
+        Socket holder = Peers.connect(cleanup, fw.port);
+        assertEquals("s1", Peers.readLine(holder.getInputStream()));
+        Socket waiter = Peers.connect(cleanup, fw.port);
+        Peers.waitUntil("the second client queued", WAIT, () -> be.queued() == 1);
+        assertEquals(1, sv.current());
+
+        int before = accepted.get();
+        Peers.waitUntil("checks go on while the slot is held", WAIT, () -> accepted.get() >= before + 3);
+        assertEquals(1, sv.current(), "the checks took no slot");
+        assertEquals(1, be.queued(), "the checks took no place in the queue");
+        String stat = CliClient.ask(sock, "show stat\n");
+        // smax and qmax: no check held a slot or a queue place even for a moment
+        Map<String, String> row = statRow(stat, "s1"), back = statRow(stat, "BACKEND");
+        assertEquals(List.of("1", "1", "1", "1"), List.of(row.get("scur"), row.get("smax"), back.get("qcur"), back.get("qmax")), stat);
+        assertTrue(sv.up(), "still UP");
+        waiter.setSoTimeout(300);
+        try {
+            int r = waiter.getInputStream().read();
+            throw new AssertionError("the queued client got a server: " + r);
+        } catch (java.net.SocketTimeoutException expected) {
+            // still waiting for the slot
+        }
+
+        listener.close(); // killed; the holder's stream stays
+        Peers.waitUntil("s1 marked DOWN at its maxconn", WAIT, () -> !sv.up());
+        assertEquals(1, sv.current(), "marked DOWN while the slot was held");
+        assertTrue(logged(fw, "alert: Server lb/s1 is DOWN, reason: Layer4 connection problem"), "log: " + fw.log);
+    }
 }
