@@ -34,7 +34,8 @@ public final class ControlLoop {
         this.log = log;
         this.poller = new Poller(maxFds); // fd numbers are process-wide: the table covers the loops' fds too
         StatsConfig sc = config.global().stats();
-        this.sessions = new CliSessions(poller, sc, new CliCommands(new CliContext(config, registry, proxies, log)));
+        org.forwarder.proxy.LiveFigures figures = new org.forwarder.proxy.LiveFigures(config, registry, proxies);
+        this.sessions = new CliSessions(poller, sc, new CliCommands(new CliContext(config, registry, proxies, log, figures)));
         try {
             for (StatsConfig.Socket s : sc.sockets()) {
                 CliListener l = CliListener.open(poller, s, sessions);
@@ -42,7 +43,7 @@ public final class ControlLoop {
                 sessions.addListener(l);
             }
             if (!config.prometheus().isEmpty()) {
-                Scrape scrape = new Scrape(config, registry, proxies);
+                Scrape scrape = new Scrape(figures);
                 for (PrometheusConfig p : config.prometheus()) exporters.add(Exporter.open(poller, p, scrape));
             }
         } catch (RuntimeException e) {
