@@ -106,7 +106,7 @@ final class ServerCommands {
                     default -> throw new CliError("'set server <srv> health' expects 'up', 'stopping', or 'down'.");
                 }
             }
-            default -> throw new CliError("usage: set server <backend>/<server> state | weight");
+            default -> throw new CliError("usage: set server <backend>/<server> health | state | weight");
         }
         s.answer("");
     }
