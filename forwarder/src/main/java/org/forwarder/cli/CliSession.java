@@ -1,6 +1,7 @@
 package org.forwarder.cli;
 
 import org.forwarder.config.StatsConfig;
+import org.forwarder.io.LingeringClose;
 import org.forwarder.poll.FdHandler;
 import org.forwarder.poll.FdTab;
 import org.forwarder.poll.TimerTask;
@@ -121,34 +122,18 @@ final class CliSession extends TimerTask implements FdHandler {
      * side and read and drop what comes until the client closes (or stats timeout).
      */
     private void finish() {
-        if (inLen == 0) {
-            // nothing unread in our buffer: is there any in the socket's?
-            long n = sys.recv(fd, owner.io, 0, 1, SockConst.MSG_DONTWAIT | SockConst.MSG_PEEK);
-            if (n <= 0) {
-                close();
-                return;
-            }
+        // unread bytes in our buffer, or in the socket's
+        if (inLen == 0 && !LingeringClose.unread(sys, fd, owner.io)) {
+            close();
+            return;
         }
         lingering = true;
-        sys.shutdown(fd, SockConst.SHUT_WR);
-        fdTab.stopSend(fd);
-        fdTab.mayRecv(fd);
+        LingeringClose.shutWrite(sys, fdTab, fd);
         discard();
     }
 
     private void discard() {
-        while (true) {
-            long n = sys.recv(fd, owner.io, 0, CliSessions.IO_CHUNK, SockConst.MSG_DONTWAIT);
-            if (n == -Errno.EAGAIN) {
-                fdTab.cantRecv(fd);
-                return;
-            }
-            if (n == -Errno.EINTR) continue;
-            if (n <= 0) {
-                close();
-                return;
-            }
-        }
+        if (LingeringClose.discard(sys, fdTab, fd, owner.io, CliSessions.IO_CHUNK)) close();
     }
 
     private boolean hasLine() {

@@ -1,5 +1,6 @@
 package org.forwarder.metrics;
 
+import org.forwarder.io.LingeringClose;
 import org.forwarder.poll.FdHandler;
 import org.forwarder.poll.FdTab;
 import org.forwarder.sys.Errno;
@@ -186,31 +187,17 @@ final class HttpConnection extends org.forwarder.poll.Task implements FdHandler 
      * write side and read and drop what comes until the client closes (or the timeout).
      */
     private void finish() {
-        long n = sys.recv(fd, owner.io, 0, 1, SockConst.MSG_DONTWAIT | SockConst.MSG_PEEK);
-        if (n <= 0) { // nothing unread (or the peer is gone): a plain close loses nothing
+        if (!LingeringClose.unread(sys, fd, owner.io)) { // nothing unread (or the peer is gone): a plain close loses nothing
             close();
             return;
         }
         lingering = true;
-        sys.shutdown(fd, SockConst.SHUT_WR);
-        fdTab.stopSend(fd);
-        fdTab.mayRecv(fd);
+        LingeringClose.shutWrite(sys, fdTab, fd);
         discard();
     }
 
     private void discard() {
-        while (true) {
-            long n = sys.recv(fd, owner.io, 0, Exporter.IO_CHUNK, SockConst.MSG_DONTWAIT);
-            if (n == -Errno.EAGAIN) {
-                fdTab.cantRecv(fd);
-                return;
-            }
-            if (n == -Errno.EINTR) continue;
-            if (n <= 0) {
-                close();
-                return;
-            }
-        }
+        if (LingeringClose.discard(sys, fdTab, fd, owner.io, Exporter.IO_CHUNK)) close();
     }
 
     void close() {
