@@ -1,6 +1,7 @@
 package org.forwarder.cli;
 
 import org.forwarder.config.StatsConfig;
+import org.forwarder.io.ArraySend;
 import org.forwarder.io.LingeringClose;
 import org.forwarder.poll.FdHandler;
 import org.forwarder.poll.FdTab;
@@ -211,24 +212,14 @@ final class CliSession extends TimerTask implements FdHandler {
     }
 
     private void flush() {
-        MemorySegment buf = owner.io;
-        while (outLen > outOff) {
-            int len = Math.min(outLen - outOff, CliSessions.IO_CHUNK);
-            MemorySegment.copy(out, outOff, buf, ValueLayout.JAVA_BYTE, 0, len);
-            long n = sys.send(fd, buf, 0, len, SockConst.MSG_NOSIGNAL | SockConst.MSG_DONTWAIT);
-            if (n == -Errno.EAGAIN) {
-                fdTab.cantSend(fd);
-                fdTab.wantSend(fd);
-                return;
-            }
-            if (n == -Errno.EINTR) continue;
-            if (n < 0) {
-                close();
-                return;
-            }
-            outOff += (int) n;
-            armTimer();
+        int sent = ArraySend.send(sys, fdTab, fd, out, outOff, outLen, owner.io, CliSessions.IO_CHUNK);
+        if (sent < 0) {
+            close();
+            return;
         }
+        if (sent > outOff) armTimer(); // the client reads: it is not idle
+        outOff = sent;
+        if (outOff < outLen) return; // the rest when the socket has room
         outOff = 0;
         outLen = 0;
         fdTab.stopSend(fd);

@@ -1,5 +1,6 @@
 package org.forwarder.metrics;
 
+import org.forwarder.io.ArraySend;
 import org.forwarder.io.LingeringClose;
 import org.forwarder.poll.FdHandler;
 import org.forwarder.poll.FdTab;
@@ -157,24 +158,14 @@ final class HttpConnection extends org.forwarder.poll.Task implements FdHandler 
     }
 
     private void flush() {
-        MemorySegment buf = owner.io;
-        while (outOff < out.length) {
-            int len = Math.min(out.length - outOff, Exporter.IO_CHUNK);
-            MemorySegment.copy(out, outOff, buf, ValueLayout.JAVA_BYTE, 0, len);
-            long n = sys.send(fd, buf, 0, len, SockConst.MSG_NOSIGNAL | SockConst.MSG_DONTWAIT);
-            if (n == -Errno.EAGAIN) {
-                fdTab.cantSend(fd);
-                fdTab.wantSend(fd);
-                return;
-            }
-            if (n == -Errno.EINTR) continue;
-            if (n < 0) {
-                close();
-                return;
-            }
-            outOff += (int) n;
-            armTimer();
+        int sent = ArraySend.send(sys, fdTab, fd, out, outOff, out.length, owner.io, Exporter.IO_CHUNK);
+        if (sent < 0) {
+            close();
+            return;
         }
+        if (sent > outOff) armTimer(); // the client reads: it is not idle
+        outOff = sent;
+        if (outOff < out.length) return; // the rest when the socket has room
         out = null;
         outOff = 0;
         fdTab.stopSend(fd);
