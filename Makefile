@@ -26,7 +26,7 @@ MVN_TEST := mvn -B -ntp -e
 CFG ?= etc/forwarder.cfg
 JAR := forwarder/target/forwarder.jar
 
-.PHONY: all build test run bench bench-e2e bench-threads bench-observe compare-edges compare-cli bindings abi-check clean
+.PHONY: all build test run aot profile bench bench-e2e bench-threads bench-observe compare-edges compare-cli bindings abi-check clean
 
 all: build
 
@@ -36,14 +36,25 @@ build:
 test:
 	$(MVN_TEST) install
 
+# bin/forwarder: the JVM settings chosen by measurement (docs/jvm.md) and the AOT cache.
+# A missing or stale cache is built first (about 30 s, once per build); if that fails, run anyway.
 run: build
-	$(JAVA) --enable-native-access=ALL-UNNAMED -jar $(JAR) -f $(CFG)
+	@[ forwarder/target/forwarder.aot -nt $(JAR) ] || bin/aot-cache || echo "make run: no AOT cache, starting without it"
+	bin/forwarder -f $(CFG)
+
+# The JDK's ahead-of-time cache for bin/forwarder, from a short training run (bin/aot-cache).
+aot: build
+	bin/aot-cache
 
 bench: build
 	$(JAVA) --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar $(JMH_ARGS)
 
 bench-e2e: build
 	bench/e2e/compare.sh
+
+# Syscalls, CPU, allocation, GC and JIT warm-up per new connection, the forwarder beside HAProxy.
+profile: build
+	bench/profile/run.sh
 
 bench-threads: build
 	bench/threads/run.sh

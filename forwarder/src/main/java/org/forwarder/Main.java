@@ -79,6 +79,7 @@ public final class Main {
     }
 
     private static int serve(Config config) {
+        config = config.withWarnings(org.forwarder.config.HeapBudget.check(config.global().maxconn(), Runtime.getRuntime().maxMemory()));
         config.warnings().forEach(w -> System.err.println("warning: " + w));
         Forwarder fw;
         try {

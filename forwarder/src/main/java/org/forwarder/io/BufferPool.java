@@ -15,7 +15,12 @@ import java.util.Arrays;
  * With {@code limit == 0} the pool is unbounded and nobody ever waits.
  */
 public final class BufferPool {
-    private static final int SLAB_BUFFERS = 64;
+    /**
+     * A slab is at most this many bytes (64 buffers of the default 16 KiB), and at least one
+     * buffer: the memory is zeroed when the slab is made, on the loop's thread, so its size is a
+     * pause. With a fixed count, {@code tune.bufsize 16m} made the first connection zero 1 GiB.
+     */
+    static final long SLAB_BYTES = 1L << 20;
 
     private final int bufSize;
     private final int limit;
@@ -64,7 +69,8 @@ public final class BufferPool {
 
     private void grow() {
         int base = segments.length;
-        int n = limit == 0 ? SLAB_BUFFERS : Math.min(SLAB_BUFFERS, limit - base);
+        int perSlab = (int) Math.max(1, SLAB_BYTES / bufSize);
+        int n = limit == 0 ? perSlab : Math.min(perSlab, limit - base);
         MemorySegment slab = arena.allocate((long) n * bufSize, 4096);
         segments = Arrays.copyOf(segments, base + n);
         free = Arrays.copyOf(free, base + n);

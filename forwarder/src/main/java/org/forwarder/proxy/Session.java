@@ -270,6 +270,11 @@ public final class Session extends Task implements ChannelOwner {
 
     /** A direction read or sent its FIN: maybe the end, maybe a shorter (fin) timeout. */
     @Override
+    public boolean otherFinSent(Channel c) {
+        return (c == request ? response : request).finSent();
+    }
+
+    @Override
     public void halfClosed() {
         if (request.dstShut() && response.dstShut()) {
             finish(false, false);
@@ -516,8 +521,17 @@ public final class Session extends Task implements ChannelOwner {
         }
     }
 
-    /** The server socket became writable (or hung up): did the connect succeed? */
+    /**
+     * The server socket became writable (or hung up): did the connect succeed? Writable without a
+     * hang-up or an error is a completed handshake (Linux reports a failed connect with EPOLLERR
+     * and EPOLLHUP), so SO_ERROR is read only when there is one: a syscall fewer per connection,
+     * as HAProxy.
+     */
     private boolean connectDone() {
+        if ((fdt.state(server.fd) & (FdTab.EV_HUP | FdTab.EV_ERR)) == 0) {
+            connected();
+            return state != CLOSED;
+        }
         int e = Sock.pendingError(sys, server.fd);
         if (e != 0) {
             connectFailed(e < 0 ? -e : e, true);

@@ -91,6 +91,7 @@ public final class Channel extends BufferWaiter {
     private boolean bufferWait;
     /** dst failed: nothing more is read, held or sent here. */
     private boolean dropped;
+    private boolean finSent;
     /** The last read filled the whole buffer: more bytes are probably waiting right behind. */
     private boolean lastReadFull;
     /** A send said MSG_MORE: dst may hold a partial segment until we push. */
@@ -446,10 +447,17 @@ public final class Channel extends BufferWaiter {
 
     private void shutdownDst() {
         dstShut = true;
+        finSent = true;
         fdt.stopSend(dst.fd);
-        Sock.shutdownWrite(sys, dst.fd);
+        // The last FIN of a stream goes out with close(), right after (halfClosed ends the stream):
+        // the other direction read dst to its end, so dst's receive queue is empty and close()
+        // sends a FIN, not a reset. One shutdown() fewer per connection.
+        if (!s.otherFinSent(this)) Sock.shutdownWrite(sys, dst.fd);
         s.halfClosed();
     }
+
+    /** This direction passed a FIN on to dst (not a reset, not dropped). */
+    public boolean finSent() { return finSent; }
 
     // ---- resources -----------------------------------------------------------------------
 

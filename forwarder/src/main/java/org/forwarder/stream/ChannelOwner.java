@@ -21,6 +21,12 @@ public interface ChannelOwner {
     /** A direction read or sent its FIN. */
     void halfClosed();
 
+    /**
+     * Whether the direction other than {@code c} has passed its FIN on: then {@code c}'s FIN
+     * completes the stream, whose close() sends it (no shutdown() call needed).
+     */
+    boolean otherFinSent(Channel c);
+
     /** {@code c} reset or failed: nothing more can be sent to it. */
     void peerFailed(Conn c);
 

@@ -84,4 +84,34 @@ class BufferPoolTest {
             pool.close();
         }
     }
+
+    /**
+     * A slab is bounded in bytes, not in buffers: with tune.bufsize 16m the first connection
+     * used to make (and zero, on the loop's thread) a 1 GiB slab of 64 buffers.
+     */
+    @Test
+    void largeBuffersComeOneSlabAtATimeNotSixtyFour() {
+        int big = 16 << 20;
+        BufferPool pool = new BufferPool(big, 0, 0);
+        try {
+            int id = pool.acquire(false);
+            assertTrue(id >= 0);
+            assertEquals(1, pool.allocated(), "one 16 MiB buffer made, not a slab of 64");
+            assertEquals(big, pool.segment(id).byteSize());
+            int id2 = pool.acquire(false);
+            assertEquals(2, pool.allocated());
+            pool.release(id2);
+            pool.release(id);
+        } finally {
+            pool.close();
+        }
+        BufferPool small = new BufferPool(16 << 10, 0, 0);
+        try {
+            int id = small.acquire(false);
+            assertEquals(64, small.allocated(), "default-size buffers still come 64 to a 1 MiB slab");
+            small.release(id);
+        } finally {
+            small.close();
+        }
+    }
 }

@@ -8,8 +8,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A test double of the syscall layer: the real calls, except for the faults a test arms from its
  * own thread while the loop runs (failing accept4, splice into a pipe or connect; pipes the
- * kernel shrank; peers that stop acknowledging; a socket error). Production classes carry no
- * injection hooks.
+ * kernel shrank; peers that stop acknowledging; a socket error), and counts of the calls a test
+ * wants to bound (shutdown, SO_ERROR reads). Production classes carry no injection hooks.
  */
 public final class FaultySyscalls extends Syscalls {
     /** The faults armed, shared by the instances of every loop ({@link #sibling()}). */
@@ -23,6 +23,24 @@ public final class FaultySyscalls extends Syscalls {
         volatile int shrunkPipeSize;
         volatile boolean peersNeverAcknowledge;
         volatile int pendingSocketError;
+        final java.util.concurrent.atomic.AtomicLong shutdowns = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong soErrorReads = new java.util.concurrent.atomic.AtomicLong();
+    }
+
+    /** shutdown() calls made so far, by every loop. */
+    public long shutdowns() {
+        return plan.shutdowns.get();
+    }
+
+    /** SO_ERROR reads made so far, by every loop. */
+    public long soErrorReads() {
+        return plan.soErrorReads.get();
+    }
+
+    @Override
+    public int shutdown(int fd, int how) {
+        plan.shutdowns.incrementAndGet();
+        return super.shutdown(fd, how);
     }
 
     private final Plan plan;
@@ -101,6 +119,9 @@ public final class FaultySyscalls extends Syscalls {
 
     @Override
     public int getIntOption(int fd, int level, int option) {
+        if (level == org.forwarder.sys.SockConst.SOL_SOCKET && option == org.forwarder.sys.SockConst.SO_ERROR) {
+            plan.soErrorReads.incrementAndGet();
+        }
         int e = plan.pendingSocketError;
         if (e != 0 && level == org.forwarder.sys.SockConst.SOL_SOCKET && option == org.forwarder.sys.SockConst.SO_ERROR) return e;
         return super.getIntOption(fd, level, option);
