@@ -284,6 +284,7 @@ kill_group "$PEER_PID"
 REPORT="$RESULTS_DIR/soak-$STAMP.md"
 PNG="$OUT_DIR/soak-$STAMP.png"
 export SOAK_CSV=$CSV SOAK_PNG=$PNG WARMUP DURATION SAMPLE NBTHREAD FORWARDER_JVM MAX_SLOPE_MIB_H MAX_GROWTH_MIB \
+    NMT_BEFORE="$OUT_DIR/soak-$STAMP-nmt-before.txt" NMT_AFTER="$OUT_DIR/soak-$STAMP-nmt-after.txt" \
     MIX_RC FWD_ALIVE PRIME_AFTER_ERR FWD_CPU ECHO_CPU PEER_CPU JAR \
     SOAK_MIX_STATUS="$(cat "$STATUS" 2>/dev/null)" SOAK_MIX_LOG="$(grep -E 'FAILED|failure:|giving up|Traceback' "$TMP/mix.log" | head -n 20)" \
     MIX_WALL=$(awk -v a="$MIX_END" -v b="$M0" 'BEGIN {printf "%.1f", a - b}') \

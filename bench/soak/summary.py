@@ -132,6 +132,35 @@ p("| fd kinds | %s | %s |" % (ib[1] or "n/a", ia[1] or "n/a"))
 p("| threads | %s | %s |" % (ib[2] or "n/a", ia[2] or "n/a"))
 p("| VmRSS, MiB | %s | %s |" % (kib_mib(ib[3]), kib_mib(ia[3])))
 p("| Java heap in use after GC, MiB | %s | %s |" % (kib_mib(ib[4]), kib_mib(ia[4])))
+
+
+def nmt(path):
+    """committed KiB per NMT category of a 'VM.native_memory summary' file"""
+    import re
+    d = {}
+    try:
+        for l in open(path):
+            m = re.match(r"\s*(?:-\s+)?(.+?) \(reserved=\d+KB, committed=(\d+)KB", l)
+            if m:
+                d[m.group(1).strip()] = int(m.group(2))
+            m = re.match(r"\s*Total: reserved=\d+KB, committed=(\d+)KB", l)
+            if m:
+                d["Total"] = int(m.group(1))
+    except OSError:
+        pass
+    return d
+
+
+nb, na = nmt(e.get("NMT_BEFORE", "")), nmt(e.get("NMT_AFTER", ""))
+if nb and na:
+    p("")
+    p("Native Memory Tracking, committed at idle before -> after (categories that moved by 256 KiB or more):")
+    p("")
+    p("| category | before KiB | after KiB | change |")
+    p("|---|---:|---:|---:|")
+    for k in nb:
+        if abs(na.get(k, 0) - nb[k]) >= 256 or k == "Total":
+            p("| %s | %d | %d | %+d |" % (k, nb[k], na.get(k, 0), na.get(k, 0) - nb[k]))
 p("")
 p("## Operations")
 p("")
