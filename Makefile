@@ -26,7 +26,7 @@ MVN_TEST := mvn -B -ntp -e
 CFG ?= etc/forwarder.cfg
 JAR := forwarder/target/forwarder.jar
 
-.PHONY: all build test run aot profile bench bench-e2e bench-threads bench-observe compare-edges compare-cli bindings abi-check clean
+.PHONY: all build test run aot profile bench bench-e2e bench-threads bench-observe soak compare-edges compare-cli bindings abi-check clean
 
 all: build
 
@@ -62,6 +62,13 @@ bench-threads: build
 # What option tcplog to a UDP syslog and a /metrics scrape every 100 ms cost, against both off.
 bench-observe: build
 	bench/observe/run.sh
+
+# An hour (DURATION) of mixed traffic (bulk with SHA-256, ping-pong, new connections, resets,
+# half-closes): forwarder RSS and fds must stay flat; not part of `make test`. Settings are
+# environment variables (DURATION, SAMPLE, NBTHREAD, FORWARDER_JVM, ...: see bench/soak/README.md)
+# or SOAK_ARGS, e.g. SOAK_ARGS="DURATION=120 SAMPLE=5".
+soak: build
+	env $(SOAK_ARGS) bench/soak/run.sh
 
 # Edge cases (resets, timeouts, retries, urgent data, pipes, queue) against HAProxy and the
 # forwarder, side by side; not part of `make test`. EDGE_ARGS e.g. "--out FILE connect-retry".
