@@ -2,7 +2,8 @@
 # Soak: does the forwarder's memory (RSS) and fd count stay flat under an hour of mixed traffic?
 # (issue 11: a 5-minute mix once took RSS from 81 to 101 MiB, still rising at the end.)
 #
-# One forwarder (forwarder/target/forwarder.jar -f <generated config>, nbthread $NBTHREAD) with
+# One forwarder (bin/forwarder -f <generated config>, nbthread $NBTHREAD: the launcher's JVM
+# settings, what `make run` runs; LAUNCHER=0 for plain `java -jar` with FORWARDER_JVM only) with
 # four listeners: echo_copy and echo_splice in front of EchoServer, peer_copy and peer_splice in
 # front of the test peer (mix.py serve); the *_splice ones have option splice-request/-response.
 # Then, concurrently and paced for DURATION s (bench/soak/mix.py load):
@@ -28,7 +29,8 @@
 #   SAMPLE        seconds between samples                         [10]
 #   WARMUP        seconds excluded from the steady part           [10% of DURATION, at most 300]
 #   NBTHREAD      forwarder event loops                           [2]
-#   FORWARDER_JVM JVM flags of the forwarder (e.g. "-Xmx64m -XX:+UseSerialGC") [none]
+#   FORWARDER_JVM JVM flags of the forwarder, after the launcher's (e.g. "-Xmx64m") [none]
+#   LAUNCHER      1 = start it with bin/forwarder, 0 = java -jar $JAR [1]
 #   HEAP_EVERY    seconds between jcmd GC.heap_info readings, 0 = never [300]
 #   BULK_MIN, BULK_MAX  bulk transfer size range, MiB             [32, 64]
 #   BULK_GAP      pause between bulk transfers, s                 [1]
@@ -174,8 +176,14 @@ CFG=$TMP/soak.cfg
         echo "    server s1 127.0.0.1:$backend"
     done
 } >"$CFG"
-log "forwarder: ${FORWARDER_JVM:+$FORWARDER_JVM }-jar $JAR -f $CFG (nbthread $NBTHREAD)"
-start_bg "$TMP/forwarder.log" "$JAVA" "${FJVM[@]}" --enable-native-access=ALL-UNNAMED -jar "$JAR" -f "$CFG"
+if [[ ${LAUNCHER:-1} == 1 ]]; then
+    log "forwarder: bin/forwarder${FORWARDER_JVM:+ (FORWARDER_JVM_OPTS=$FORWARDER_JVM)} -f $CFG (nbthread $NBTHREAD)"
+    start_bg "$TMP/forwarder.log" env JAVA_HOME="$(dirname "$(dirname "$JAVA")")" FORWARDER_JVM_OPTS="$FORWARDER_JVM" \
+        "$ROOT/bin/forwarder" -f "$CFG"
+else
+    log "forwarder: ${FORWARDER_JVM:+$FORWARDER_JVM }-jar $JAR -f $CFG (nbthread $NBTHREAD)"
+    start_bg "$TMP/forwarder.log" "$JAVA" "${FJVM[@]}" --enable-native-access=ALL-UNNAMED -jar "$JAR" -f "$CFG"
+fi
 FWD_PID=$BG_PID
 for p in "$P_EC" "$P_ES" "$P_PC" "$P_PS"; do
     wait_listen "$FWD_PID" "$p" || die "forwarder: $WAIT_ERR; it said: $(last_log_line "$TMP/forwarder.log")"
