@@ -42,8 +42,11 @@ run: build
 bench: build
 	$(JAVA) --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar $(JMH_ARGS)
 
+# Every relay (HAProxy, socat, forwarder, Netty, NIO, direct) through iperf3, ping-pong, new
+# connections and redis-benchmark, interleaved in one run; ~30 min by default (QUICK=1: a few).
+# E2E_ARGS e.g. "--quick --targets 'direct haproxy-copy forwarder-copy'"; see bench/e2e/README.md.
 bench-e2e: build
-	bench/e2e/compare.sh
+	bench/e2e/run.py $(E2E_ARGS)
 
 bench-threads: build
 	bench/threads/run.sh
