@@ -607,13 +607,15 @@ def run_load(c, tmp, port, relay, mode, conns, secs, warm, tag):
         # children (socat) are counted; the relay idles while the client JVM starts.
         r["relay_cpu_s"] = (t1 - t0) / CLK_TCK
         r["cpu_us_per_op"] = r["relay_cpu_s"] * 1e6 / r["all_ops"]
-    if rc != 0:
-        raise CaseFailed("LoadClient exit %s: %s" % (rc, kv.get("failure") or last_nonempty(err)), r)
+    if r["errors"]:
+        raise CaseFailed("%d errors (%s; stop=%s)" % (r["errors"], " ".join(
+            "%s=%s" % (k, v) for k, v in kv.items() if (k.startswith("err_") and v != "0") or k == "first_other"),
+            kv.get("stop")), r)
     if not r["ops"]:
         raise CaseFailed("no operation completed (stop=%s)" % kv.get("stop"), r)
-    if r["errors"]:
-        raise CaseFailed("%d errors (%s)" % (r["errors"], " ".join(
-            "%s=%s" % (k, v) for k, v in kv.items() if (k.startswith("err_") and v != "0") or k == "first_other")), r)
+    if rc != 0:
+        raise CaseFailed("LoadClient exit %s: %s" % (rc, kv.get("failure") or last_nonempty(err) or
+                                                      "stop=%s" % kv.get("stop")), r)
     return r
 
 
@@ -760,6 +762,7 @@ def main(argv):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
+    signal.signal(signal.SIGINT, on_signal)   # also when started in the background (SIGINT ignored then)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     os.makedirs(c.out_dir, exist_ok=True)
     base = os.path.join(c.out_dir, "e2e-" + stamp)
@@ -840,7 +843,8 @@ def main(argv):
                     if start_err:
                         raise CaseFailed(start_err)
                     if relay and not relay.alive():
-                        raise CaseFailed("relay exited: " + relay.last_line())
+                        raise CaseFailed("relay exited (status %s) before this case: %s" % (relay.p.returncode,
+                                                                                          relay.last_line()))
                     if not backends.procs[kind].alive():
                         raise CaseFailed("%s backend exited: %s" % (kind, backends.procs[kind].last_line()))
                     if group == "iperf":
@@ -850,9 +854,12 @@ def main(argv):
                     else:
                         r = run_redis(c, tmp, port, relay, params["test"], tag)
                     if relay and not relay.alive():
-                        raise CaseFailed("relay exited during the run: " + relay.last_line(), r)
+                        raise CaseFailed("relay exited during the run", r)
                 except CaseFailed as e:
                     status, reason = "FAILED", str(e.args[0])
+                    if relay and not relay.alive() and "relay exited" not in reason:
+                        reason = "relay exited (status %s) during the run: %s (log: %s)" % (
+                            relay.p.returncode, reason, relay.last_line())
                     if len(e.args) > 1:
                         r = e.args[1]
                     if kind == "iperf" and not start_err:
