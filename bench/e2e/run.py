@@ -185,6 +185,8 @@ def parse_config(argv):
     c.bench_cp = os.path.abspath(os.environ.get("BENCH_CP", os.path.join(ROOT, "bench", "target", "classes")))
     c.relay_jvm = shlex.split(os.environ.get("RELAY_JVM_OPTS", ""))
     c.keep_tmp = os.environ.get("KEEP_TMP", "0") == "1"
+    global BASE_PORT, NEXT_PORT
+    BASE_PORT = NEXT_PORT = env_int("BASE_PORT", 17300, 1024, 30000)
     c.java = os.environ.get("JAVA") or find_java()
     return c
 
@@ -334,20 +336,29 @@ class Proc:
 
 STARTED = []
 HANDED_OUT = set()
+BASE_PORT = 17300   # env BASE_PORT
+NEXT_PORT = BASE_PORT
 
 
 def free_port():
-    for _ in range(200):
+    """A port below the ephemeral range (so that no client's outgoing connection holds it), with no
+    listener and free to bind now, never handed out before in this run."""
+    global NEXT_PORT
+    for _ in range(2000):
+        p = NEXT_PORT
+        NEXT_PORT = NEXT_PORT + 1 if NEXT_PORT < 32000 else BASE_PORT
+        if p in HANDED_OUT or listening(p):
+            continue
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
         finally:
             s.close()
-        if p not in HANDED_OUT and not listening(p):
-            HANDED_OUT.add(p)
-            return p
-    raise RuntimeError("no free port")
+        HANDED_OUT.add(p)
+        return p
+    raise RuntimeError("no free port in %d..32000" % BASE_PORT)
 
 
 def listening(port):
@@ -1092,6 +1103,7 @@ def plot(csv_path, prefix):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker as ticker
     with open(csv_path, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["status"] == "ok"]
     targets, cases = [], []
@@ -1198,6 +1210,9 @@ def plot(csv_path, prefix):
                 ax.bar(xs, meds, w, yerr=[lo, hi], capsize=2, label=label,
                        color=["#4c72b0", "#dd8452", "#c44e52"][k])
             ax.set_yscale("log")
+            # label the 2x, 5x minor ticks too when the panel spans few decades (else one label or none)
+            ax.yaxis.set_minor_formatter(ticker.LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2, 1)))
+            ax.tick_params(axis="y", which="minor", labelsize=6)
             ax.grid(axis="y", which="major", alpha=0.3)
             ax.set_axisbelow(True)
             mark_missing(ax, case, keys[0][0])
