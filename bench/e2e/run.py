@@ -468,7 +468,8 @@ class Backends:
         self.ports = {}
 
     def ensure(self, kind, restart=False):
-        """Port of a live backend of this kind, started or restarted as needed; raises on failure."""
+        """Port of a live backend of this kind, started or restarted as needed; raises on failure.
+        A restart keeps the port if it can: the running relay still forwards to it."""
         p = self.procs.get(kind)
         if p is not None and p.alive() and not restart:
             return self.ports[kind]
@@ -476,24 +477,32 @@ class Backends:
             if not p.alive():
                 log("%s backend died (%s): restarting it" % (kind, p.last_line()))
             p.stop()
-        port = free_port()
+        old = self.ports.get(kind)
+        why = None
+        for port in ([old] if old else []) + [free_port()]:
+            proc = self._start(kind, port)
+            why = wait_listen(proc, port)
+            if not why:
+                self.procs[kind], self.ports[kind] = proc, port
+                return port
+            proc.stop()
+        self.procs.pop(kind, None)
+        raise RuntimeError("%s backend: %s" % (kind, why))
+
+    def _start(self, kind, port):
         c = self.c
         if kind == "iperf":
-            argv = ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(port)]
+            # --idle-timeout: a server stuck after a broken test restarts itself; --rcv-timeout: a test
+            # whose data stops flowing ends with an error instead of hanging
+            argv = ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(port), "--idle-timeout", "20",
+                    "--rcv-timeout", "15000"]
         elif kind == "echo":
             argv = [c.java] + CLIENT_JVM + ["-cp", c.bench_cp, "org.forwarder.bench.load.EchoServer",
                                             "--port", str(port), "--threads", "1", "--lifetime", "86400"]
         else:
             argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                     "--daemonize", "no", "--dir", self.tmp, "--logfile", ""]
-        proc = Proc(kind + "-backend", argv, os.path.join(self.tmp, "%s-backend-%d.log" % (kind, port)))
-        why = wait_listen(proc, port)
-        if why:
-            proc.stop()
-            self.procs.pop(kind, None)
-            raise RuntimeError("%s backend: %s" % (kind, why))
-        self.procs[kind], self.ports[kind] = proc, port
-        return port
+        return Proc(kind + "-backend", argv, os.path.join(self.tmp, "%s-backend-%d.log" % (kind, port)))
 
     def stop_all(self):
         for p in self.procs.values():
@@ -565,7 +574,7 @@ class CaseFailed(Exception):
 
 def run_iperf(c, tmp, port, relay, params, secs, tag):
     argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-P", str(params["streams"]), "-t", "%g" % secs, "-J",
-            "--connect-timeout", "3000"] + (["-R"] if params["reverse"] else [])
+            "--connect-timeout", "3000"] + (["-R", "--rcv-timeout", "15000"] if params["reverse"] else [])
     t0 = cpu_ticks(relay.pid) if relay else 0
     rc, out, err = run_client(argv, secs + 25, os.path.join(tmp, tag + ".json"))
     if relay:
@@ -841,7 +850,14 @@ def main(argv):
                     if why:
                         raise RuntimeError("%s did not start: %s" % (t, why))
                 if c.warmup > 0:
-                    warm_up(c, tmp, kind, port, relay, "%s-%s-r%d-warm" % (t, kind, rnd))
+                    try:
+                        warm_up(c, tmp, kind, port, relay, "%s-%s-r%d-warm" % (t, kind, rnd))
+                    except CaseFailed as e:   # once more, with a restarted backend (same port)
+                        log("%s %s: %s; restarting the %s backend, warm-up again" % (t, kind, e.args[0], kind))
+                        if relay and not relay.alive():
+                            raise
+                        backends.ensure(kind, restart=True)
+                        warm_up(c, tmp, kind, port, relay, "%s-%s-r%d-warm2" % (t, kind, rnd))
             except (RuntimeError, OSError, CaseFailed) as e:
                 start_err = str(e)
             for case in cs:
