@@ -1206,6 +1206,7 @@ def plot(csv_path, prefix):
         cols = min(3, n)
         nrows = (n + cols - 1) // cols
         fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 3.8 * nrows + 0.8), squeeze=False)
+        legend = []
         for i, case in enumerate(lat):
             ax = axes[i // cols][i % cols]
             redis = CASES[case][0] == "redis"
@@ -1237,11 +1238,14 @@ def plot(csv_path, prefix):
             ax.set_xticks(range(len(targets)))
             ax.set_xticklabels(targets, rotation=60, ha="right", fontsize=7)
             ax.tick_params(axis="y", labelsize=7)
-            ax.legend(fontsize=7)
+            legend = ax.get_legend_handles_labels()[0] or legend
         for i in range(n, nrows * cols):
             axes[i // cols][i % cols].axis("off")
         fig.suptitle("Latency per case and relay (median over rounds, error bars = min-max; lower is better)"
                      + ("\n" + note if note else ""), fontsize=11)
+        if legend:   # one legend for all panels, outside them: inside it would hide bars
+            fig.legend(legend, ["p50", "p99", "p99.9 (redis panels: max)"][:len(legend)], loc="upper right",
+                       ncol=3, fontsize=8)
         fig.tight_layout(rect=(0, 0, 1, 0.95 if note else 0.97))
         fig.savefig(prefix + "-latency.png", dpi=90)
         plt.close(fig)
