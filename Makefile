@@ -49,8 +49,11 @@ aot: build
 bench: build
 	$(JAVA) --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar $(JMH_ARGS)
 
+# Every relay (HAProxy, socat, forwarder, Netty, NIO, direct) through iperf3, ping-pong, new
+# connections and redis-benchmark, interleaved in one run; ~30 min by default (QUICK=1: a few).
+# E2E_ARGS e.g. "--quick --targets 'direct haproxy-copy forwarder-copy'"; see bench/e2e/README.md.
 bench-e2e: build
-	bench/e2e/compare.sh
+	bench/e2e/run.py $(E2E_ARGS)
 
 # Syscalls, CPU, allocation, GC and JIT warm-up per new connection, the forwarder beside HAProxy.
 profile: build
