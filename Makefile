@@ -53,6 +53,7 @@ bench: build
 # connections and redis-benchmark, interleaved in one run; ~30 min by default (QUICK=1: a few).
 # E2E_ARGS e.g. "--quick --targets 'direct haproxy-copy forwarder-copy'"; see bench/e2e/README.md.
 bench-e2e: build
+	@[ forwarder/target/forwarder.aot -nt $(JAR) ] || bin/aot-cache || echo "make bench-e2e: no AOT cache, the forwarder rows start without it"
 	bench/e2e/run.py $(E2E_ARGS)
 
 # Syscalls, CPU, allocation, GC and JIT warm-up per new connection, the forwarder beside HAProxy.

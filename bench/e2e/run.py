@@ -181,6 +181,9 @@ def parse_config(argv):
     c.size = env_int("MSG_SIZE", 64, 1, 1 << 20)
     c.out_dir = os.path.abspath(a.out_dir or os.environ.get("OUT_DIR", os.path.join(ROOT, "bench", "results")))
     c.jar = os.path.abspath(os.environ.get("JAR", os.path.join(ROOT, "forwarder", "target", "forwarder.jar")))
+    # the forwarder rows run bin/forwarder (the launcher's JVM settings and AOT cache), unless a
+    # JAR is named (an A/B of builds) or LAUNCHER=0: then plain java -jar with RELAY_JVM_OPTS
+    c.launcher = "JAR" not in os.environ and os.environ.get("LAUNCHER", "1") == "1"
     c.bench_jar = os.path.abspath(os.environ.get("BENCH_JAR", os.path.join(ROOT, "bench", "target", "benchmarks.jar")))
     c.bench_cp = os.path.abspath(os.environ.get("BENCH_CP", os.path.join(ROOT, "bench", "target", "classes")))
     c.relay_jvm = shlex.split(os.environ.get("RELAY_JVM_OPTS", ""))
@@ -557,9 +560,14 @@ def relay_argv(c, target, port, backend, tmp):
     if target.startswith("forwarder"):
         extra = {"forwarder-copy": [], "forwarder-splice": ["--splice-request", "--splice-response"],
                  "forwarder-splice-auto": ["--splice-auto"]}[target]
-        return ([c.java, "--enable-native-access=ALL-UNNAMED"] + c.relay_jvm +
-                ["-jar", c.jar, "--listen", listen, "--server", server, "--nbthread", "1",
-                 "--timeout-client", "1m", "--timeout-server", "1m"] + extra)
+        args = ["--listen", listen, "--server", server, "--nbthread", "1",
+                "--timeout-client", "1m", "--timeout-server", "1m"] + extra
+        if c.launcher:
+            # as shipped: bin/forwarder's JVM settings and AOT cache (exec: the pid is the JVM's)
+            return (["env", "JAVA_HOME=" + os.path.dirname(os.path.dirname(c.java)),
+                     "FORWARDER_JVM_OPTS=" + " ".join(shlex.quote(o) for o in c.relay_jvm),
+                     os.path.join(ROOT, "bin", "forwarder")] + args)
+        return [c.java, "--enable-native-access=ALL-UNNAMED"] + c.relay_jvm + ["-jar", c.jar] + args
     if target in JAVA_RELAY_CLASS:
         return ([c.java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"] +
                 c.relay_jvm + ["-cp", c.bench_jar, JAVA_RELAY_CLASS[target], "--listen", listen, "--connect", server] +
