@@ -267,6 +267,19 @@ def prefix_checker(off, what):
     return verify
 
 
+def read_prefix(s, off, want, n, what):
+    """reads want bytes of a transfer of n that started at pattern offset off, each one checked"""
+    got = 0
+    verify = prefix_checker(off, what)
+    buf = bytearray(CHUNK)
+    while got < want:
+        k = s.recv_into(buf, min(CHUNK, want - got))
+        if k == 0:
+            raise Integrity("%s: EOF after %d of %d bytes" % (what, got, n))
+        verify(got, memoryview(buf)[:k])
+        got += k
+
+
 def op_client_rst_echo(port, rnd):
     """send part of a transfer, read some echo back (verified), then RST"""
     off = rnd.randrange(BASE_SIZE)
@@ -275,16 +288,7 @@ def op_client_rst_echo(port, rnd):
     try:
         for c in stream(off, n):
             s.sendall(c)
-        want = rnd.randint(1, n // 2)
-        got = 0
-        verify = prefix_checker(off, "echo before client reset")
-        buf = bytearray(CHUNK)
-        while got < want:
-            k = s.recv_into(buf, min(CHUNK, want - got))
-            if k == 0:
-                raise Integrity("echo before client reset: EOF after %d of %d bytes" % (got, n))
-            verify(got, memoryview(buf)[:k])
-            got += k
+        read_prefix(s, off, rnd.randint(1, n // 2), n, "echo before client reset")
     finally:
         rst_close(s)
 
@@ -296,16 +300,7 @@ def op_client_rst_down(port, rnd):
     s = connect(port)
     try:
         s.sendall(b"DOWN %d %d\n" % (n, off))
-        want = rnd.randint(1, n // 2)
-        got = 0
-        verify = prefix_checker(off, "download before client reset")
-        buf = bytearray(CHUNK)
-        while got < want:
-            k = s.recv_into(buf, min(CHUNK, want - got))
-            if k == 0:
-                raise Integrity("download before client reset: EOF after %d of %d bytes" % (got, n))
-            verify(got, memoryview(buf)[:k])
-            got += k
+        read_prefix(s, off, rnd.randint(1, n // 2), n, "download before client reset")
     finally:
         rst_close(s)
 
