@@ -138,6 +138,22 @@ public final class FdTab {
         queueUpdate(fd);
     }
 
+    /**
+     * src read its end (recv returned 0): it will not be read again. epoll is not told at once:
+     * the stream usually ends within a pass or two, and close() takes the fd out of epoll
+     * anyway, so the epoll_ctl that would stop the polling is saved (one per connection, as
+     * HAProxy, which updates its polled set lazily too). If epoll reports the fd again before
+     * that (a read end stays readable: level-triggered), {@link #onEvent} queues the update then,
+     * so an fd that stays open half-closed costs one wake-up at most, never a spin.
+     */
+    public void stopRecvAtEnd(int fd) {
+        int s = state[fd];
+        if ((s & ACTIVE_R) == 0) return;
+        s &= ~ACTIVE_R;
+        state[fd] = s;
+        if ((s & POLLED_R) == 0) queueUpdate(fd);
+    }
+
     public void wantSend(int fd) {
         int s = state[fd];
         if ((s & ACTIVE_W) != 0) return;
@@ -308,6 +324,9 @@ public final class FdTab {
         state[fd] = s;
         if ((s & EV_ERR) != 0 || hasWork(s)) {
             cache.add(fd);
+        } else if ((events & (EPOLLIN | EPOLLRDHUP)) != 0 && (s & (POLLED_R | ACTIVE_R)) == POLLED_R) {
+            // stopped lazily (stopRecvAtEnd) and reported again: now take it out of the polled set
+            queueUpdate(fd);
         } else if ((events & EPOLLHUP) != 0 && (s & REGISTERED) != 0) {
             // a hang-up on an fd nobody is waiting on would be reported on every epoll_wait:
             // drop it from epoll; the owner finds READY set when it wants to read again

@@ -329,7 +329,7 @@ public final class Channel extends BufferWaiter {
 
     private void readShut() {
         srcShut = true;
-        fdt.stopRecv(src.fd);
+        fdt.stopRecvAtEnd(src.fd);
         releaseBufferIfEmpty();
         s.halfClosed();
     }
