@@ -1,0 +1,161 @@
+package org.forwarder.bench.relay;
+
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The comparison relays (NIO, Netty copy, Netty splice) in process, in front of a
+ * {@link TestServer}: byte-exact both ways over concurrent connections, half-close, reset.
+ */
+class RelayTest {
+    private static final int CONNECTIONS = 4;
+    /** 4 x 2 MiB = 8 MiB each way. */
+    private static final int BYTES_PER_CONNECTION = 2 << 20;
+
+    interface Relay extends AutoCloseable {
+        int port();
+
+        @Override
+        void close();
+    }
+
+    static Relay start(String kind, int backendPort, int threads) throws Exception {
+        List<String> argv = new ArrayList<>(List.of("--listen", "127.0.0.1:0",
+                "--connect", "127.0.0.1:" + backendPort, "--threads", Integer.toString(threads)));
+        if (kind.equals("netty-splice")) argv.add("--splice");
+        RelayArgs args = RelayArgs.parse(argv.toArray(String[]::new), !kind.equals("nio"));
+        if (kind.equals("nio")) {
+            NioRelay r = NioRelay.start(args);
+            return new Relay() {
+                public int port() { return r.port(); }
+                public void close() { r.close(); }
+            };
+        }
+        NettyRelay r = NettyRelay.start(args);
+        return new Relay() {
+            public int port() { return r.port(); }
+            public void close() { r.close(); }
+        };
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"nio", "netty", "netty-splice"})
+    @Timeout(60)
+    void bytesArriveExactlyBothWays(String kind) throws Exception {
+        try (TestServer backend = new TestServer(TestServer.Mode.SEND_AT_ONCE, BYTES_PER_CONNECTION);
+             Relay relay = start(kind, backend.port(), 2)) {
+            ExecutorService pool = Executors.newFixedThreadPool(2 * CONNECTIONS);
+            try {
+                List<Future<String[]>> clients = new ArrayList<>();
+                for (int i = 0; i < CONNECTIONS; i++) {
+                    int seed = i + 1;
+                    clients.add(pool.submit(() -> {
+                        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), relay.port())) {
+                            Future<String> sent = pool.submit(() -> {
+                                String h = TestServer.send(s.getOutputStream(), seed, BYTES_PER_CONNECTION);
+                                s.shutdownOutput();
+                                return h;
+                            });
+                            String received = TestServer.drain(s.getInputStream());
+                            return new String[] {sent.get(), received};
+                        }
+                    }));
+                }
+                Map<String, String> serverSentByReceived = new HashMap<>();
+                for (int i = 0; i < CONNECTIONS; i++) {
+                    TestServer.Result r = backend.results.poll(30, TimeUnit.SECONDS);
+                    assertNotNull(r, "backend connection " + i + " did not finish; failures " + backend.failures);
+                    serverSentByReceived.put(r.received(), r.sent());
+                }
+                for (Future<String[]> c : clients) {
+                    String[] h = c.get(30, TimeUnit.SECONDS);
+                    assertTrue(serverSentByReceived.containsKey(h[0]), "what the client sent did not arrive intact");
+                    assertEquals(serverSentByReceived.get(h[0]), h[1], "what the backend sent did not arrive intact");
+                }
+                assertTrue(backend.failures.isEmpty(), backend.failures.toString());
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** The client ends its output first; the backend answers only then, and all of it arrives. */
+    @ParameterizedTest
+    @ValueSource(strings = {"nio", "netty", "netty-splice"})
+    @Timeout(30)
+    void halfCloseForwardsTheAnswerThenEof(String kind) throws Exception {
+        int answer = 4 << 20;
+        try (TestServer backend = new TestServer(TestServer.Mode.SEND_AFTER_EOF, answer);
+             Relay relay = start(kind, backend.port(), 1);
+             Socket s = new Socket(InetAddress.getLoopbackAddress(), relay.port())) {
+            s.setSoTimeout(20_000);
+            String sent = TestServer.send(s.getOutputStream(), 7, 100_000);
+            s.shutdownOutput();
+            String received = TestServer.drain(s.getInputStream());
+            TestServer.Result r = backend.results.poll(20, TimeUnit.SECONDS);
+            assertNotNull(r, "backend did not finish: " + backend.failures);
+            assertEquals(sent, r.received());
+            assertEquals(r.sent(), received);
+        }
+    }
+
+    /** The backend resets: the client's read ends with a reset, not a hang and not a clean EOF. */
+    @ParameterizedTest
+    @ValueSource(strings = {"nio", "netty", "netty-splice"})
+    @Timeout(30)
+    void backendResetResetsTheClient(String kind) throws Exception {
+        try (TestServer backend = new TestServer(TestServer.Mode.RESET, 0);
+             Relay relay = start(kind, backend.port(), 1);
+             Socket s = new Socket(InetAddress.getLoopbackAddress(), relay.port())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(new byte[100]);
+            InputStream in = s.getInputStream();
+            assertThrows(SocketException.class, () -> {
+                while (in.read(new byte[1024]) >= 0) {
+                    // nothing is sent; only the reset ends this
+                }
+            });
+        }
+    }
+
+    /** A backend that refuses the connection: the client is reset at once. */
+    @ParameterizedTest
+    @ValueSource(strings = {"nio", "netty", "netty-splice"})
+    @Timeout(30)
+    void refusedBackendResetsTheClient(String kind) throws Exception {
+        int closedPort;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = probe.getLocalPort();
+        }
+        try (Relay relay = start(kind, closedPort, 1);
+             Socket s = new Socket(InetAddress.getLoopbackAddress(), relay.port())) {
+            s.setSoTimeout(10_000);
+            InputStream in = s.getInputStream();
+            assertThrows(SocketException.class, () -> {
+                while (in.read(new byte[1024]) >= 0) {
+                    // nothing is sent; only the reset ends this
+                }
+            });
+        }
+    }
+}
