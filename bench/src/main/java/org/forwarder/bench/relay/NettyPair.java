@@ -2,6 +2,7 @@ package org.forwarder.bench.relay;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -12,6 +13,7 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 
@@ -22,17 +24,17 @@ import java.util.ArrayDeque;
  * <p>Why it is shaped this way: what the client sends while the backend is connecting is kept
  * (up to 64 KiB, then reading pauses) and written first once it is up; in splice mode spliceTo is
  * queued only after that, so those bytes go ahead of the spliced ones in the same outbound queue.
- * (Keeping the client unread instead is not safe on Netty 4.2: a FIN arriving while autoread is
- * off still makes Netty read once and then drop the fd from epoll, see {@link EpollReadResume}.)
- * Reading is resumed through {@link EpollReadResume} for the same reason. An input end is forwarded as
- * shutdownOutput only after an empty write has completed behind everything already queued for
- * the peer, because Netty fails (drops) pending writes when the output is shut down. Anything
+ * Reading is turned back on only for an input that has not ended (see {@link #resumeReading}).
+ * An input end is forwarded as shutdownOutput only after an empty write has completed behind
+ * everything already queued for the peer, because Netty fails (drops) pending writes when the
+ * output is shut down. Anything
  * else that ends a channel before both directions have ended is a failure and resets the other
  * side with SO_LINGER 0.
  */
 final class NettyPair {
     /** Bytes read from a client before its backend is connected, beyond which reading pauses. */
     private static final int EARLY_LIMIT = 64 * 1024;
+    private static final int DRAIN_CHUNK = 64 * 1024;
 
     private final EpollSocketChannel client;
     private final boolean splice;
@@ -74,7 +76,7 @@ final class NettyPair {
             backend.spliceTo(client, Integer.MAX_VALUE).addListener(this::spliceEnded);
         }
         if (clientEndedEarly) inputEnded(client);
-        else EpollReadResume.resume(client, this::abort);
+        else resumeReading(client);
         backend.config().setAutoRead(true);
     }
 
@@ -90,6 +92,10 @@ final class NettyPair {
     /** {@code from} has ended its input: end the peer's output once what is queued is written. */
     private void inputEnded(Channel from) {
         EpollSocketChannel to = peerOf(from);
+        if (splice && !drainAfterSplice((EpollSocketChannel) from, to)) {
+            abort();
+            return;
+        }
         to.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFuture written) -> {
             if (!written.isSuccess()) {
                 abort();
@@ -105,10 +111,47 @@ final class NettyPair {
         });
     }
 
+    /**
+     * Autoread back on, unless the input has ended. Never on an ended input: after the FIN Netty
+     * 4.2.18 leaves such a channel with an empty epoll interest set, which it implements as
+     * EPOLL_CTL_DEL while still believing the fd registered, so turning reading on again fails
+     * (epoll_ctl MOD: ENOENT) and Netty closes the channel. (Netty reads on to EOF once EPOLLRDHUP
+     * is seen, even with autoread off, so an ended input has nothing left to read.)
+     */
+    private static void resumeReading(EpollSocketChannel ch) {
+        if (ch.isOpen() && !ch.isInputShutdown()) ch.config().setAutoRead(true);
+    }
+
+    /**
+     * Splice mode only: Netty turns EPOLLRDHUP into an input shutdown at once, even when the pipe
+     * was full and bytes are still queued in the socket; its splice would then push them after
+     * the forwarded EOF (write on a shut output: the pair fails) or never. The peer has sent its
+     * FIN, so everything it sent is already in the receive queue: read it out here (a read after
+     * SHUT_RD still returns the queued bytes) and queue it behind the spliced bytes.
+     */
+    private static boolean drainAfterSplice(EpollSocketChannel from, EpollSocketChannel to) {
+        ByteBufAllocator alloc = from.alloc();
+        for (;;) {
+            ByteBuf b = alloc.directBuffer(DRAIN_CHUNK);
+            int n;
+            try {
+                n = from.fd().read(b.nioBuffer(0, b.capacity()), 0, b.capacity());
+            } catch (IOException e) {
+                b.release();
+                return false;
+            }
+            if (n <= 0) {
+                b.release();
+                return true;
+            }
+            b.writerIndex(n);
+            to.write(b, to.voidPromise());
+        }
+    }
+
     private void abort() {
         for (Object msg; (msg = early.poll()) != null; ) ReferenceCountUtil.release(msg);
         if (aborted) return;
-        if (Boolean.getBoolean("relay.debug")) new Throwable("abort").printStackTrace();
         aborted = true;
         reset(client);
         if (backend != null) reset(backend);
@@ -148,8 +191,10 @@ final class NettyPair {
             }
             peer.write(msg, peer.voidPromise());
             if (!peer.isWritable()) {
-                peer.flush();
+                // autoread off before the flush: a flush that drains the peer fires the
+                // writability change (which turns reading back on) from inside flush()
                 self.config().setAutoRead(false);
+                peer.flush();
             }
         }
 
@@ -162,7 +207,7 @@ final class NettyPair {
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
             EpollSocketChannel peer = peerOf(self);
-            if (!splice && peer != null && self.isWritable() && !peer.isInputShutdown()) EpollReadResume.resume(peer, NettyPair.this::abort);
+            if (!splice && peer != null && self.isWritable()) resumeReading(peer);
             ctx.fireChannelWritabilityChanged();
         }
 
@@ -177,7 +222,6 @@ final class NettyPair {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (Boolean.getBoolean("relay.debug")) cause.printStackTrace();
             abort();
         }
 

@@ -32,15 +32,22 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>{@code --splice}: once the backend is connected, {@code EpollSocketChannel.spliceTo} is set
  * up in both directions (socket -> pipe -> socket in the kernel, no ByteBuf). Its limits, as
- * found in Netty 4.2.18: both channels must be in epoll edge-triggered mode and registered on the
- * same event loop; the splice runs "forever" (length Integer.MAX_VALUE) and its future only ever
- * fails, when a channel closes; nothing may be read into ByteBufs before it is queued (so the
- * client is not read until the backend is up); splicing from a socket stops at end of input, which
- * Netty learns from EPOLLRDHUP and turns into an input shutdown at once, whatever is still queued
- * in the socket or the pipe: a half-close is forwarded only after the bytes already moved into the
- * pipe have been written (the same empty-write barrier as in copy mode), but bytes still in the
- * socket when the pipe was full are not read any more (see the test comments); there is no
- * per-direction byte count and no way to mix splice with handlers that inspect data.
+ * found in Netty 4.2.18.Final:
+ * <ul>
+ * <li>both channels must be on the same event loop; the epoll mode is no longer selectable
+ *     (EPOLL_MODE is a no-op, channels are level-triggered) and spliceTo now insists on
+ *     LEVEL_TRIGGERED, not on edge-triggered as in Netty 4.1;
+ * <li>the splice runs "forever" (length Integer.MAX_VALUE): its future never succeeds, it only
+ *     fails when a channel closes or a write to a shut output is attempted; no byte counts;
+ * <li>bytes read into ByteBufs before spliceTo is queued are not spliced: they must be written
+ *     first by hand (done here for what the client sends while the backend is connecting);
+ * <li>half-close: Netty turns EPOLLRDHUP into an input shutdown at once, while bytes may still be
+ *     queued in the socket (the 64 KiB pipe was full because the peer was slow): forwarding that
+ *     EOF straight away truncates the stream, and the splice later fails writing behind it. Here
+ *     the rest is read out of the socket by hand before the EOF is forwarded
+ *     ({@link NettyPair}), which is what makes the tests pass in splice mode;
+ * <li>no back-pressure knob: Netty pauses the source until each pipe-to-socket splice completes.
+ * </ul>
  *
  * <p>{@code NettyRelay --listen 127.0.0.1:PORT --connect ADDR:PORT [--threads N] [--splice]}:
  * prints {@code READY <port>} once listening and runs until SIGTERM.

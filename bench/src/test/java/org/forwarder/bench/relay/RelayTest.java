@@ -58,11 +58,28 @@ class RelayTest {
         };
     }
 
+    /** Each side sends its stream and then its EOF; everything arrives, then the EOFs. */
     @ParameterizedTest
     @ValueSource(strings = {"nio", "netty", "netty-splice"})
     @Timeout(60)
-    void bytesArriveExactlyBothWays(String kind) throws Exception {
-        try (TestServer backend = new TestServer(TestServer.Mode.SEND_AT_ONCE, BYTES_PER_CONNECTION);
+    void bytesArriveExactlyBothWaysEndedByEof(String kind) throws Exception {
+        bothWays(kind, TestServer.Mode.SEND_AT_ONCE);
+    }
+
+    /**
+     * Each side sends and reads a known count, no EOF before everything arrived: the one thing
+     * Netty's splice mode is trusted with (it forwards an end of input too early, see NettyRelay).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"nio", "netty", "netty-splice"})
+    @Timeout(60)
+    void bytesArriveExactlyBothWaysCounted(String kind) throws Exception {
+        bothWays(kind, TestServer.Mode.EXACT);
+    }
+
+    private void bothWays(String kind, TestServer.Mode mode) throws Exception {
+        boolean counted = mode == TestServer.Mode.EXACT;
+        try (TestServer backend = new TestServer(mode, BYTES_PER_CONNECTION);
              Relay relay = start(kind, backend.port(), 2)) {
             ExecutorService pool = Executors.newFixedThreadPool(2 * CONNECTIONS);
             try {
@@ -73,10 +90,12 @@ class RelayTest {
                         try (Socket s = new Socket(InetAddress.getLoopbackAddress(), relay.port())) {
                             Future<String> sent = pool.submit(() -> {
                                 String h = TestServer.send(s.getOutputStream(), seed, BYTES_PER_CONNECTION);
-                                s.shutdownOutput();
+                                if (!counted) s.shutdownOutput();
                                 return h;
                             });
-                            String received = TestServer.drain(s.getInputStream());
+                            String received = counted
+                                    ? TestServer.drainExactly(s.getInputStream(), BYTES_PER_CONNECTION)
+                                    : TestServer.drain(s.getInputStream());
                             return new String[] {sent.get(), received};
                         }
                     }));
@@ -99,7 +118,11 @@ class RelayTest {
         }
     }
 
-    /** The client ends its output first; the backend answers only then, and all of it arrives. */
+    /**
+     * The client ends its output first; the backend answers only then, and all of it arrives.
+     * Not for netty-splice: Netty reports the end of input (EPOLLRDHUP) while bytes are still in
+     * the socket or the pipe, so the forwarded EOF can overtake them (see NettyRelay).
+     */
     @ParameterizedTest
     @ValueSource(strings = {"nio", "netty", "netty-splice"})
     @Timeout(30)

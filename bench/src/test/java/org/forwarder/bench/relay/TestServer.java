@@ -21,7 +21,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * queued for the test to match.
  */
 final class TestServer implements AutoCloseable {
-    enum Mode { SEND_AT_ONCE, SEND_AFTER_EOF, RESET }
+    enum Mode {
+        SEND_AT_ONCE, SEND_AFTER_EOF, RESET,
+        /** Sends and receives exactly sendBytes at once, does not wait for the client's EOF. */
+        EXACT
+    }
 
     record Result(String received, String sent) {}
 
@@ -60,10 +64,10 @@ final class TestServer implements AutoCloseable {
             }
             String[] sent = new String[1];
             Thread writer = null;
-            if (mode == Mode.SEND_AT_ONCE) {
+            if (mode == Mode.SEND_AT_ONCE || mode == Mode.EXACT) {
                 writer = Thread.ofPlatform().daemon().start(() -> sent[0] = sendQuietly(s, seed, sendBytes));
             }
-            String received = drain(s.getInputStream());
+            String received = mode == Mode.EXACT ? drainExactly(s.getInputStream(), sendBytes) : drain(s.getInputStream());
             if (mode == Mode.SEND_AFTER_EOF) {
                 sent[0] = send(s.getOutputStream(), seed, sendBytes);
                 s.shutdownOutput();
@@ -80,7 +84,7 @@ final class TestServer implements AutoCloseable {
     private String sendQuietly(Socket s, int seed, int bytes) {
         try {
             String h = send(s.getOutputStream(), seed, bytes);
-            s.shutdownOutput();
+            if (!s.isClosed()) s.shutdownOutput();
             return h;
         } catch (IOException e) {
             failures.add(e);
@@ -109,6 +113,19 @@ final class TestServer implements AutoCloseable {
         MessageDigest md = sha256();
         byte[] buf = new byte[16384];
         for (int n; (n = in.read(buf)) >= 0; ) md.update(buf, 0, n);
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** Reads exactly {@code bytes}; returns their SHA-256. */
+    static String drainExactly(InputStream in, int bytes) throws IOException {
+        MessageDigest md = sha256();
+        byte[] buf = new byte[16384];
+        for (int left = bytes; left > 0; ) {
+            int n = in.read(buf, 0, Math.min(buf.length, left));
+            if (n < 0) throw new IOException("EOF with " + left + " bytes still to come");
+            md.update(buf, 0, n);
+            left -= n;
+        }
         return HexFormat.of().formatHex(md.digest());
     }
 
