@@ -36,6 +36,11 @@ final class TestServer implements AutoCloseable {
     private final AtomicInteger seeds = new AtomicInteger(1000);
 
     TestServer(Mode mode, int sendBytes) throws IOException {
+        this(mode, sendBytes, 0);
+    }
+
+    /** {@code readDelayMillis}: how long each connection waits before it starts reading. */
+    TestServer(Mode mode, int sendBytes, int readDelayMillis) throws IOException {
         server = new ServerSocket();
         server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
         acceptor = Thread.ofPlatform().daemon().name("test-server").start(() -> {
@@ -43,7 +48,7 @@ final class TestServer implements AutoCloseable {
                 while (true) {
                     Socket s = server.accept();
                     int seed = seeds.getAndIncrement();
-                    Thread.ofPlatform().daemon().start(() -> serve(s, mode, sendBytes, seed));
+                    Thread.ofPlatform().daemon().start(() -> serve(s, mode, sendBytes, seed, readDelayMillis));
                 }
             } catch (IOException closed) {
                 // the test is over
@@ -55,8 +60,9 @@ final class TestServer implements AutoCloseable {
         return server.getLocalPort();
     }
 
-    private void serve(Socket s, Mode mode, int sendBytes, int seed) {
+    private void serve(Socket s, Mode mode, int sendBytes, int seed, int readDelayMillis) {
         try (s) {
+            if (readDelayMillis > 0) Thread.sleep(readDelayMillis);
             if (mode == Mode.RESET) {
                 s.getInputStream().read(new byte[1024]);
                 s.setSoLinger(true, 0);
