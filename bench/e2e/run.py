@@ -1032,6 +1032,41 @@ def cell(st, d):
     return "%s (%s-%s)" % (fnum(m, d), fnum(lo, d), fnum(hi, d))
 
 
+# Issue 11's targets, each a ratio of medians against HAProxy in the same run:
+# (label, forwarder target, case, metric key, HAProxy target, bound, "min" | "max")
+TARGET_CHECKS = [
+    ("new connections/s, 1 at a time", "forwarder-copy", "connrate-1", "rate", "haproxy-copy", 1.0, "min"),
+    ("new connections/s, 50 concurrent", "forwarder-copy", "connrate-50", "rate", "haproxy-copy", 1.2, "min"),
+    ("CPU per connection, 1 at a time", "forwarder-copy", "connrate-1", "cpu_us_per_op", "haproxy-copy", 1.0, "max"),
+    ("CPU per connection, 50 concurrent", "forwarder-copy", "connrate-50", "cpu_us_per_op", "haproxy-copy", 1.0, "max"),
+    ("ping-pong round trips/s, 50 connections", "forwarder-copy", "pingpong-50", "rate", "haproxy-copy", 1.2, "min"),
+] + [("%s %s" % (case, label), "forwarder-copy", case, key, "haproxy-copy", 1.0, "max")
+     for case in ("pingpong-1", "pingpong-50", "connrate-1", "connrate-50")
+     for key, label in (("p99_us", "p99"), ("p999_us", "p99.9"))] + [
+    ("redis-benchmark %s p99" % t, "forwarder-copy", "redis-" + t, "p99_ms", "haproxy-copy", 1.0, "max")
+    for t in ("set", "get")] + [
+    ("bulk %s, copy" % case, "forwarder-copy", case, "gbps", "haproxy-copy", 1.3, "min")
+    for case in ("iperf-p1", "iperf-p8", "iperf-p1-r", "iperf-p8-r")] + [
+    ("bulk %s, splice" % case, "forwarder-splice", case, "gbps", "haproxy-splice", 1.3, "min")
+    for case in ("iperf-p1", "iperf-p8", "iperf-p1-r", "iperf-p8-r")]
+
+
+def target_lines(results):
+    """The issue's targets as a table: the forwarder's median, HAProxy's, the ratio, met or not."""
+    L = ["| target | forwarder | HAProxy | ratio | wanted | met |", "|---|---:|---:|---:|---:|---|"]
+    shown = 0
+    for label, fwd, case, key, hap, bound, kind in TARGET_CHECKS:
+        a, b = stats(results, fwd, case, key), stats(results, hap, case, key)
+        if not a or not b or not b[0]:
+            continue
+        r = a[0] / b[0]
+        met = r >= bound if kind == "min" else r <= bound
+        L.append("| %s (%s) | %.4g | %.4g | %.2f | %s %.1f | %s |" % (
+            label, fwd, a[0], b[0], r, ">=" if kind == "min" else "<=", bound, "yes" if met else "**no**"))
+        shown += 1
+    return L if shown else []
+
+
 def report(c, info, results, skipped, pngs, interrupted, plot_note):
     L = []
     L.append("# End-to-end relay comparison (%s)" % info["started"])
@@ -1068,6 +1103,12 @@ def report(c, info, results, skipped, pngs, interrupted, plot_note):
         L.append("![latency](@PNG@-latency.png)")
     else:
         L.append("- plots: " + plot_note)
+    tl = target_lines(results)
+    if tl:
+        L.append("")
+        L.append("## Issue 11's targets (medians of this run; ratio = forwarder / HAProxy)")
+        L.append("")
+        L.extend(tl)
     for g in GROUPS:
         cases = [x for x in c.cases if CASES[x][0] == g]
         if not cases:
