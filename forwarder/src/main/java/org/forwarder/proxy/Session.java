@@ -72,6 +72,19 @@ import org.forwarder.sys.Syscalls;
  * the phase from the state: Q queue, C connect, D data); at the end, a frontend that logs gets
  * the stream's figures copied into its loop's log ring ({@link #logLine}), no allocation, and
  * the log writer formats the line.
+ *
+ * <p>Pooling: the session object, with its two {@link Conn}s and {@link Channel}s, is reused by
+ * its loop for later streams ({@link Worker}'s free list), so that accepting a connection
+ * allocates nothing. {@link #init} sets every per-stream field again, frontend-dependent ones
+ * included (a loop serves several frontends), with a new {@link #id}. An object is reused only
+ * once CLOSED with {@link #finish} complete (timer cancelled, queue left or a grant passed on,
+ * buffers and pipes released, fds unregistered, log line copied), and only after the pass in
+ * which it closed. What may still hold it then is a wake of the old stream: a run-queue entry,
+ * or another loop's grant wake in the remote stack. Those links are the poller's and are left
+ * alone, and {@link #run} takes a stale wake as a no-op in every state: WAITING_SLOT collects
+ * only a grant recorded for the current wait (null otherwise), TO_CONNECT and TO_REDISPATCH are
+ * entered only together with a wake of their own (an earlier pending one just stands in for it),
+ * TO_REDISPATCH waits for its own retry time, and the other states ignore a wake.
  */
 public final class Session extends Task implements ChannelOwner {
     private static final long NEVER = Long.MAX_VALUE;
@@ -84,15 +97,10 @@ public final class Session extends Task implements ChannelOwner {
     final Worker worker;
     private final LoopCounters counters;
     private final CounterBlock<ProcessCounter> loopStats;
-    private final CounterBlock<ProxyCounter> feStats;
-    private final CounterBlock<ProxyCounter> beStats;
-    /** The block of {@link #srv} in this loop's counters, while it has one. */
-    private CounterBlock<ProxyCounter> srvStats;
-    private final Frontend frontend;
-    private final Backend backend;
     private final FdTab fdt;
     private final Syscalls sys;
-    private final Timeouts t;
+    /** BytesOutRate of this loop. */
+    private final FreqCtr bytesRate;
     final Conn client = new Conn(this, true);
     final Conn server = new Conn(this, false);
     final Channel request;
@@ -108,8 +116,19 @@ public final class Session extends Task implements ChannelOwner {
     static final int PASSING_RESET = 7;
     static final int CLOSED = 8;
 
+    // ---- per stream: every field below is set again by init() (the object is pooled) ----------
+
+    /** The stream's number for the runtime API ({@code show sess}, {@code shutdown session}); see {@link Worker#nextSessionId}. */
+    long id;
+    private Frontend frontend;
+    private Backend backend;
+    private Timeouts t;
+    private CounterBlock<ProxyCounter> feStats;
+    private CounterBlock<ProxyCounter> beStats;
+    /** The block of {@link #srv} in this loop's counters, while it has one. */
+    private CounterBlock<ProxyCounter> srvStats;
     /** One of the states above; see the table in the class comment. */
-    private int state = NEW;
+    private int state = CLOSED;
     private Server srv;
     /** Retries done so far (HAProxy's conn_retries), against the backend's 'retries'. */
     private int retriesDone;
@@ -118,12 +137,12 @@ public final class Session extends Task implements ChannelOwner {
     private long connectStart;
     private long queuedAt;
     /** For the time averages (ms, the loop's clock): the accept, time queued so far, the first connect, the connection up. */
-    private final long startedAt;
+    private long startedAt;
     private long queueMs;
-    private long firstConnectAt = -1;
-    private long connectedAt = -1;
+    private long firstConnectAt;
+    private long connectedAt;
     /** For the log line: accept date (epoch ms), bytes read from the client (%U) and the server (%B). */
-    private final long acceptEpochMs;
+    private long acceptEpochMs;
     private long bytesIn;
     private long bytesOut;
     /** HAProxy's termination state: what ended the stream and in which phase; 0 while none. */
@@ -142,13 +161,65 @@ public final class Session extends Task implements ChannelOwner {
     private long frontHi;
     private long frontLo;
     private int frontPort;
-    /** BytesOutRate of this loop. */
-    private final FreqCtr bytesRate;
     /** PASSING_RESET: the side that gets the reset once it acknowledged our last bytes. */
     private Conn resetTarget;
     private long resetPollAt;
     private long resetPollEvery;
     private int resetUnacked;
+
+    /**
+     * Sets every per-stream field for a new stream of {@code frontend} on client socket
+     * {@code clientFd}, on a new object or a recycled one (closed, finish() done). The fields it
+     * leaves alone, and why: the queue links and {@link #granted} (empty once finish() left the
+     * backend's queue, and guarded by the backend's lock), the live-set links (set by
+     * {@link LiveSet#add} right after), and the poller's links inherited from {@link Task} (the
+     * run queue, the remote-wake stack, the timer heap): a wake of the previous stream may still
+     * be pending there, and {@link #run} ignores a stale one in every state.
+     */
+    void init(Frontend frontend, int clientFd) {
+        this.id = worker.nextSessionId();
+        this.frontend = frontend;
+        this.backend = frontend.backend();
+        this.t = frontend.timeouts();
+        this.feStats = counters.row(frontend.statsRow);
+        this.beStats = counters.row(backend.statsRow);
+        this.srvStats = null;
+        this.state = NEW;
+        this.srv = null;
+        this.retriesDone = 0;
+        this.retryAt = 0;
+        this.connectStart = 0;
+        this.queuedAt = 0;
+        this.startedAt = worker.now();
+        this.queueMs = 0;
+        this.firstConnectAt = -1;
+        this.connectedAt = -1;
+        this.acceptEpochMs = System.currentTimeMillis();
+        this.bytesIn = 0;
+        this.bytesOut = 0;
+        this.termCause = 0;
+        this.termPhase = 0;
+        this.redispatched = false;
+        this.queuePosition = 0;
+        this.queuedEver = false;
+        this.clientFamily = 0;
+        this.clientHi = 0;
+        this.clientLo = 0;
+        this.clientPort = 0;
+        this.frontFamily = 0;
+        this.frontHi = 0;
+        this.frontLo = 0;
+        this.frontPort = 0;
+        this.resetTarget = null;
+        this.resetPollAt = 0;
+        this.resetPollEvery = 0;
+        this.resetUnacked = 0;
+        client.init(clientFd);
+        server.init(-1);
+        SpliceOptions sp = frontend.splice();
+        request.init(sp.request(), sp.auto());
+        response.init(sp.response(), sp.auto());
+    }
 
     /** Links in a {@link WaitQueue} and in a {@link LiveSet}: only those two touch them. */
     private Session queuePrev;
@@ -162,29 +233,23 @@ public final class Session extends Task implements ChannelOwner {
      */
     Server granted;
 
-    /** The stream's number for the runtime API ({@code show sess}, {@code shutdown session}); see {@link Worker#nextSessionId}. */
-    final long id;
-
-    Session(Worker worker, Frontend frontend, int clientFd) {
+    /** A stream object of {@code worker}'s loop, closed until {@link #init} starts a stream in it. */
+    Session(Worker worker) {
         this.worker = worker;
-        this.id = worker.nextSessionId();
         this.counters = worker.counters();
         this.loopStats = worker.stats();
-        this.feStats = counters.row(frontend.statsRow);
-        this.beStats = counters.row(frontend.backend().statsRow);
-        this.frontend = frontend;
-        this.backend = frontend.backend();
         this.fdt = worker.fdTab();
         this.sys = worker.sys();
-        this.t = frontend.timeouts();
-        this.client.fd = clientFd;
-        this.startedAt = worker.now();
-        this.acceptEpochMs = System.currentTimeMillis();
         this.bytesRate = counters.rate(ProcessRate.BYTES_OUT_RATE);
-        SpliceOptions sp = frontend.splice();
-        this.request = new Channel(this, worker.io(), client, server, Channel.REQUEST, sp.request(), sp.auto());
-        this.response = new Channel(this, worker.io(), server, client, Channel.RESPONSE, sp.response(), sp.auto());
+        this.request = new Channel(this, worker.io(), client, server, Channel.REQUEST);
+        this.response = new Channel(this, worker.io(), server, client, Channel.RESPONSE);
     }
+
+    /**
+     * Link in the worker's lists of closed stream objects (closed this pass, free): only
+     * {@link Worker} touches it, and only while the object is closed and out of the live set.
+     */
+    Session nextClosed;
 
     @Override
     public long now() {

@@ -42,7 +42,8 @@ import java.util.function.Consumer;
  * pauses too, and retries after {@value #FD_RETRY_MS} ms or when this loop closes a connection.
  *
  * <p>Pools: the buffer and pipe limits of the configuration are process-wide totals, split
- * evenly over the loops ({@link #share}); a loop's pools never wait for another loop.
+ * evenly over the loops ({@link #share}); a loop's pools never wait for another loop. Stream
+ * objects are pooled per loop too ({@link #freeHead}), so an accept allocates nothing once warm.
  *
  * <p>Counters: the loop's {@link LoopCounters} come from the process's registry; the loop's
  * sessions write the rows of their frontend, backend and server there. What the loop's
@@ -75,6 +76,23 @@ public final class Worker {
     private final SharedMax connRateMax;
     /** Every open stream of this loop, so a stop can close what the grace period did not. */
     private final Session.LiveSet live = new Session.LiveSet();
+    /**
+     * Stream objects (a session, its two conns and channels) for reuse, so that a new connection
+     * allocates nothing in steady state: {@link #closedThisPass} holds those whose stream ended
+     * during the current pass; after the pass they go to {@link #freeHead}, at most
+     * {@link #FREE_MAX} of them (beyond, a burst's objects are left to the GC). Both lists link
+     * through {@link Session#nextClosed}. Why only after the pass: later in the pass that closed
+     * it, an object may still be met as the old stream (a run-queue entry, an event of its former
+     * fds, a timer), which a closed session ignores but a restarted one would not; after the
+     * pass, what can still reach it (a stale run-queue or remote wake) is harmless in every state
+     * (see {@link Session#run}). Loop thread only.
+     */
+    private Session closedThisPass;
+    private Session freeHead;
+    private int freeCount;
+    static final int FREE_MAX = 1024;
+    /** Streams started in a recycled object (tests look at it). */
+    long reuses;
     /** Streams this loop has started (for {@link #nextSessionId}). */
     private long sessionSeq;
     private boolean draining;
@@ -113,7 +131,7 @@ public final class Worker {
         this.sharePorts = global.loops() > 1;
         this.poller = new Poller(maxFds, sys);
         try {
-            poller.afterEachPass(this::publishLoopFigures);
+            poller.afterEachPass(this::afterPass);
             this.raw = new RawSock(poller.sys(), poller.fdTab());
             int n = global.loops();
             int bufferShare = global.buffersLimit() == 0 ? 0 : Math.max(1, share(global.buffersLimit(), n, index));
@@ -227,7 +245,16 @@ public final class Worker {
         Frontend fe = l.frontend();
         countAccept(fe);
         stats.addRelease(ProcessCounter.CURR_CONNS, 1);
-        Session s = new Session(this, fe, fd);
+        Session s = freeHead;
+        if (s != null) {
+            freeHead = s.nextClosed;
+            s.nextClosed = null;
+            freeCount--;
+            reuses++;
+        } else {
+            s = new Session(this);
+        }
+        s.init(fe, fd);
         live.add(s);
         s.start();
     }
@@ -319,6 +346,8 @@ public final class Worker {
     /** A stream ended: its places are free, listeners (of any loop) may resume. */
     void streamClosed(Session s, Frontend fe) {
         live.remove(s);
+        s.nextClosed = closedThisPass; // reused after this pass: see closedThisPass
+        closedThisPass = s;
         current--;
         stats.inc(ProcessCounter.CLOSED);
         publishLoopFigures(); // the stream gave its buffers and pipes back
@@ -420,6 +449,27 @@ public final class Worker {
         for (Runnable r : checks) r.run();
         checks.clear();
     }
+
+    /** After every pass: the streams closed during it become free objects, then the figures are published. */
+    private void afterPass() {
+        Session s = closedThisPass;
+        closedThisPass = null;
+        while (s != null) {
+            Session next = s.nextClosed;
+            if (freeCount < FREE_MAX) {
+                s.nextClosed = freeHead;
+                freeHead = s;
+                freeCount++;
+            } else {
+                s.nextClosed = null;
+            }
+            s = next;
+        }
+        publishLoopFigures();
+    }
+
+    /** The stream this loop started last among those open, or null (tests look at it). Loop thread only. */
+    Session newestLive() { return live.first(); }
 
     /**
      * Copies the figures the loop's machinery keeps for itself into the process block (loop

@@ -72,7 +72,7 @@ public final class Channel extends BufferWaiter {
     private long pipe = -1;
     private int pipeLen;
     private boolean spliceWanted;
-    private final boolean spliceAuto;
+    private boolean spliceAuto;
     private boolean spliceDisabled;
     private int fullReads;
 
@@ -97,7 +97,37 @@ public final class Channel extends BufferWaiter {
     /** A send said MSG_MORE: dst may hold a partial segment until we push. */
     private boolean corked;
 
-    public Channel(ChannelOwner s, IoContext io, Conn src, Conn dst, int dir, boolean splice, boolean spliceAuto) {
+    /**
+     * Every mutable field above, for a new stream ({@code splice}, {@code spliceAuto}: its
+     * frontend's options): a channel is pooled with its session and its previous stream
+     * {@link #release released} everything. The {@link BufferWaiter} part is left by
+     * {@link BufferPool#cancel} (called again here, a no-op then): out of the pool's queue, no
+     * buffer granted.
+     */
+    public void init(boolean splice, boolean spliceAuto) {
+        pool.cancel(this);
+        bufId = -1;
+        buf = null;
+        head = 0;
+        tail = 0;
+        pipe = -1;
+        pipeLen = 0;
+        this.spliceWanted = splice;
+        this.spliceAuto = spliceAuto;
+        spliceDisabled = false;
+        fullReads = 0;
+        srcShut = false;
+        dstShut = false;
+        roomWait = false;
+        bufferWait = false;
+        dropped = false;
+        finSent = false;
+        lastReadFull = false;
+        corked = false;
+    }
+
+    /** Direction {@code dir} from {@code src} to {@code dst}; {@link #init} starts each stream. */
+    public Channel(ChannelOwner s, IoContext io, Conn src, Conn dst, int dir) {
         this.s = s;
         this.src = src;
         this.dst = dst;
@@ -112,8 +142,6 @@ public final class Channel extends BufferWaiter {
         this.stats = io.stats();
         this.copied = dir == REQUEST ? ProcessCounter.REQUEST_BYTES_COPIED : ProcessCounter.RESPONSE_BYTES_COPIED;
         this.spliced = dir == REQUEST ? ProcessCounter.REQUEST_BYTES_SPLICED : ProcessCounter.RESPONSE_BYTES_SPLICED;
-        this.spliceWanted = splice;
-        this.spliceAuto = spliceAuto;
     }
 
     public boolean isEmpty() {

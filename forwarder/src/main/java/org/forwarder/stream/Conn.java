@@ -18,6 +18,14 @@ public final class Conn implements FdHandler {
     /** The peer reset the connection (or an I/O error): nothing more is sent to it. */
     public boolean failed;
 
+    /** Every mutable field above, for a new stream (the object is pooled with its session): socket {@code fd}, or -1. */
+    public void init(int fd) {
+        this.fd = fd;
+        this.readSince = 0;
+        this.writeSince = 0;
+        this.failed = false;
+    }
+
     public Conn(ChannelOwner owner, boolean isClient) {
         this.owner = owner;
         this.isClient = isClient;
