@@ -37,9 +37,10 @@ test:
 	$(MVN_TEST) install
 
 # bin/forwarder: the JVM settings chosen by measurement (docs/jvm.md) and the AOT cache.
-# A missing or stale cache is built first (about 30 s, once per build); if that fails, run anyway.
+# A missing or stale cache (trained with another jar) is built first (about 30 s); if that fails,
+# it runs anyway.
 run: build
-	@[ forwarder/target/forwarder.aot -nt $(JAR) ] || bin/aot-cache || echo "make run: no AOT cache, starting without it"
+	@bin/aot-cache --check || bin/aot-cache || echo "make run: no AOT cache, starting without it"
 	bin/forwarder -f $(CFG)
 
 # The JDK's ahead-of-time cache for bin/forwarder, from a short training run (bin/aot-cache).
@@ -56,11 +57,12 @@ bench: build
 # connections and redis-benchmark, interleaved in one run; ~30 min by default (QUICK=1: a few).
 # E2E_ARGS e.g. "--quick --targets 'direct haproxy-copy forwarder-copy'"; see bench/e2e/README.md.
 bench-e2e: build
-	@[ forwarder/target/forwarder.aot -nt $(JAR) ] || bin/aot-cache || echo "make bench-e2e: no AOT cache, the forwarder rows start without it"
+	@bin/aot-cache --check || bin/aot-cache || echo "make bench-e2e: no AOT cache, the forwarder rows start without it"
 	bench/e2e/run.py $(E2E_ARGS)
 
 # Syscalls, CPU, allocation, GC and JIT warm-up per new connection, the forwarder beside HAProxy.
 profile: build
+	@bin/aot-cache --check || bin/aot-cache || echo "make profile: no AOT cache, its aot rows will say so"
 	bench/profile/run.sh
 
 bench-threads: build

@@ -95,12 +95,14 @@ ticks_us() {  # pid -> "user_ticks sys_ticks"
 strace_count() {  # label pid port
     local label=$1 pid=$2 port=$3
     log "$label: strace -c -f over $CONNS connections"
-    strace -c -f -p "$pid" -o "$TMP/strace-$label.txt" 2>/dev/null &
+    strace -c -f -p "$pid" -o "$TMP/strace-$label.txt" 2>"$TMP/strace-$label.err" &
     local sp=$!
     sleep 1
     connrate "$port" "$TMP/strace-load-$label.out" 120 --max-ops "$CONNS"
     sleep 0.5
     kill -INT "$sp"; wait "$sp" 2>/dev/null
+    grep -q ' total$' "$TMP/strace-$label.txt" 2>/dev/null ||
+        die "$label: strace gave no counts (attach refused? ptrace_scope, not root): $(head -2 "$TMP/strace-$label.txt" 2>/dev/null)"
 }
 # ---------------------------------------------------------------- 2. CPU per connection
 cpu_window() {  # label pid port -> line "label conns rate user_us sys_us p50 p99 p999"
@@ -140,15 +142,12 @@ ALLOC_OPS=$(res "$TMP/alloc-load.out" ops)
 "$JH/bin/jcmd" "$FWD_PID" JFR.stop name=prof >/dev/null
 GC_AFTER=$(grep -c 'Pause' "$TMP/fwd-jvm.log" 2>/dev/null)
 SP_AFTER=$(grep -c 'Safepoint "' "$TMP/fwd-jvm.log" 2>/dev/null)
-ALLOC=$("$JH/bin/jfr" print --events jdk.ThreadAllocationStatistics "$TMP/alloc.jfr" | python3 -c '
-import re, sys
-vals, cur = [], None
-for line in sys.stdin:
-    m = re.match(r"\s*allocated = ([0-9.]+) (bytes|kB|MB|GB)", line)
-    if m: cur = float(m.group(1)) * {"bytes": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[m.group(2)]
-    m = re.match(r"\s*thread = \"forwarder-poller-0\"", line)
-    if m and cur is not None: vals.append(cur)
-print(f"{(max(vals) - min(vals)):.0f}" if len(vals) >= 2 else "n/a")')
+ALLOC=$("$JH/bin/jfr" print --json --events jdk.ThreadAllocationStatistics "$TMP/alloc.jfr" | python3 -c '
+import json, sys
+ev = json.load(sys.stdin)["recording"]["events"]
+vals = [e["values"]["allocated"] for e in ev
+        if (e["values"].get("thread") or {}).get("javaName") == "forwarder-poller-0"]
+print(max(vals) - min(vals) if len(vals) >= 2 else "n/a")')
 SP_LINES=$(grep 'Safepoint "' "$TMP/fwd-jvm.log" | sed -n 's/.*Safepoint "\([A-Za-z0-9_]*\)".*/\1/p' | sort | uniq -c | sort -rn | head -5 | awk '{printf "%s %s; ", $2, $1}')
 GC_PAUSES=$(grep 'Pause' "$TMP/fwd-jvm.log" | sed -n 's/.* \([0-9.]*\)ms$/\1/p' | sort -n | tail -1)
 kill_group "$FWD_PID"
@@ -166,8 +165,12 @@ fresh() {  # aot|noaot
         die "load client: $(load_err "$TMP/warm-load-$aot.out")"
     connrate "$FWD_PORT" "$TMP/warm-$aot.out" 1
     kill_group "$FWD_PID"
-    FRESH_ROWS+=("| $aot | $(( (t1 - t0) / 1000000 )) | $(res "$TMP/fresh-$aot.out" ops) | $(res "$TMP/fresh-$aot.out" p50_us) | $(res "$TMP/fresh-$aot.out" p99_us) | $(res "$TMP/warm-$aot.out" ops) | $(res "$TMP/warm-$aot.out" p50_us) | $(res "$TMP/warm-$aot.out" p99_us) |")
+    local label=$aot
+    [[ $aot == aot ]] && label=$AOT_LABEL
+    FRESH_ROWS+=("| $label | $(( (t1 - t0) / 1000000 )) | $(res "$TMP/fresh-$aot.out" ops) | $(res "$TMP/fresh-$aot.out" p50_us) | $(res "$TMP/fresh-$aot.out" p99_us) | $(res "$TMP/warm-$aot.out" ops) | $(res "$TMP/warm-$aot.out" p50_us) | $(res "$TMP/warm-$aot.out" p99_us) |")
 }
+AOT_LABEL=aot
+bin/aot-cache --check || AOT_LABEL="aot (no current cache: ran without)"
 for r in 1 2; do fresh noaot; fresh aot; done
 
 # ---------------------------------------------------------------- report
@@ -218,6 +221,8 @@ PY
     echo "- safepoints during them: $((SP_AFTER - SP_BEFORE)) (whole run by kind: ${SP_LINES:-none})"
     echo
     echo "## Fresh start against warm: the first second of connections, then a second after $WARM s of load"
+    echo
+    echo "Each sample is a new LoadClient JVM, whose own warm-up is in both columns alike; compare the rows (cache or not) more than the columns."
     echo
     echo "| AOT cache | start to listening ms | 1st s: connections | 1st s: p50 us | 1st s: p99 us | warm s: connections | warm: p50 us | warm: p99 us |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
