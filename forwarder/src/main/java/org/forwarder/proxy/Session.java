@@ -75,7 +75,7 @@ import org.forwarder.sys.Syscalls;
  *
  * <p>Pooling: the session object, with its two {@link Conn}s and {@link Channel}s, is reused by
  * its loop for later streams ({@link Worker}'s free list), so that accepting a connection
- * allocates nothing. {@link #init} sets every per-stream field again, frontend-dependent ones
+ * makes no objects. {@link #init} sets every per-stream field again, frontend-dependent ones
  * included (a loop serves several frontends), with a new {@link #id}. An object is reused only
  * once CLOSED with {@link #finish} complete (timer cancelled, queue left or a grant passed on,
  * buffers and pipes released, fds unregistered, log line copied), and only after the pass in

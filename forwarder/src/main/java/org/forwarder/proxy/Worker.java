@@ -43,7 +43,7 @@ import java.util.function.Consumer;
  *
  * <p>Pools: the buffer and pipe limits of the configuration are process-wide totals, split
  * evenly over the loops ({@link #share}); a loop's pools never wait for another loop. Stream
- * objects are pooled per loop too ({@link #freeHead}), so an accept allocates nothing once warm.
+ * objects are pooled per loop too ({@link #freeHead}), so an accept makes no objects once warm.
  *
  * <p>Counters: the loop's {@link LoopCounters} come from the process's registry; the loop's
  * sessions write the rows of their frontend, backend and server there. What the loop's
@@ -78,7 +78,7 @@ public final class Worker {
     private final Session.LiveSet live = new Session.LiveSet();
     /**
      * Stream objects (a session, its two conns and channels) for reuse, so that a new connection
-     * allocates nothing in steady state: {@link #closedThisPass} holds those whose stream ended
+     * makes no objects in steady state: {@link #closedThisPass} holds those whose stream ended
      * during the current pass; after the pass they go to {@link #freeHead}, at most
      * {@link #FREE_MAX} of them (beyond, a burst's objects are left to the GC). Both lists link
      * through {@link Session#nextClosed}. Why only after the pass: later in the pass that closed
