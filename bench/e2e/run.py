@@ -963,10 +963,19 @@ def warm_up(c, tmp, kind, port, relay, tag):
                 "--connect-timeout", "3000"]
         tmo = w + 25
     elif kind == "echo":
-        argv = [c.java] + CLIENT_JVM + ["-cp", c.bench_cp, "org.forwarder.bench.load.LoadClient", "--mode",
-                                        "pingpong", "--port", str(port), "--conns", "10", "--warmup", "0",
-                                        "--duration", "%g" % w]
-        tmo = w + 45
+        # half new connections, half ping-pong: the cases measure both the accept/connect/close path
+        # and the data path, so both are warmed
+        for mode, secs in (("connrate", w / 2), ("pingpong", w - w / 2)):
+            argv = [c.java] + CLIENT_JVM + ["-cp", c.bench_cp, "org.forwarder.bench.load.LoadClient", "--mode",
+                                            mode, "--port", str(port), "--conns", "10", "--warmup", "0",
+                                            "--duration", "%g" % max(0.5, secs)]
+            rc, out, err = run_client(argv, secs + 45, os.path.join(tmp, tag + "-" + mode + ".out"))
+            if rc != 0:
+                raise CaseFailed("warm-up (LoadClient %s) failed: %s" % (mode, "timed out" if rc == "timeout" else
+                                 "exit %s %s" % (rc, last_nonempty(err) or last_nonempty(out))))
+        if relay:
+            wait_no_children(relay.pid)
+        return
     else:
         argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", "ping", "-c", "10", "-n",
                 str(int(max(1000, w * 10000))), "-q"]
