@@ -46,6 +46,9 @@ import java.util.concurrent.TimeUnit;
  *     EOF straight away truncates the stream, and the splice later fails writing behind it. Here
  *     the rest is read out of the socket by hand before the EOF is forwarded
  *     ({@link NettyPair}), which is what makes the tests pass in splice mode;
+ * <li>once a spliced chunk has left the pipe, Netty turns autoread back on for its source even if
+ *     that input has ended, and the read this starts fails (epoll_ctl MOD: ENOENT) and closes
+ *     the channel mid-stream; {@link NettyPair} drops such reads in its pipeline;
  * <li>no back-pressure knob: Netty pauses the source until each pipe-to-socket splice completes.
  * </ul>
  *

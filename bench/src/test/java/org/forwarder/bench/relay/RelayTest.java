@@ -31,6 +31,8 @@ class RelayTest {
     private static final int CONNECTIONS = 4;
     /** 4 x 2 MiB = 8 MiB each way. */
     private static final int BYTES_PER_CONNECTION = 2 << 20;
+    /** Half-closed streams per relay in the half-close test. */
+    private static final int HALF_CLOSE_STREAMS = 6;
 
     interface Relay extends AutoCloseable {
         int port();
@@ -157,27 +159,33 @@ class RelayTest {
 
     /**
      * The client ends its output first; the backend answers only then, and all of it arrives.
-     * Not for netty-splice: Netty reports the end of input (EPOLLRDHUP) while bytes are still in
-     * the socket or the pipe, so the forwarded EOF can overtake them (see NettyRelay).
+     * For netty-splice this is where Netty's half-close troubles show (see NettyRelay): an EOF
+     * reported while bytes still sit in the socket behind a full pipe, and a read Netty starts
+     * on the ended input once the pipe drains (failed with a reset to the backend in 8 of 25
+     * runs under load before NettyPair dropped it).
      */
     @ParameterizedTest
     @ValueSource(strings = {"nio", "netty", "netty-splice"})
-    @Timeout(30)
+    @Timeout(60)
     void halfCloseForwardsTheAnswerThenEof(String kind) throws Exception {
         int answer = 4 << 20;
         // The backend starts reading late, so the relay's buffers towards it are full when the
-        // client's EOF reaches the relay: the EOF must wait behind them.
+        // client's EOF reaches the relay: the EOF must wait behind them. Several streams, one
+        // after the other on one relay: the races above show in some streams, not in every one.
         try (TestServer backend = new TestServer(TestServer.Mode.SEND_AFTER_EOF, answer, 300);
-             Relay relay = start(kind, backend.port(), 1);
-             Socket s = new Socket(InetAddress.getLoopbackAddress(), relay.port())) {
-            s.setSoTimeout(20_000);
-            String sent = TestServer.send(s.getOutputStream(), 7, 8 << 20);
-            s.shutdownOutput();
-            String received = TestServer.drain(s.getInputStream());
-            TestServer.Result r = backend.results.poll(20, TimeUnit.SECONDS);
-            assertNotNull(r, "backend did not finish: " + backend.failures);
-            assertEquals(sent, r.received());
-            assertEquals(r.sent(), received);
+             Relay relay = start(kind, backend.port(), 1)) {
+            for (int i = 0; i < HALF_CLOSE_STREAMS; i++) {
+                try (Socket s = new Socket(InetAddress.getLoopbackAddress(), relay.port())) {
+                    s.setSoTimeout(20_000);
+                    String sent = TestServer.send(s.getOutputStream(), 7 + i, 8 << 20);
+                    s.shutdownOutput();
+                    String received = TestServer.drain(s.getInputStream());
+                    TestServer.Result r = backend.results.poll(20, TimeUnit.SECONDS);
+                    assertNotNull(r, "stream " + i + ": backend did not finish: " + backend.failures);
+                    assertEquals(sent, r.received(), "stream " + i + ": what the client sent");
+                    assertEquals(r.sent(), received, "stream " + i + ": what the backend answered");
+                }
+            }
         }
     }
 
