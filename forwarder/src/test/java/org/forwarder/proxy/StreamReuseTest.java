@@ -4,6 +4,8 @@ import org.forwarder.it.Peers;
 import org.forwarder.it.Peers.Cleanup;
 import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
+import org.forwarder.stats.ProxyCounter;
+import org.forwarder.stats.StatsSnapshot;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -35,17 +37,19 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Issue 11: stream objects are pooled per loop, and nothing of a stream may leak into the next
  * one started in the same object. On one loop, a stream ends in each unusual way (client reset
  * mid-transfer, server reset, client timeout, queued then granted, connect refused with retries
- * and a redispatch, killed by {@code shutdown session}), on frontends other than the clean
- * one (other timeouts, retries, queue); then a clean stream starts in that very object (checked
- * by identity) and must look new: a half-closed exchange (the server answers after the client's
- * FIN) with its bytes intact (hash), its own tcplog line with termination state "--", its own
- * byte count, no retry, no redispatch, no queue, and a new id.
+ * and a redispatch, killed by {@code shutdown session}, a spliced stream whose server resets
+ * while the pipe holds bytes), on frontends other than the clean one (other timeouts, retries,
+ * queue, splice); then a clean stream starts in that very object (checked by identity) and must
+ * look new: a half-closed exchange (the server answers after the client's FIN) with its bytes
+ * intact (hash), its own tcplog line with termination state "--", its own byte count, no retry,
+ * no redispatch, no queue, and a new id. A clean stream on a copy frontend splices nothing, one
+ * on a splice frontend splices both ways, whatever the object carried before.
  */
 class StreamReuseTest {
     @RegisterExtension
     final Cleanup cleanup = new Cleanup();
 
-    private static final int L = 0, SR = 1, CT = 2, Q = 3, R = 4, CLEAN = 5;
+    private static final int L = 0, SR = 1, CT = 2, Q = 3, R = 4, CLEAN = 5, SPLICE_SR = 6, SPLICE_CLEAN = 7;
     private static final Duration WAIT = Duration.ofSeconds(10);
 
     @Test
@@ -99,10 +103,21 @@ class StreamReuseTest {
                     listen c
                         bind 127.0.0.1:0
                         server s 127.0.0.1:%d
-                    """.formatted(log.port(), echo.port(), resetter.port(), echo.port(), echo.port(), dead, collector.port());
+                    listen ssr
+                        bind 127.0.0.1:0
+                        option splice-request
+                        option splice-response
+                        server s 127.0.0.1:%d
+                    listen cs
+                        bind 127.0.0.1:0
+                        option splice-request
+                        option splice-response
+                        server s 127.0.0.1:%d
+                    """.formatted(log.port(), echo.port(), resetter.port(), echo.port(), echo.port(), dead, collector.port(),
+                    resetter.port(), collector.port());
             Fw fw = Peers.startText(cleanup, cfg);
             int[] ports = fw.fw.boundAddresses().stream().mapToInt(a -> a.port()).toArray();
-            assertEquals(6, ports.length);
+            assertEquals(8, ports.length);
             long reuses0 = fw.fw.call(w -> w.reuses);
 
             // 1. the client resets in the middle of a transfer
@@ -110,20 +125,20 @@ class StreamReuseTest {
             Session used = live(fw);
             c.getOutputStream().write(new byte[200_000]);
             Peers.reset(c);
-            cleanStreamIn(fw, log, ports[CLEAN], used, false);
+            cleanStreamIn(fw, log, "c", ports[CLEAN], used, false);
 
             // 2. the server resets
             c = Peers.connect(cleanup, ports[SR]);
             used = live(fw);
             c.getOutputStream().write(new byte[10]);
             Peers.drainToEnd(c, WAIT);
-            cleanStreamIn(fw, log, ports[CLEAN], used, false);
+            cleanStreamIn(fw, log, "c", ports[CLEAN], used, false);
 
             // 3. the client times out (its frontend's 300 ms; the clean stream then pauses longer than that)
             c = Peers.connect(cleanup, ports[CT]);
             used = live(fw);
             Peers.drainToEnd(c, WAIT);
-            cleanStreamIn(fw, log, ports[CLEAN], used, true);
+            cleanStreamIn(fw, log, "c", ports[CLEAN], used, true);
 
             // 4. queued, then granted the slot
             Socket a = Peers.connect(cleanup, ports[Q]);
@@ -136,14 +151,14 @@ class StreamReuseTest {
             assertArrayEquals("b".getBytes(), Peers.exchange(b, "b".getBytes()));
             b.shutdownOutput();
             Peers.drainToEnd(b, WAIT);
-            cleanStreamIn(fw, log, ports[CLEAN], used, false);
+            cleanStreamIn(fw, log, "c", ports[CLEAN], used, false);
 
             // 5. connect refused, retried, redispatched, given up
             c = Peers.connect(cleanup, ports[R]);
             used = live(fw);
             c.getOutputStream().write("x".getBytes());
             Peers.drainToEnd(c, WAIT);
-            cleanStreamIn(fw, log, ports[CLEAN], used, false);
+            cleanStreamIn(fw, log, "c", ports[CLEAN], used, false);
 
             // 6. killed by shutdown session in the middle of an exchange
             c = Peers.connect(cleanup, ports[L]);
@@ -152,11 +167,30 @@ class StreamReuseTest {
             long killed = fw.fw.call(w -> w.newestLive().id);
             assertEquals(true, fw.fw.call(w -> w.killSession(killed)));
             Peers.drainToEnd(c, WAIT);
-            cleanStreamIn(fw, log, ports[CLEAN], used, false);
+            cleanStreamIn(fw, log, "c", ports[CLEAN], used, false);
+
+            // 7. spliced, and the server resets while the pipe toward it holds bytes; the clean
+            //    stream after it is a copy one
+            c = Peers.connect(cleanup, ports[SPLICE_SR]);
+            used = live(fw);
+            try {
+                c.getOutputStream().write(new byte[1 << 20]);
+            } catch (IOException resetMeanwhile) {
+                // the server's reset may reach the client before all of it is written
+            }
+            Peers.drainToEnd(c, WAIT);
+            cleanStreamIn(fw, log, "c", ports[CLEAN], used, false);
+
+            // 8. copied, the client resets mid-transfer; the clean stream after it is a spliced one
+            c = Peers.connect(cleanup, ports[L]);
+            used = live(fw);
+            c.getOutputStream().write(new byte[200_000]);
+            Peers.reset(c);
+            cleanStreamIn(fw, log, "cs", ports[SPLICE_CLEAN], used, false);
 
             long reuses = fw.fw.call(w -> w.reuses) - reuses0;
             // each clean stream, and the queued pair's second stream, started in a recycled object
-            if (reuses < 6) fail("only " + reuses + " streams started in a recycled object");
+            if (reuses < 8) fail("only " + reuses + " streams started in a recycled object");
         }
     }
 
@@ -168,11 +202,13 @@ class StreamReuseTest {
     }
 
     /**
-     * Once the loop is idle, a clean stream on {@code port} must start in {@code used} and look
-     * new: a 64 KiB echo, intact; a log line "--" with its own bytes, no retry, no queue.
+     * Once the loop is idle, a clean stream on {@code port} (frontend {@code fe}, "cs" splices)
+     * must start in {@code used} and look new: a 64 KiB echo, intact; a log line "--" with its
+     * own bytes, no retry, no queue; spliced both ways on "cs", copied both ways elsewhere.
      */
-    private void cleanStreamIn(Fw fw, Syslog log, int port, Session used, boolean pause) throws Exception {
-        fw.awaitIdleAndReleased(WAIT);
+    private void cleanStreamIn(Fw fw, Syslog log, String fe, int port, Session used, boolean pause) throws Exception {
+        boolean splice = fe.equals("cs");
+        StatsSnapshot before = fw.awaitIdleAndReleased(WAIT);
         long oldId = fw.fw.call(w -> used.id);
         Socket c = Peers.connect(cleanup, port);
         int clientPort = c.getLocalPort();
@@ -189,14 +225,22 @@ class StreamReuseTest {
         assertArrayEquals(sha256(msg), sha256(back), "the bytes came back intact");
         assertEquals(-1, c.getInputStream().read());
         c.close();
-        Matcher m = log.await("127\\.0\\.0\\.1:" + clientPort + " \\[[^]]+\\] c c/s (-?\\d+)/(-?\\d+)/(\\d+) (\\d+) (..) "
+        Matcher m = log.await("127\\.0\\.0\\.1:" + clientPort + " \\[[^]]+\\] " + fe + " " + fe + "/s (-?\\d+)/(-?\\d+)/(\\d+) (\\d+) (..) "
                 + "(\\d+/\\d+/\\d+/\\d+/\\+?\\d+) (\\d+/\\d+)", WAIT);
         assertEquals("0", m.group(1), "Tw: " + m.group());
         assertEquals(String.valueOf(msg.length), m.group(4), "bytes: " + m.group());
         assertEquals("--", m.group(5), "termination state: " + m.group());
         assertEquals("1/1/0/0/0", m.group(6), "connections and retries: " + m.group());
         assertEquals("0/0", m.group(7), "queues: " + m.group());
-        fw.awaitIdleAndReleased(WAIT);
+        StatsSnapshot after = fw.awaitIdleAndReleased(WAIT);
+        for (ProxyCounter kind : new ProxyCounter[] {ProxyCounter.BIN_SPLICED, ProxyCounter.BOUT_SPLICED}) {
+            long spliced = after.frontend(fe, kind) - before.frontend(fe, kind);
+            if (splice) {
+                if (spliced <= 0) fail(kind + ": the stream on a splice frontend spliced nothing");
+            } else {
+                assertEquals(0, spliced, kind + ": the stream on a copy frontend spliced");
+            }
+        }
     }
 
     private static byte[] sha256(byte[] b) throws Exception {
