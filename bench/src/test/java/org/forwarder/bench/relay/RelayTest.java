@@ -105,9 +105,7 @@ class RelayTest {
             Thread.sleep(20);
             fdsAfter = openFds();
         }
-        // Not for netty-splice: about one run in four, six descriptors stay open after the relay
-        // (its event loops shut down) in the counted case; not yet tracked down (splice pipes?).
-        if (!kind.equals("netty-splice")) assertEquals(fdsBefore, fdsAfter, "open file descriptors before and after");
+        assertEquals(fdsBefore, fdsAfter, "open file descriptors before and after");
     }
 
     private static long openFds() throws IOException {
