@@ -15,6 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 JAVA = os.path.join(os.environ.get("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java")
 JAR = os.path.join(ROOT, "forwarder", "target", "forwarder.jar")
 FE, SRV, SYSLOG = 15350, 15351, 15352
+# health checks of s1 (checked on CHK), and a second server for the backup scenario
+CHK, SRV2 = 15353, 15354
 
 CFG = """global
     log 127.0.0.1:{syslog} local0
@@ -37,10 +39,10 @@ def linger0(s):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def listener(backlog=16):
+def listener(backlog=16, port=SRV):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", SRV))
+    s.bind(("127.0.0.1", port))
     s.listen(backlog)
     return s
 
@@ -235,6 +237,71 @@ def no_usable_server():
     client(b"hello")
 
 
+def checks_accept(port, until):
+    """A health-check target on port: accepts and closes until the event until is set."""
+    ls = listener(port=port)
+    ls.settimeout(0.1)
+
+    def run():
+        while not until.is_set():
+            try:
+                c, _ = ls.accept()
+                c.close()
+            except OSError:
+                pass
+        stop(ls)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def holding(c):
+    """A server side that answers nothing and holds the connection until its peer goes."""
+    try:
+        c.settimeout(8)
+        while c.recv(65536):
+            pass
+    except OSError:
+        pass
+    c.close()
+
+
+def marked_down_kills():
+    # s1 is UP (its checks pass), a stream to it is established; then its checks fail (fall 1):
+    # on-marked-down shutdown-sessions ends the stream
+    down = threading.Event()
+    checks = checks_accept(CHK, down)
+    ls = listener()
+    serve(ls, holding)
+    time.sleep(0.8)  # a few checks pass
+    t = threading.Thread(target=client, args=(b"hello",), daemon=True)
+    t.start()
+    time.sleep(0.5)
+    down.set()  # the check port closes: refused from now on
+    t.join(5)
+    checks.join(2)
+    stop(ls)
+
+
+def marked_up_kills_backup():
+    # s2 (active) is down at first (nothing on its check port), so the stream goes to the backup
+    # s1; then s2's checks pass: on-marked-up shutdown-backup-sessions ends the backup's stream
+    ls = listener()
+    serve(ls, holding)
+    s2 = listener(port=SRV2)
+    time.sleep(0.8)  # s2 seen DOWN
+    t = threading.Thread(target=client, args=(b"hello",), daemon=True)
+    t.start()
+    time.sleep(0.5)
+    up = threading.Event()
+    checks = checks_accept(CHK, up)
+    t.join(5)
+    up.set()
+    checks.join(2)
+    stop(s2)
+    stop(ls)
+
+
 BASE = dict(retries=0, tconnect="500ms", tclient="5s", tserver="5s", tqueue="5s", srvopts="")
 SCENARIOS = [
     ("normal --", {}, normal),
@@ -250,6 +317,11 @@ SCENARIOS = [
     ("connect timeout sC", {}, connect_timeout),
     ("client reset while connecting (HAProxy 2.6: CD, not CC)", {"tconnect": "2s"}, client_reset_connecting),
     ("no usable server (weight 0)", {"srvopts": " weight 0"}, no_usable_server),
+    ("server marked down, on-marked-down shutdown-sessions",
+     {"srvopts": " check port %d inter 200 fall 1 rise 1 on-marked-down shutdown-sessions" % CHK}, marked_down_kills),
+    ("active server marked up, on-marked-up shutdown-backup-sessions",
+     {"srvopts": " backup\n    server s2 127.0.0.1:%d check port %d inter 200 fall 1 rise 1"
+                 " on-marked-up shutdown-backup-sessions" % (SRV2, CHK)}, marked_up_kills_backup),
 ]
 
 
@@ -303,7 +375,8 @@ def run(kind, cfgtext, fn):
             except subprocess.TimeoutExpired:
                 p.kill()
             sl.close()
-    return [l for l in lines if " l1 l1/" in l or " l1 " in l and "[" in l]
+    # the streams' lines only (not the server state events: "proxy l1 has no server available!")
+    return [l for l in lines if " l1 l1/" in l]
 
 
 HDR = re.compile(r"^<(\d+)>(\w{3} [ \d]\d \d\d:\d\d:\d\d) (\S+)\[(\d+)\]: (.*)$")

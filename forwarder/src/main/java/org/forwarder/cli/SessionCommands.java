@@ -69,7 +69,7 @@ final class SessionCommands {
     private void shutdownSessionsOnServer(String[] a, CliSession s) {
         ServerCommands.Target t = servers.findServer(a.length > 3 ? a[3] : "");
         Server sv = t.server();
-        onLoops(List.of(ctx.proxies().loops()), w -> w.killSessionsOn(sv));
+        onLoops(List.of(ctx.proxies().loops()), w -> w.killSessionsOn(sv, 'K'));
         s.answer("");
     }
 

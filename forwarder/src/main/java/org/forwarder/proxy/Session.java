@@ -802,7 +802,9 @@ public final class Session extends Task implements ChannelOwner {
     /**
      * Records what ended the stream, HAProxy's first termination-state character: 'C' the client
      * aborted, 'S' the server aborted or refused, 'P' a local (proxy) error, 'K' killed by the
-     * admin or a forced stop, 'c'/'s' the client's/server's timeout. The phase comes from where
+     * admin or a forced stop, 'D' / 'U' killed because its server went DOWN ({@code on-marked-down
+     * shutdown-sessions}) or an active server came UP ({@code on-marked-up
+     * shutdown-backup-sessions}), 'c'/'s' the client's/server's timeout. The phase comes from where
      * the stream stands: 'Q' queued, 'C' connecting (or waiting to again), 'D' data. Only the
      * first cause counts; a stream that ends with none is '--'. Call it on the stream's loop,
      * before ending the stream (as {@link #kill} does with 'K').
@@ -922,14 +924,18 @@ public final class Session extends Task implements ChannelOwner {
     }
 
     /**
-     * {@code shutdown session} and {@code shutdown sessions server}: the operator ends the stream
-     * where it stands. As HAProxy, an idle stream is closed with a FIN; with bytes in flight either
-     * way each side gets a reset instead (as a timeout does), so nothing is lost silently.
+     * {@code shutdown session} and {@code shutdown sessions server} ({@code cause} 'K'), or a
+     * server's {@code on-marked-down shutdown-sessions} ('D') or {@code on-marked-up
+     * shutdown-backup-sessions} ('U'): the stream ends where it stands. As HAProxy, an idle
+     * stream is closed with a FIN; with bytes in flight either way each side gets a reset instead
+     * (as a timeout does), so nothing is lost silently.
      */
-    void shutdownByAdmin() {
+    void shutdownByAdmin(char cause) {
         if (termCause == 0 && state != CLOSED) {
-            terminate('K');
-            termPhase = '-'; // HAProxy 2.6.12 logs a killed TCP stream as "K-" (measured)
+            terminate(cause);
+            // HAProxy 2.6.12 logs such a TCP stream without a phase: "K-", "D-", "U-" (measured,
+            // bench/logs/compare.py)
+            termPhase = '-';
         }
         abandon();
     }

@@ -298,21 +298,25 @@ public final class Worker {
     public boolean killSession(long id) {
         for (Session s = live.first(); s != null; s = s.liveNext()) {
             if (s.id == id) {
-                s.shutdownByAdmin();
+                s.shutdownByAdmin('K');
                 return true;
             }
         }
         return false;
     }
 
-    /** {@code shutdown sessions server}: ends every stream of this loop on {@code sv}; how many. Loop thread only. */
-    public int killSessionsOn(Server sv) {
+    /**
+     * Ends every stream of this loop on {@code sv}; how many. {@code cause}, the termination
+     * state they are logged with: 'K' for {@code shutdown sessions server}, 'D' / 'U' for the
+     * server's on-marked-down / on-marked-up actions. Loop thread only.
+     */
+    public int killSessionsOn(Server sv, char cause) {
         int n = 0;
         Session s = live.first();
         while (s != null) {
             Session next = s.liveNext();
             if (s.server() == sv) {
-                s.shutdownByAdmin();
+                s.shutdownByAdmin(cause);
                 n++;
             }
             s = next;

@@ -374,7 +374,8 @@ class HealthCheckTest {
 
     /**
      * A server whose listener closes while the streams it accepted go on: its checks fail, its
-     * streams do not. With {@code on-marked-down shutdown-sessions} they end when it goes DOWN.
+     * streams do not. With {@code on-marked-down shutdown-sessions} they end when it goes DOWN,
+     * logged with HAProxy's termination state "D-" (measured: bench/logs/compare.py).
      */
     private void streamsOnAServerMarkedDown(boolean shutdownSessions) throws Exception {
         java.net.ServerSocket listener = new java.net.ServerSocket();
@@ -405,7 +406,9 @@ class HealthCheckTest {
         });
         ServerCheck sc = new ServerCheck(true, 100, 100, 100, 1, 1, 0, null, false, false, 0, false, 10,
                 ServerCheck.OnError.FAIL_CHECK, shutdownSessions, false);
-        Fw fw = start(Map.of("s1", listener.getLocalPort()), HealthCheck.DEFAULT, Map.of("s1", sc));
+        LogTest.Syslog syslog = cleanup.add(new LogTest.Syslog());
+        global = "global\n    log 127.0.0.1:" + syslog.port() + " local0\n";
+        Fw fw = start(Map.of("s1", listener.getLocalPort()), HealthCheck.DEFAULT, Map.of("s1", sc), "log global", "option tcplog");
         Socket c = Peers.connect(cleanup, fw.port);
         c.getOutputStream().write('x');
         assertEquals('y', c.getInputStream().read());
@@ -423,6 +426,7 @@ class HealthCheckTest {
                 r = -1; // reset
             }
             assertEquals(-1, r, "the client's stream ended when its server went DOWN");
+            syslog.await(".*127\\.0\\.0\\.1:" + c.getLocalPort() + " \\[.*\\] lb lb/s1 \\S+ \\d+ D- .*", WAIT);
         } else {
             Peers.sleep(300);
             srvSide.setSoTimeout(5000);
@@ -762,7 +766,8 @@ class HealthCheckTest {
 
     /**
      * A client served by backup b1 while the active s1 is DOWN: with {@code on-marked-up
-     * shutdown-backup-sessions} on s1 its stream ends when s1 comes back UP, without it goes on.
+     * shutdown-backup-sessions} on s1 its stream ends when s1 comes back UP, logged "U-" as
+     * HAProxy's (measured: bench/logs/compare.py); without it, it goes on.
      */
     private void backupStreamsWhenTheActiveComesUp(boolean shutdownBackupSessions) throws Exception {
         TestServer s1 = server("s1", 0);
@@ -773,7 +778,9 @@ class HealthCheckTest {
         ports.put("b1", b1.port());
         ServerCheck active = new ServerCheck(true, 100, 100, 100, 1, 1, 0, null, false, false, 0, false,
                 ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, false, shutdownBackupSessions);
-        Fw fw = start(ports, HealthCheck.DEFAULT, Map.of("s1", active, "b1", check(100, 1, 1, true)));
+        LogTest.Syslog syslog = cleanup.add(new LogTest.Syslog());
+        global = "global\n    log 127.0.0.1:" + syslog.port() + " local0\n";
+        Fw fw = start(ports, HealthCheck.DEFAULT, Map.of("s1", active, "b1", check(100, 1, 1, true)), "log global", "option tcplog");
         Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status));
         s1.close();
         Peers.waitUntil("s1 marked DOWN", WAIT, () -> !srv(fw, "s1").up());
@@ -794,6 +801,7 @@ class HealthCheckTest {
                 r = -1; // reset
             }
             assertEquals(-1, r, "the client's stream on the backup ended when s1 came UP");
+            syslog.await(".*127\\.0\\.0\\.1:" + c.getLocalPort() + " \\[.*\\] lb lb/b1 \\S+ \\d+ U- .*", WAIT);
         } else {
             Peers.sleep(300);
             assertEquals("z", new String(Peers.exchange(c, "z".getBytes())), "the stream on the backup goes on");
