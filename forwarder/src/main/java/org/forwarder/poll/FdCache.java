@@ -46,7 +46,8 @@ public final class FdCache {
         }
         queuedFor[fd] = pass + 1;
         if (nextCount == next.length) {
-            // an fd closed and reused within a pass can stand twice (the stale entry is skipped)
+            // an fd cancelled (or closed and reused) and queued again stands more than once
+            // (the stale entries are skipped); the array is reused each pass
             next = Arrays.copyOf(next, next.length * 2);
         }
         next[nextCount++] = fd;
@@ -74,6 +75,22 @@ public final class FdCache {
     /** Whether the next pass has an fd to run. */
     public boolean hasPending() {
         return nextLive > 0;
+    }
+
+    /** Whether {@code fd} is queued for the next pass (tests check the pending count against it). */
+    boolean queuedForNext(int fd) {
+        return queuedFor[fd] == pass + 1;
+    }
+
+    /** An fd's entry is either for the next pass, or for the pass under way, or none (tests). */
+    boolean entryValid(int fd) {
+        long q = queuedFor[fd];
+        return q == 0 || q == pass || q == pass + 1;
+    }
+
+    /** The live entries for the next pass, as counted (tests). */
+    int liveCount() {
+        return nextLive;
     }
 
     /**

@@ -77,6 +77,16 @@ public final class FdTab {
         return state.length;
     }
 
+    /** Whether {@code fd} has an owner (tests). */
+    boolean owned(int fd) {
+        return owner[fd] != null;
+    }
+
+    /** The generation epoll's data carries for {@code fd} (tests). */
+    int generation(int fd) {
+        return gen[fd];
+    }
+
     public FdCache cache() {
         return cache;
     }
