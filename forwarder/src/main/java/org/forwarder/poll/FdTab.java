@@ -77,6 +77,16 @@ public final class FdTab {
         return state.length;
     }
 
+    /** Whether {@code fd} has an owner (tests). */
+    boolean owned(int fd) {
+        return owner[fd] != null;
+    }
+
+    /** The generation epoll's data carries for {@code fd} (tests). */
+    int generation(int fd) {
+        return gen[fd];
+    }
+
     public FdCache cache() {
         return cache;
     }
@@ -134,8 +144,10 @@ public final class FdTab {
     public void stopRecv(int fd) {
         int s = state[fd];
         if ((s & ACTIVE_R) == 0) return;
-        state[fd] = s & ~ACTIVE_R;
+        s &= ~ACTIVE_R;
+        state[fd] = s;
         queueUpdate(fd);
+        idle(fd, s);
     }
 
     /**
@@ -152,6 +164,7 @@ public final class FdTab {
         s &= ~ACTIVE_R;
         state[fd] = s;
         if ((s & POLLED_R) == 0) queueUpdate(fd);
+        idle(fd, s);
     }
 
     public void wantSend(int fd) {
@@ -166,8 +179,10 @@ public final class FdTab {
     public void stopSend(int fd) {
         int s = state[fd];
         if ((s & ACTIVE_W) == 0) return;
-        state[fd] = s & ~ACTIVE_W;
+        s &= ~ACTIVE_W;
+        state[fd] = s;
         queueUpdate(fd);
+        idle(fd, s);
     }
 
     /**
@@ -214,6 +229,7 @@ public final class FdTab {
         int s = state[fd] & ~(READY_R | EV_IN);
         state[fd] = s;
         if ((s & (ACTIVE_R | POLLED_R)) == ACTIVE_R) queueUpdate(fd);
+        idle(fd, s);
     }
 
     /** EAGAIN or a short write: no room until epoll says so. */
@@ -221,6 +237,7 @@ public final class FdTab {
         int s = state[fd] & ~READY_W;
         state[fd] = s;
         if ((s & (ACTIVE_W | POLLED_W)) == ACTIVE_W) queueUpdate(fd);
+        idle(fd, s);
     }
 
     /** The fd can be written without polling first. */
@@ -332,6 +349,15 @@ public final class FdTab {
             // drop it from epoll; the owner finds READY set when it wants to read again
             queueUpdate(fd);
         }
+    }
+
+    /**
+     * {@code fd} lost its last active-and-ready direction: a cache entry for the next pass would
+     * find nothing to do ({@link #dispatch}), so it is dropped and does not keep the loop from
+     * sleeping. An error still to be reported keeps it.
+     */
+    private void idle(int fd, int s) {
+        if ((s & EV_ERR) == 0 && !hasWork(s)) cache.cancel(fd);
     }
 
     private static boolean hasWork(int s) {

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -162,5 +163,65 @@ class FdCacheTest {
         tab.onEvent((1L << 32) | fd, FdTab.EPOLLIN); // generation 1 belonged to the old owner
         tab.cache().runPass(tab);
         assertEquals(1, runs[0], "a stale event must not reach the new owner");
+    }
+
+    /**
+     * A new connection's client fd is queued when its reading starts (it was registered ready)
+     * and read at once by its owner, which drains it: the queued entry has nothing left to do
+     * and must not keep the loop from sleeping (an empty epoll_wait with timeout 0 per
+     * connection before the cancel). Work that comes back queues it again, and it runs once.
+     */
+    @Test
+    void anFdDrainedBeforeItsTurnNoLongerCountsAsPending() {
+        int fd = 12;
+        int[] runs = new int[1];
+        tab.register(fd, x -> runs[0]++, true, false);
+        tab.wantRecv(fd);
+        assertTrue(tab.cache().hasPending(), "ready and now active: queued");
+        tab.cantRecv(fd); // the owner read it right away, to EAGAIN or a short read
+        assertFalse(tab.cache().hasPending(), "nothing left to do: the loop may sleep");
+        tab.cache().runPass(tab);
+        assertEquals(0, runs[0]);
+
+        tab.mayRecv(fd);
+        tab.cantRecv(fd);
+        tab.mayRecv(fd); // queued, cancelled, queued again: one entry counts, it runs once
+        assertTrue(tab.cache().hasPending());
+        tab.cache().runPass(tab);
+        assertEquals(1, runs[0]);
+        assertTrue(tab.cache().hasPending(), "still ready after its run (the owner did not drain it): queued again");
+        tab.stopRecv(fd);
+        assertFalse(tab.cache().hasPending(), "stopped: nothing to do");
+
+        // the same for sending
+        int out = 13;
+        tab.register(out, x -> runs[0] += 10, false, true);
+        tab.wantSend(out);
+        assertTrue(tab.cache().hasPending());
+        tab.cantSend(out);
+        assertFalse(tab.cache().hasPending());
+        tab.maySend(out);
+        tab.stopSend(out);
+        assertFalse(tab.cache().hasPending());
+        tab.maySend(out);
+        tab.unregister(out);
+        assertFalse(tab.cache().hasPending(), "closed: its entry is gone");
+        tab.cache().runPass(tab);
+        assertEquals(1, runs[0]);
+    }
+
+    /** An error still to be reported keeps the fd queued even with no direction ready. */
+    @Test
+    void anErrorKeepsItsEntry() {
+        int fd = 14;
+        int[] runs = new int[1];
+        tab.register(fd, x -> runs[0]++, false, false);
+        tab.wantRecv(fd);
+        tab.onEvent((1L << 32) | fd, FdTab.EPOLLERR);
+        tab.cantRecv(fd);
+        tab.cantSend(fd);
+        assertTrue(tab.cache().hasPending(), "the owner must still hear of the error");
+        tab.cache().runPass(tab);
+        assertEquals(1, runs[0]);
     }
 }
