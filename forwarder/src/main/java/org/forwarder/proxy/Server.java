@@ -138,11 +138,11 @@ public final class Server {
 
     /**
      * {@code slowstart}: System.nanoTime() when the server last came UP after being DOWN, while its
-     * weight ramps up; 0 otherwise (and at process start, as HAProxy does not ramp then).
+     * weight and maxconn ramp up; 0 otherwise (and at process start, as HAProxy does not ramp then).
      */
     volatile long rampStart;
 
-    /** Under the backend's lock: the server came UP; with slowstart its weight ramps from now. */
+    /** Under the backend's lock: the server came UP; with slowstart its weight and maxconn ramp from now. */
     void startRamp() {
         if (check.slowstartMs() > 0) rampStart = Math.max(1, System.nanoTime());
     }
@@ -174,10 +174,31 @@ public final class Server {
         return elapsed >= span ? -1 : (int) (elapsed * 100 / span);
     }
 
+    /**
+     * The maxconn a new stream is held to at {@code now} (System.nanoTime()): {@code mc}, or
+     * during slowstart its share elapsed/slowstart rounded down, at least 1, as HAProxy's
+     * srv_dynamic_maxconn (which counts whole seconds; here nanoseconds). No maxconn (0) stays
+     * unlimited. Under the lock.
+     */
+    int rampedMaxconn(int mc, long now) {
+        long start = rampStart;
+        if (start == 0 || mc == 0) return mc;
+        long span = check.slowstartMs() * 1_000_000L;
+        long elapsed = now - start;
+        if (elapsed >= span) return mc;
+        if (elapsed < 0) elapsed = 0;
+        return (int) Math.max(1, mc * elapsed / span);
+    }
+
     /** Under the backend's lock. */
     boolean hasSlot() {
         int mc = maxconn;
-        return usable() && (mc == 0 || current < mc);
+        return usable() && (mc == 0 || current < (rampStart == 0 ? mc : rampedMaxconn(mc, System.nanoTime())));
+    }
+
+    /** Whether slowstart still holds its weight or maxconn down. */
+    boolean ramping() {
+        return rampStart != 0;
     }
 
     /** Takes a slot (under the backend's lock). */

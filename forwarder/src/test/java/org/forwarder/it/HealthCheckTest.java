@@ -11,6 +11,7 @@ import org.forwarder.it.Peers.Fw;
 import org.forwarder.it.Peers.TestServer;
 import org.forwarder.proxy.Backend;
 import org.forwarder.proxy.Server;
+import org.forwarder.stats.ProxyCounter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -808,6 +809,39 @@ class HealthCheckTest {
             assertEquals(1, fw.fw.stats().active());
         }
         assertEquals(List.of("s1", "s1"), picks(fw, 2), "new clients go to s1 again");
+    }
+
+    /**
+     * {@code slowstart} ramps a server's maxconn as HAProxy's does: back UP with maxconn 4 and
+     * slowstart 3 s, four clients at once get one slot (at least 1, the ramp's share rounded down)
+     * and three wait in the queue; without any stream ending, the checks give them the slots the
+     * ramp adds, and all four are served before the period ends plus a few checks.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void slowstartRampsMaxconnAndTheQueueFollowsTheRamp() throws Exception {
+        TestServer s1 = server("s1", 0);
+        int port = s1.port();
+        ServerCheck sc = new ServerCheck(true, 100, 100, 100, 1, 1, 0, null, false, false, 3_000, false,
+                ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, false, false);
+        Fw fw = start(Map.of("s1", port), HealthCheck.DEFAULT, Map.of("s1", sc), "timeout queue 20s");
+        Backend be = fw.fw.proxies().backend("lb");
+        fw.fw.proxies().changeServer(be, srv(fw, "s1"), -1, -1, 4);
+        Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status));
+        s1.close();
+        Peers.waitUntil("s1 DOWN", WAIT, () -> !srv(fw, "s1").up());
+        server("s1", port);
+        Peers.waitUntil("s1 UP again", WAIT, () -> srv(fw, "s1").up());
+        List<Socket> clients = new ArrayList<>();
+        for (int i = 0; i < 4; i++) clients.add(Peers.connect(cleanup, fw.port));
+        Peers.waitUntil("one served, three queued", WAIT,
+                () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 3 && fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR) == 1);
+        Peers.waitUntil("the ramp serves the queue", Duration.ofSeconds(8), () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 0);
+        for (Socket c : clients) {
+            c.setSoTimeout(5000);
+            assertEquals("s1", Peers.readLine(c.getInputStream()), "each client is served by s1");
+        }
+        assertEquals(4, fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR));
     }
 
     @Test

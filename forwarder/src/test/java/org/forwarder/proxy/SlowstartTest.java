@@ -4,9 +4,16 @@ import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** {@code slowstart}: a server back UP ramps its weight over the period, HAProxy's way (rounded up, at least 1). */
+/**
+ * {@code slowstart}: a server back UP ramps its weight (rounded up, at least 1) and its maxconn
+ * (rounded down, at least 1) over the period, HAProxy's way.
+ */
 class SlowstartTest {
     private static Server server(int weight, String slowstart) throws Exception {
+        return server(weight, slowstart, "");
+    }
+
+    private static Server server(int weight, String slowstart, String more) throws Exception {
         org.forwarder.config.Config cfg = org.forwarder.config.ConfigParser.parse("""
                 defaults
                     timeout connect 1s
@@ -14,8 +21,8 @@ class SlowstartTest {
                     timeout server 1s
                 listen l
                     bind 127.0.0.1:0
-                    server s 127.0.0.1:1 check weight %d %s
-                """.formatted(weight, slowstart), "slowstart.cfg");
+                    server s 127.0.0.1:1 check weight %d %s %s
+                """.formatted(weight, slowstart, more), "slowstart.cfg");
         return Proxies.of(cfg, org.forwarder.stats.StatsRegistry.of(cfg)).backend("l").server("s");
     }
 
@@ -38,5 +45,19 @@ class SlowstartTest {
         Server s = server(7, "");
         s.startRamp();
         assertEquals(7, s.effectiveWeight(System.nanoTime()));
+    }
+
+    @Test
+    void maxconnRampsOverTheSlowstartPeriod() throws Exception {
+        Server s = server(1, "slowstart 1s", "maxconn 10");
+        assertEquals(10, s.rampedMaxconn(10, System.nanoTime()), "no ramp at start");
+        s.startRamp();
+        long t0 = s.rampStart;
+        assertEquals(1, s.rampedMaxconn(10, t0), "at least 1");
+        assertEquals(1, s.rampedMaxconn(10, t0 + 199_999_999L), "rounded down");
+        assertEquals(2, s.rampedMaxconn(10, t0 + 250_000_000L));
+        assertEquals(9, s.rampedMaxconn(10, t0 + 999_999_999L));
+        assertEquals(10, s.rampedMaxconn(10, t0 + 1_000_000_000L));
+        assertEquals(0, s.rampedMaxconn(0, t0), "no maxconn: no limit to ramp");
     }
 }
