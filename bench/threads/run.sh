@@ -44,6 +44,9 @@ set -uo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 cd "$ROOT" || exit 1
+LOG_TAG=threads
+# shellcheck source=../lib.sh
+source "$ROOT/bench/lib.sh"
 
 NBTHREADS=${NBTHREADS:-"1 2"}
 MODES=${MODES:-"copy splice"}
@@ -67,14 +70,10 @@ KEEP_TMP=${KEEP_TMP:-0}
 
 LISTEN_WAIT_S=15        # max wait for a listener to appear
 STOP_WAIT_S=20          # max wait for the forwarder to stop after SIGTERM (it prints its summary)
-PORT_SCAN=200           # max ports tried when the wanted one is busy
+PORT_SCAN=200           # max ports tried when the wanted one is busy (LISTEN_WAIT_S, PORT_SCAN: lib.sh's bounds)
 OPEN_TIMEOUT=60         # idle connections must all be open within this
 CLIENT_JVM=(-XX:+UseSerialGC -Xms64m -Xmx1g)
 
-log() { printf '[threads] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-have() { command -v "$1" >/dev/null 2>&1; }
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 want() { [[ " $CASES " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- validation
@@ -105,20 +104,6 @@ if want iperf; then
 fi
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-java_major() {
-    "$1" -XshowSettings:properties -version 2>&1 |
-        sed -n 's/^ *java.specification.version = //p' | head -1 | cut -d. -f1
-}
-find_java() {
-    local h v
-    for h in "${JAVA_HOME:-}" $(ls -d /usr/lib/jvm/*/ 2>/dev/null | sort -rV); do
-        h=${h%/}
-        [[ -n $h && -x $h/bin/java ]] || continue
-        v=$(java_major "$h/bin/java")
-        is_uint "$v" && (( v >= 25 )) && { echo "$h/bin/java"; return 0; }
-    done
-    return 1
-}
 JAVA=${JAVA:-$(find_java || true)}
 [[ -n $JAVA && -x $JAVA ]] || die "no java >= 25 found (set JAVA or JAVA_HOME)"
 JCMD=$(dirname "$JAVA")/jcmd
@@ -145,98 +130,15 @@ fi
 RSS_HOLD=$((RSS_SETTLE + 12))   # time for the reads and the jcmd calls while the connections are held
 
 # ---------------------------------------------------------------- processes
+# start_bg, kill_group, stop_all, alloc_port, wait_listen, last_log_line, cpu_ticks: lib.sh
 TMP=$(mktemp -d /tmp/bench-threads.XXXXXX)
-PIDS=()   # process-group leaders we started (setsid => pgid == pid)
-
-kill_group() {  # pid [wait_s]: TERM the process group, KILL after wait_s (3), reap
-    local pid=$1 secs=${2:-3} i
-    [[ -n $pid ]] || return 0
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < secs * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid did not stop within ${secs} s: SIGKILL"
-        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
-    fi
-    { wait "$pid"; } 2>/dev/null
-    local keep=() p
-    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-    return 0
-}
-
-CLIENT_PID=
+NEXT_PORT=$BASE_PORT
 cleanup() {
-    local p
-    if [[ -n $CLIENT_PID ]]; then   # timeout(1) passes TERM on to its child
-        kill -TERM "$CLIENT_PID" 2>/dev/null
-        { wait "$CLIENT_PID"; } 2>/dev/null
-    fi
-    for p in "${PIDS[@]}"; do kill_group "$p"; done
+    stop_all
     if [[ $KEEP_TMP == 1 ]]; then log "temp dir kept: $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
-
-BG_PID=
-start_bg() {  # logfile cmd...: start in its own session/process group, sets BG_PID
-    local logf=$1; shift
-    setsid "$@" >"$logf" 2>&1 </dev/null &
-    BG_PID=$!
-    PIDS+=("$BG_PID")
-}
-
-port_listening() {
-    if have ss; then
-        [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
-    else
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-    fi
-}
-
-NEXT_PORT=$BASE_PORT
-next_free_port() {  # a port with no listener, never handed out before in this run
-    local i
-    for ((i = 0; i < PORT_SCAN; i++)); do
-        local p=$NEXT_PORT
-        NEXT_PORT=$((NEXT_PORT + 1))
-        port_listening "$p" || { echo "$p"; return 0; }
-    done
-    return 1
-}
-
-WAIT_ERR=
-wait_listen() {  # pid port
-    local pid=$1 port=$2 i
-    for ((i = 0; i < LISTEN_WAIT_S * 10; i++)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            WAIT_ERR="process exited before listening on 127.0.0.1:$port"
-            return 1
-        fi
-        port_listening "$port" && return 0
-        sleep 0.1
-    done
-    WAIT_ERR="nothing listening on 127.0.0.1:$port after ${LISTEN_WAIT_S} s"
-    return 1
-}
-
-last_log_line() {  # file: first error/ALERT line, else last non-empty line, trimmed
-    [[ -s $1 ]] || return 0
-    local line
-    line=$(grep -m1 -iE '^error|\[ALERT\]|unknown option' "$1")
-    [[ -n $line ]] || line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1)
-    printf '%s' "$line" | tr -d '\r|' | tr -s ' ' | cut -c1-200
-}
-
-cpu_ticks() {  # pid: utime+stime of every thread of pid
-    local stat rest
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    rest=${stat##*) }
-    read -r -a f <<<"$rest"
-    echo $((f[11] + f[12]))
-}
 
 vmrss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 
@@ -282,7 +184,7 @@ start_forwarder() {  # nbthread mode backend_port tag [extra flags...]
         FWD_ERR="this forwarder jar does not accept --nbthread"
         return 1
     fi
-    FWD_PORT=$(next_free_port) || { FWD_ERR="no free port"; return 1; }
+    alloc_port FWD_PORT || { FWD_ERR="no free port"; return 1; }
     local args=(--listen "127.0.0.1:$FWD_PORT" --server "127.0.0.1:$backend" --timeout-client 1m --timeout-server 1m)
     (( NBT_FLAG )) && args+=(--nbthread "$n")
     [[ $mode == splice ]] && args+=(--splice-request --splice-response)
@@ -320,7 +222,7 @@ ECHO_PID= ECHO_PORT=
 ensure_echo() {
     [[ -n $ECHO_PID ]] && kill -0 "$ECHO_PID" 2>/dev/null && return 0
     [[ -n $ECHO_PID ]] && { log "echo server died ($(last_log_line "$TMP/echo.log")), restarting"; kill_group "$ECHO_PID"; }
-    ECHO_PORT=$(next_free_port) || return 1
+    alloc_port ECHO_PORT || return 1
     start_bg "$TMP/echo.log" "$JAVA" "${CLIENT_JVM[@]}" -cp "$BENCH_CP" org.forwarder.bench.load.EchoServer \
         --port "$ECHO_PORT" --threads "$ECHO_THREADS" --lifetime "$ECHO_LIFETIME"
     ECHO_PID=$BG_PID
@@ -336,7 +238,7 @@ IPERF_PID= IPERF_PORT=
 start_iperf_server() {
     [[ -n $IPERF_PID ]] && kill_group "$IPERF_PID"
     IPERF_PID=
-    IPERF_PORT=$(next_free_port) || return 1
+    alloc_port IPERF_PORT || return 1
     start_bg "$TMP/iperf3-server.log" iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT"
     IPERF_PID=$BG_PID
     if ! wait_listen "$IPERF_PID" "$IPERF_PORT"; then
@@ -348,105 +250,21 @@ start_iperf_server() {
 }
 
 # ---------------------------------------------------------------- clients
-parse_iperf_json() {  # file -> "OK bits_per_second bytes" | "ERR message"
-    if have python3; then
-        python3 - "$1" <<'PY'
-import json, sys
-try:
-    with open(sys.argv[1]) as fh:
-        d = json.load(fh)
-except Exception as e:
-    print("ERR no valid iperf3 JSON (%s)" % type(e).__name__)
-    sys.exit(0)
-if d.get("error"):
-    print("ERR iperf3: " + " ".join(str(d["error"]).split()))
-    sys.exit(0)
-s = (d.get("end") or {}).get("sum_received") or {}
-if "bits_per_second" not in s or "bytes" not in s:
-    print("ERR iperf3 JSON has no end.sum_received")
-    sys.exit(0)
-print("OK %.0f %d" % (float(s["bits_per_second"]), int(s["bytes"])))
-PY
-    else
+# run_iperf, run_load, res, load_err: lib.sh.
+# lib.sh parses iperf3's JSON with python3; this script also runs where only jq is installed
+# (the tools check asks for python3 or jq), so without python3 the same parse is done with jq.
+if ! have python3; then
+    parse_iperf_json() {  # file -> "OK bits_per_second bytes" | "ERR message"
         jq -r 'if .error then "ERR iperf3: " + (.error | tostring)
                elif (.end.sum_received.bits_per_second and .end.sum_received.bytes)
                then "OK \(.end.sum_received.bits_per_second | floor) \(.end.sum_received.bytes)"
                else "ERR iperf3 JSON has no end.sum_received" end' "$1" 2>/dev/null | head -n 1 ||
             echo "ERR no valid iperf3 JSON"
-    fi
-}
+    }
+fi
 
-RUN_ERR= RUN_BPS= RUN_BYTES= RUN_TICKS=
-run_iperf() {  # port streams seconds fwd_pid jsonfile
-    local port=$1 streams=$2 secs=$3 fpid=$4 json=$5 rc t0 t1 res
-    RUN_ERR= RUN_BPS= RUN_BYTES= RUN_TICKS=
-    t0=$(cpu_ticks "$fpid")
-    timeout -k 5 $((secs + 20)) iperf3 -c 127.0.0.1 -p "$port" -P "$streams" -t "$secs" -J --connect-timeout 3000 \
-        >"$json" 2>"$json.err" &
-    CLIENT_PID=$!
-    wait "$CLIENT_PID"
-    rc=$?
-    CLIENT_PID=
-    t1=$(cpu_ticks "$fpid")
-    RUN_TICKS=$((t1 - t0))
-    if (( rc == 124 || rc == 137 )); then
-        RUN_ERR="iperf3 timed out after $((secs + 20)) s"
-    else
-        res=$(parse_iperf_json "$json")
-        if [[ $res == OK\ * ]]; then
-            read -r _ RUN_BPS RUN_BYTES <<<"$res"
-            (( rc != 0 )) && RUN_ERR="iperf3 exited with status $rc"
-            [[ $RUN_BYTES == 0 ]] && RUN_ERR="no bytes received"
-        else
-            RUN_ERR=${res#ERR }
-        fi
-    fi
-    kill -0 "$fpid" 2>/dev/null || RUN_ERR="forwarder exited during the run${RUN_ERR:+ ($RUN_ERR)}"
-    [[ -z $RUN_ERR ]]
-}
-
-LOAD_RC=
-run_load() {  # outfile timeout_s LoadClient args...: foreground, bounded; true if a RESULT line came
-    local out=$1 tmo=$2
-    shift 2
-    timeout -k 5 "$tmo" "$JAVA" "${CLIENT_JVM[@]}" -cp "$BENCH_CP" org.forwarder.bench.load.LoadClient "$@" \
-        >"$out" 2>"$out.err" &
-    CLIENT_PID=$!
-    wait "$CLIENT_PID"
-    LOAD_RC=$?
-    CLIENT_PID=
-    grep -q '^RESULT ' "$out"
-}
-
-res() {  # file key: a value of the RESULT line
-    sed -n 's/^RESULT //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
-}
-
-load_err() {  # outfile: why a client run gave no result
-    local e
-    e=$(grep -v '^[[:space:]]*$' "$1.err" 2>/dev/null | tail -n 1 | cut -c1-160)
-    (( LOAD_RC == 124 || LOAD_RC == 137 )) && e="client timed out${e:+: $e}"
-    echo "LoadClient exit $LOAD_RC${e:+: $e}"
-}
-
-# ---------------------------------------------------------------- results
-declare -A VALS STATUS ERRS RUNS
-ROWS=()       # row keys "case|nbthread|mode|param" in report order
-DETAILS=()    # per-run lines
-
-add_val() { VALS["$1|$2"]+="$3 "; }                       # row metric value
-med() {                                                  # row metric -> median or n/a
-    local v=${VALS["$1|$2"]:-}
-    [[ -n ${v// /} ]] || { echo n/a; return; }
-    printf '%s\n' $v | grep -E '^[0-9.eE+-]+$' | sort -g | awk '{a[NR] = $1} END {
-        if (NR == 0) { print "n/a"; exit }
-        if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-new_row() { ROWS+=("$1"); RUNS[$1]=0; ERRS[$1]=0; }
-fail_row() { STATUS[$1]="FAILED: ${2//|//}"; }
-fmt() {  # number decimals
-    if [[ $1 =~ ^-?[0-9.eE+]+$ ]]; then awk -v v="$1" -v d="$2" 'BEGIN {printf "%." d "f", v}'; else echo "$1"; fi
-}
+# Results (VALS, STATUS, ERRS, RUNS, ROWS, DETAILS, add_val, med, new_row, fail_row, fmt: lib.sh).
+# Row keys are "case|nbthread|mode|param" in report order; DETAILS holds the per-run lines.
 
 # ---------------------------------------------------------------- cases
 case_iperf() {  # n mode
