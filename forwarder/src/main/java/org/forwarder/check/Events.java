@@ -43,6 +43,7 @@ final class Events {
         if (up) {
             w.log().accept(who(sv) + name + " is UP" + append(status, sv.op.code, info, durationMs) + ". " + act + " active and "
                     + bck + " backup servers online." + onBackup(act, bck) + " 0 sessions requeued, " + be.queued() + " total in queue.");
+            w.proxies().followRamp(be, sv);
             if (!sv.backup() && sv.check().shutdownBackupSessionsOnUp()) {
                 for (Server b : be.servers()) if (b.backup()) killEverywhere(w, b, 'U');
             }

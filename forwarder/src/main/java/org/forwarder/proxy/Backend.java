@@ -303,8 +303,7 @@ public final class Backend {
      * A health check of {@code sv} passed ({@code ok}) or failed: its health counter moves, and
      * with it maybe its state. Returns +1 when it came UP, -1 when it went DOWN, else 0. When it
      * came up the waiters get its free slots at once ({@code counters}: the caller's loop's);
-     * while its slowstart ramps its maxconn up, each check gives them the slots the ramp added
-     * since (HAProxy's warm-up task does it every max(1 s, slowstart / 20); releases do it too).
+     * while its slowstart ramps its maxconn up, {@link Warmup} gives them the slots it adds.
      */
     public int checkResult(Server sv, boolean ok, LoopCounters counters) {
         int change;
@@ -320,8 +319,6 @@ public final class Backend {
                     sv.startRamp();
                     granted = grantWaiters();
                 }
-            } else if (sv.ramping()) {
-                granted = grantWaiters();
             }
         }
         if (granted > 0) counters.row(statsRow).add(ProxyCounter.QCUR, -granted);

@@ -105,6 +105,21 @@ public final class Proxies {
             Worker w = loops[0];
             w.poller().execute(() -> be.serveQueue(w.counters()));
         }
+        followRamp(be, sv);
+    }
+
+    /**
+     * A server that came back UP or READY with {@code slowstart} ramps its maxconn: loop 0's
+     * {@link Warmup} serves the queue as the ramp grows. Any thread; a no-op when it does not ramp.
+     */
+    public void followRamp(Backend be, Server sv) {
+        if (!sv.ramping() || loops.length == 0) return;
+        Worker w = loops[0];
+        w.poller().execute(() -> {
+            Warmup t = sv.warmup;
+            if (t == null) sv.warmup = t = new Warmup(be, sv, w);
+            t.follow();
+        });
     }
 
     /**
@@ -116,6 +131,7 @@ public final class Proxies {
         if (change > 0 && loops.length > 0) {
             Worker w = loops[0];
             w.poller().execute(() -> be.serveQueue(w.counters()));
+            followRamp(be, sv);
         }
         return change != 0;
     }

@@ -201,6 +201,22 @@ public final class Server {
         return rampStart != 0;
     }
 
+    /** Whether the ramp has run its course at {@code now} (System.nanoTime()), or none runs. */
+    boolean rampOver(long now) {
+        return rampLeftMs(now) == 0;
+    }
+
+    /** Milliseconds (rounded up) until the ramp is over at {@code now}, 0 when it is or none runs. */
+    long rampLeftMs(long now) {
+        long start = rampStart;
+        if (start == 0) return 0;
+        long left = check.slowstartMs() * 1_000_000L - (now - start);
+        return left <= 0 ? 0 : (left + 999_999) / 1_000_000;
+    }
+
+    /** {@link Warmup}'s timer for this server, made on loop 0 the first time it ramps; loop 0 only. */
+    Warmup warmup;
+
     /** Takes a slot (under the backend's lock). */
     void take() {
         int c = current + 1;

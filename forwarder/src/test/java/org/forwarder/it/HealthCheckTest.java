@@ -814,8 +814,8 @@ class HealthCheckTest {
     /**
      * {@code slowstart} ramps a server's maxconn as HAProxy's does: back UP with maxconn 4 and
      * slowstart 3 s, four clients at once get one slot (at least 1, the ramp's share rounded down)
-     * and three wait in the queue; without any stream ending, the checks give them the slots the
-     * ramp adds, and all four are served before the period ends plus a few checks.
+     * and three wait in the queue; without any stream ending, the warm-up timer gives them the
+     * slots the ramp adds, and all four are served once the period is over.
      */
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -825,13 +825,34 @@ class HealthCheckTest {
         ServerCheck sc = new ServerCheck(true, 100, 100, 100, 1, 1, 0, null, false, false, 3_000, false,
                 ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, false, false);
         Fw fw = start(Map.of("s1", port), HealthCheck.DEFAULT, Map.of("s1", sc), "timeout queue 20s");
-        Backend be = fw.fw.proxies().backend("lb");
-        fw.fw.proxies().changeServer(be, srv(fw, "s1"), -1, -1, 4);
+        fw.fw.proxies().changeServer(fw.fw.proxies().backend("lb"), srv(fw, "s1"), -1, -1, 4);
         Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status));
         s1.close();
         Peers.waitUntil("s1 DOWN", WAIT, () -> !srv(fw, "s1").up());
         server("s1", port);
         Peers.waitUntil("s1 UP again", WAIT, () -> srv(fw, "s1").up());
+        fourClientsFollowTheRamp(fw);
+    }
+
+    /**
+     * The same for a server without checks that leaves maintenance (HAProxy ramps it too): no
+     * check runs to serve the queue, the warm-up timer alone lets the three waiting clients in.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void slowstartAfterMaintenanceWithoutChecksServesTheQueueToo() throws Exception {
+        TestServer s1 = server("s1", 0);
+        ServerCheck noCheck = new ServerCheck(false, 2000, 2000, 2000, 2, 3, 0, null, false, false, 3_000, false,
+                ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, false, false);
+        Fw fw = start(Map.of("s1", s1.port()), HealthCheck.DEFAULT, Map.of("s1", noCheck), "timeout queue 20s");
+        Backend be = fw.fw.proxies().backend("lb");
+        fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.MAINT, -1, 4);
+        fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.READY, -1, -1);
+        fourClientsFollowTheRamp(fw);
+    }
+
+    /** Right after s1's ramp began: four clients, one served and three queued, then all four served. */
+    private void fourClientsFollowTheRamp(Fw fw) throws Exception {
         List<Socket> clients = new ArrayList<>();
         for (int i = 0; i < 4; i++) clients.add(Peers.connect(cleanup, fw.port));
         Peers.waitUntil("one served, three queued", WAIT,

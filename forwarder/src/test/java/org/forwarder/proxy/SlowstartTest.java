@@ -3,6 +3,7 @@ package org.forwarder.proxy;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code slowstart}: a server back UP ramps its weight (rounded up, at least 1) and its maxconn
@@ -59,5 +60,9 @@ class SlowstartTest {
         assertEquals(9, s.rampedMaxconn(10, t0 + 999_999_999L));
         assertEquals(10, s.rampedMaxconn(10, t0 + 1_000_000_000L));
         assertEquals(0, s.rampedMaxconn(0, t0), "no maxconn: no limit to ramp");
+        assertEquals(1000, s.rampLeftMs(t0), "the whole period left");
+        assertEquals(1, s.rampLeftMs(t0 + 999_999_999L), "rounded up");
+        assertEquals(0, s.rampLeftMs(t0 + 1_000_000_000L));
+        assertTrue(s.rampOver(t0 + 1_000_000_000L));
     }
 }
