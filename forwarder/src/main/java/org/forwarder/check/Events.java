@@ -44,9 +44,7 @@ final class Events {
             w.log().accept(who(sv) + name + " is UP" + append(status, sv.op.code, info, durationMs) + ". " + act + " active and "
                     + bck + " backup servers online." + onBackup(act, bck) + " 0 sessions requeued, " + be.queued() + " total in queue.");
             w.proxies().followRamp(be, sv);
-            if (!sv.backup() && sv.check().shutdownBackupSessionsOnUp()) {
-                for (Server b : be.servers()) if (b.backup()) killEverywhere(w, b, 'U');
-            }
+            w.proxies().markedUp(be, sv);
         } else {
             w.log().accept("alert: " + who(sv) + name + " is DOWN" + append(status, sv.op.code, info, durationMs) + ". " + act
                     + " active and " + bck + " backup servers left." + onBackup(act, bck) + " " + sv.current()
@@ -56,12 +54,7 @@ final class Events {
                 String kind = w.proxies().frontend(be.name()) != null ? "proxy " : "backend ";
                 w.log().accept("emerg: " + kind + be.name() + " has no server available!");
             }
-            if (sv.check().shutdownSessionsOnDown()) killEverywhere(w, sv, 'D');
+            w.proxies().markedDown(sv);
         }
-    }
-
-    /** Ends the streams of {@code sv} on every loop, logged with termination state {@code cause}. */
-    private static void killEverywhere(Worker from, Server sv, char cause) {
-        for (Worker w : from.proxies().loops()) w.poller().execute(() -> w.killSessionsOn(sv, cause));
     }
 }

@@ -101,11 +101,41 @@ public final class Proxies {
      * backend's queue (the grants wake the waiters on their own loops).
      */
     public void changeServer(Backend be, Server sv, int adminState, int weight, int maxconn) {
+        boolean maintBefore = sv.inMaintenance();
         if (be.change(sv, adminState, weight, maxconn) && loops.length > 0) {
             Worker w = loops[0];
             w.poller().execute(() -> be.serveQueue(w.counters()));
         }
         followRamp(be, sv);
+        if (!maintBefore && sv.inMaintenance()) {
+            markedDown(sv);
+        } else if (maintBefore && !sv.inMaintenance() && sv.op.up) {
+            markedUp(be, sv);
+        }
+    }
+
+    /**
+     * {@code sv} went DOWN (its checks, the runtime API, or into maintenance): with {@code
+     * on-marked-down shutdown-sessions} its streams end, logged "D" (HAProxy's SF_ERR_DOWN, for
+     * every way a server stops, as its srv_update_status). Any thread.
+     */
+    public void markedDown(Server sv) {
+        if (sv.check().shutdownSessionsOnDown()) killStreamsOn(sv, 'D');
+    }
+
+    /**
+     * Active server {@code sv} came UP (its checks, the runtime API, or out of maintenance): with
+     * {@code on-marked-up shutdown-backup-sessions} the backups' streams end, logged "U"
+     * (HAProxy's SF_ERR_UP). Any thread.
+     */
+    public void markedUp(Backend be, Server sv) {
+        if (sv.backup() || !sv.check().shutdownBackupSessionsOnUp()) return;
+        for (Server b : be.servers()) if (b.backup()) killStreamsOn(b, 'U');
+    }
+
+    /** Ends the streams on {@code sv} on every loop, logged with termination state {@code cause}. */
+    public void killStreamsOn(Server sv, char cause) {
+        for (Worker w : loops) w.poller().execute(() -> w.killSessionsOn(sv, cause));
     }
 
     /**
@@ -133,6 +163,8 @@ public final class Proxies {
             w.poller().execute(() -> be.serveQueue(w.counters()));
             followRamp(be, sv);
         }
+        if (change > 0) markedUp(be, sv);
+        if (change < 0) markedDown(sv);
         return change != 0;
     }
 

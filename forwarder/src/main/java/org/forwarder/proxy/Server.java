@@ -162,7 +162,8 @@ public final class Server {
             return w;
         }
         if (elapsed < 0) elapsed = 0;
-        return (int) Math.max(1, (w * elapsed + span - 1) / span);
+        // in double: weight x nanoseconds overflows a long for a slowstart of years
+        return (int) Math.max(1, (long) Math.ceil((double) w * elapsed / span));
     }
 
     /** Throttle percent during slowstart (show stat's throttle), or -1 when not ramping. */
@@ -187,7 +188,8 @@ public final class Server {
         long elapsed = now - start;
         if (elapsed >= span) return mc;
         if (elapsed < 0) elapsed = 0;
-        return (int) Math.max(1, mc * elapsed / span);
+        // in double: maxconn x nanoseconds overflows a long for a slowstart of days
+        return (int) Math.max(1, (long) ((double) mc * elapsed / span));
     }
 
     /** Under the backend's lock. */

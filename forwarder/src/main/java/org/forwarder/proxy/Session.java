@@ -933,9 +933,9 @@ public final class Session extends Task implements ChannelOwner {
     void shutdownByAdmin(char cause) {
         if (termCause == 0 && state != CLOSED) {
             terminate(cause);
-            // HAProxy 2.6.12 logs such a TCP stream without a phase: "K-", "D-", "U-" (measured,
-            // bench/logs/compare.py)
-            termPhase = '-';
+            // HAProxy 2.6.12 logs such an established TCP stream without a phase ("K-", "D-",
+            // "U-": bench/logs/compare.py), one still connecting with C ("KC", "DC"), as terminate sets
+            if (state == ESTABLISHED || state == PASSING_RESET) termPhase = '-';
         }
         abandon();
     }

@@ -865,6 +865,94 @@ class HealthCheckTest {
         assertEquals(4, fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR));
     }
 
+    /**
+     * With {@code inter} (3 s) longer than the slowstart (1 s), the queue still follows the ramp,
+     * not the checks: the streams held back are served right after the ramp ends (HAProxy's
+     * warm-up task runs every max(1 s, T/20) whatever the checks do). Found by review: served
+     * at the next check, 3 s later, by the first version.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void theRampsEndServesTheQueueWithoutWaitingForTheNextCheck() throws Exception {
+        TestServer s1 = server("s1", 0);
+        ServerCheck sc = new ServerCheck(true, 3_000, 3_000, 100, 1, 1, 0, null, false, false, 1_000, false,
+                ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, false, false);
+        Fw fw = start(Map.of("s1", s1.port()), HealthCheck.DEFAULT, Map.of("s1", sc), "timeout queue 10s");
+        Backend be = fw.fw.proxies().backend("lb");
+        Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status));
+        fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.MAINT, -1, 3);
+        fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.READY, -1, -1);
+        List<Socket> clients = new ArrayList<>();
+        for (int i = 0; i < 3; i++) clients.add(Peers.connect(cleanup, fw.port));
+        Peers.waitUntil("one served, two queued", WAIT,
+                () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 2 && fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR) == 1);
+        Peers.waitUntil("the ramp's end serves the queue", Duration.ofMillis(2_200),
+                () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 0);
+    }
+
+    /**
+     * A server put in maintenance with {@code on-marked-down shutdown-sessions} ends its streams,
+     * logged "D-", as HAProxy 2.6 does for every way a server stops (srv_update_status), not only
+     * a failed check. Found by review.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void maintenanceWithShutdownSessionsEndsTheStreams() throws Exception {
+        TestServer s1 = server("s1", 0);
+        ServerCheck sc = new ServerCheck(true, 100, 100, 100, 1, 1, 0, null, false, false, 0, false,
+                ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, true, false);
+        LogTest.Syslog syslog = cleanup.add(new LogTest.Syslog());
+        global = "global\n    log 127.0.0.1:" + syslog.port() + " local0\n";
+        Fw fw = start(Map.of("s1", s1.port()), HealthCheck.DEFAULT, Map.of("s1", sc), "log global", "option tcplog");
+        Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status));
+        Socket c = Peers.connect(cleanup, fw.port);
+        assertEquals("s1", Peers.readLine(c.getInputStream()));
+        fw.fw.proxies().changeServer(fw.fw.proxies().backend("lb"), srv(fw, "s1"), Server.MAINT, -1, -1);
+        c.setSoTimeout(5000);
+        int r;
+        try {
+            r = c.getInputStream().read();
+        } catch (java.net.SocketTimeoutException e) {
+            r = -2; // still open
+        } catch (IOException e) {
+            r = -1; // reset
+        }
+        assertEquals(-1, r, "the stream on s1 ended when s1 went into maintenance");
+        syslog.await(".*127\\.0\\.0\\.1:" + c.getLocalPort() + " \\[.*\\] lb lb/s1 \\S+ \\d+ D- .*", WAIT);
+    }
+
+    /**
+     * A stream still connecting (its server's accept queue full, the SYN unanswered) ended by its
+     * server going DOWN is logged "DC", as HAProxy 2.6.12 ("KC" measured for the CLI's kill):
+     * only an established stream is logged without a phase. Found by review.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aConnectingStreamKilledIsLoggedWithPhaseC() throws Exception {
+        java.net.ServerSocket full = cleanup.add(new java.net.ServerSocket());
+        full.bind(new java.net.InetSocketAddress("127.0.0.1", 0), 1);
+        for (int i = 0; i < 3; i++) {
+            Socket f = cleanup.add(new Socket());
+            try {
+                f.connect(full.getLocalSocketAddress(), 300);
+            } catch (IOException e) {
+                // the accept queue is full from here on
+            }
+        }
+        ServerCheck sc = new ServerCheck(false, 100, 100, 100, 1, 1, 0, null, false, false, 0, false,
+                ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, true, false);
+        LogTest.Syslog syslog = cleanup.add(new LogTest.Syslog());
+        global = "global\n    log 127.0.0.1:" + syslog.port() + " local0\n";
+        Fw fw = start(Map.of("s1", full.getLocalPort()), HealthCheck.DEFAULT, Map.of("s1", sc), "log global", "option tcplog",
+                "timeout connect 20s");
+        Socket c = Peers.connect(cleanup, fw.port);
+        Peers.waitUntil("connecting to s1", WAIT, () -> fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR) == 1);
+        Peers.sleep(300);
+        fw.fw.proxies().killStreamsOn(srv(fw, "s1"), 'D');
+        java.util.regex.Matcher m = syslog.await(".*127\\.0\\.0\\.1:" + c.getLocalPort() + " \\[.*\\] lb lb/s1 \\S+ \\d+ (D.) .*", WAIT);
+        assertEquals("DC", m.group(1), "a stream killed while connecting is logged with phase C");
+    }
+
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void onMarkedUpShutdownBackupSessionsEndsTheBackupsStreams() throws Exception {

@@ -65,4 +65,15 @@ class SlowstartTest {
         assertEquals(0, s.rampLeftMs(t0 + 1_000_000_000L));
         assertTrue(s.rampOver(t0 + 1_000_000_000L));
     }
+
+    /** maxconn x elapsed in nanoseconds would overflow a long for a long slowstart (found by review). */
+    @Test
+    void aLongSlowstartWithALargeMaxconnDoesNotOverflow() throws Exception {
+        Server s = server(256, "slowstart 10d", "maxconn 30000");
+        s.startRamp();
+        long t0 = s.rampStart;
+        long half = 5L * 24 * 3600 * 1_000_000_000L;
+        assertEquals(15000, s.rampedMaxconn(30000, t0 + half), "half way through the ramp: half the maxconn");
+        assertEquals(128, s.effectiveWeight(t0 + half), "and half the weight");
+    }
 }
