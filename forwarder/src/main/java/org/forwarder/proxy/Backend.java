@@ -325,12 +325,15 @@ public final class Backend {
         return change;
     }
 
-    /** Sets {@code sv}'s health to its top ({@code up}) or 0; +1 came UP, -1 went DOWN, 0 no change. */
+    /** Sets {@code sv}'s health to its top ({@code up}) or 0; +1 came UP, -1 went DOWN, 0 no change (always in maintenance). */
     int forceHealth(Server sv, boolean up) {
         synchronized (lock) {
             OpState op = sv.op;
             int change = 0;
             op.health = up ? op.rise + op.fall - 1 : 0;
+            // in maintenance the state stays as it is (HAProxy's srv_set_running/stopped return
+            // at once): leaving maintenance decides it
+            if (sv.inMaintenance()) return 0;
             if (up && !op.up) {
                 op.up = true;
                 long since = op.downSince;

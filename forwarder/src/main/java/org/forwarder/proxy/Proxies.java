@@ -126,10 +126,11 @@ public final class Proxies {
     /**
      * Active server {@code sv} came UP (its checks, the runtime API, or out of maintenance): with
      * {@code on-marked-up shutdown-backup-sessions} the backups' streams end, logged "U"
-     * (HAProxy's SF_ERR_UP). Any thread.
+     * (HAProxy's SF_ERR_UP), but only if it can take them (HAProxy: a non-zero effective weight;
+     * not drained, not weighted 0). Any thread.
      */
     public void markedUp(Backend be, Server sv) {
-        if (sv.backup() || !sv.check().shutdownBackupSessionsOnUp()) return;
+        if (sv.backup() || !sv.usable() || !sv.check().shutdownBackupSessionsOnUp()) return;
         for (Server b : be.servers()) if (b.backup()) killStreamsOn(b, 'U');
     }
 

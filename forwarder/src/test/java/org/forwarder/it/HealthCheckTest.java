@@ -966,6 +966,58 @@ class HealthCheckTest {
     }
 
     /**
+     * An active server that comes UP but cannot take streams (weight 0) leaves the backups'
+     * streams alone: HAProxy shuts them only for a non-zero effective weight. Found by review.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void anActiveThatCannotTakeStreamsLeavesTheBackupsStreams() throws Exception {
+        BackupServing b = backupServing();
+        Backend be = b.fw().fw.proxies().backend("lb");
+        b.fw().fw.proxies().changeServer(be, srv(b.fw(), "s1"), -1, 0, -1);
+        assertTrue(b.fw().fw.proxies().forceHealth(be, srv(b.fw(), "s1"), true), "s1 is UP");
+        Peers.sleep(500);
+        assertEquals("z", new String(Peers.exchange(b.client(), "z".getBytes())), "the stream on the backup goes on");
+    }
+
+    /**
+     * {@code set server ... health up} on a server in maintenance changes no state (HAProxy's
+     * srv_set_running returns at once): no "is UP", no kill of the backups' streams. Found by review.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void healthUpInMaintenanceChangesNothing() throws Exception {
+        BackupServing b = backupServing();
+        Backend be = b.fw().fw.proxies().backend("lb");
+        b.fw().fw.proxies().changeServer(be, srv(b.fw(), "s1"), Server.MAINT, -1, -1);
+        assertTrue(!b.fw().fw.proxies().forceHealth(be, srv(b.fw(), "s1"), true), "no state change in maintenance");
+        assertTrue(!srv(b.fw(), "s1").up(), "still not UP");
+        Peers.sleep(500);
+        assertEquals("z", new String(Peers.exchange(b.client(), "z".getBytes())), "the stream on the backup goes on");
+    }
+
+    private record BackupServing(Fw fw, Socket client) {}
+
+    /** s1 (active, on-marked-up shutdown-backup-sessions) DOWN, a client served by backup b1. */
+    private BackupServing backupServing() throws Exception {
+        TestServer s1 = server("s1", 0);
+        TestServer b1 = server("b1", 0);
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        ports.put("s1", s1.port());
+        ports.put("b1", b1.port());
+        ServerCheck active = new ServerCheck(true, 100, 100, 100, 1, 1, 0, null, false, false, 0, false,
+                ServerCheck.DEFAULT_ERROR_LIMIT, ServerCheck.OnError.FAIL_CHECK, false, true);
+        Fw fw = start(ports, HealthCheck.DEFAULT, Map.of("s1", active, "b1", check(100, 1, 1, true)));
+        Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status));
+        s1.close();
+        Peers.waitUntil("s1 marked DOWN", WAIT, () -> !srv(fw, "s1").up());
+        Socket c = Peers.connect(cleanup, fw.port);
+        assertEquals("b1", Peers.readLine(c.getInputStream()), "the backup serves while s1 is DOWN");
+        c.setSoTimeout(5000);
+        return new BackupServing(fw, c);
+    }
+
+    /**
      * A server at its maxconn (one client holds its only slot, a second waits in the queue) is
      * still checked, its checks take neither the slot nor the queued client's place, and killed
      * it is still marked DOWN.
