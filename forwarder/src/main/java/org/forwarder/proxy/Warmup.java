@@ -36,7 +36,10 @@ final class Warmup extends TimerTask {
 
     @Override
     protected void onTimer(long nowMs) {
+        // whether the ramp is over is read before serving, so a last service that the ramp's end
+        // overtakes while it runs (granting by the ramp's share, then found over) gets another
+        boolean over = server.rampOver(System.nanoTime());
         backend.serveQueue(loop.counters());
-        if (!server.rampOver(System.nanoTime())) loop.poller().timers().schedule(this, nowMs + nextStepMs());
+        if (!over) loop.poller().timers().schedule(this, nowMs + nextStepMs());
     }
 }

@@ -857,7 +857,9 @@ class HealthCheckTest {
         for (int i = 0; i < 4; i++) clients.add(Peers.connect(cleanup, fw.port));
         Peers.waitUntil("one served, three queued", WAIT,
                 () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 3 && fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR) == 1);
-        Peers.waitUntil("the ramp serves the queue", Duration.ofSeconds(8), () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 0);
+        Peers.waitUntil("the ramp serves the queue", Duration.ofSeconds(8), () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 0,
+                () -> "qcur " + fw.fw.stats().backend("lb", ProxyCounter.QCUR) + ", scur " + fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR)
+                        + ", throttle " + srv(fw, "s1").throttlePercent() + "; log " + fw.log);
         for (Socket c : clients) {
             c.setSoTimeout(5000);
             assertEquals("s1", Peers.readLine(c.getInputStream()), "each client is served by s1");
