@@ -357,7 +357,15 @@ public final class FdTab {
      * sleeping. An error still to be reported keeps it.
      */
     private void idle(int fd, int s) {
-        if ((s & EV_ERR) == 0 && !hasWork(s)) cache.cancel(fd);
+        if (nothingToDispatch(s)) cache.cancel(fd);
+    }
+
+    /**
+     * Neither an error to report nor an active-and-ready direction: what {@link #dispatch} skips,
+     * and so what {@link #idle} may cancel (one test for both, so they cannot drift apart).
+     */
+    private static boolean nothingToDispatch(int s) {
+        return (s & EV_ERR) == 0 && !hasWork(s);
     }
 
     private static boolean hasWork(int s) {
@@ -370,7 +378,7 @@ public final class FdTab {
         FdHandler h = owner[fd];
         if (h == null) return;
         int s = state[fd];
-        if ((s & EV_ERR) == 0 && !hasWork(s)) return; // stopped or drained since it was queued
+        if (nothingToDispatch(s)) return; // stopped or drained since it was queued
         h.onIo(fd);
         if (owner[fd] == h && hasWork(state[fd])) {
             cache.add(fd);

@@ -159,13 +159,16 @@ public final class Proxies {
      */
     public boolean forceHealth(Backend be, Server sv, boolean up) {
         int change = be.forceHealth(sv, up);
-        if (change > 0 && loops.length > 0) {
-            Worker w = loops[0];
-            w.poller().execute(() -> be.serveQueue(w.counters()));
+        if (change > 0) {
+            if (loops.length > 0) {
+                Worker w = loops[0];
+                w.poller().execute(() -> be.serveQueue(w.counters()));
+            }
             followRamp(be, sv);
+            markedUp(be, sv);
+        } else if (change < 0) {
+            markedDown(sv);
         }
-        if (change > 0) markedUp(be, sv);
-        if (change < 0) markedDown(sv);
         return change != 0;
     }
 

@@ -831,7 +831,7 @@ class HealthCheckTest {
         Peers.waitUntil("s1 DOWN", WAIT, () -> !srv(fw, "s1").up());
         server("s1", port);
         Peers.waitUntil("s1 UP again", WAIT, () -> srv(fw, "s1").up());
-        fourClientsFollowTheRamp(fw);
+        clientsFollowTheRamp(fw, 4, Duration.ofSeconds(8));
     }
 
     /**
@@ -848,23 +848,26 @@ class HealthCheckTest {
         Backend be = fw.fw.proxies().backend("lb");
         fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.MAINT, -1, 4);
         fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.READY, -1, -1);
-        fourClientsFollowTheRamp(fw);
+        clientsFollowTheRamp(fw, 4, Duration.ofSeconds(8));
     }
 
-    /** Right after s1's ramp began: four clients, one served and three queued, then all four served. */
-    private void fourClientsFollowTheRamp(Fw fw) throws Exception {
+    /**
+     * Right after s1's ramp began: {@code n} clients, one served and the others queued, then all
+     * of them served by s1 within {@code max}, with no stream ending.
+     */
+    private void clientsFollowTheRamp(Fw fw, int n, Duration max) throws Exception {
         List<Socket> clients = new ArrayList<>();
-        for (int i = 0; i < 4; i++) clients.add(Peers.connect(cleanup, fw.port));
-        Peers.waitUntil("one served, three queued", WAIT,
-                () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 3 && fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR) == 1);
-        Peers.waitUntil("the ramp serves the queue", Duration.ofSeconds(8), () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 0,
+        for (int i = 0; i < n; i++) clients.add(Peers.connect(cleanup, fw.port));
+        Peers.waitUntil("one served, " + (n - 1) + " queued", WAIT,
+                () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == n - 1 && fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR) == 1);
+        Peers.waitUntil("the ramp serves the queue", max, () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 0,
                 () -> "qcur " + fw.fw.stats().backend("lb", ProxyCounter.QCUR) + ", scur " + fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR)
                         + ", throttle " + srv(fw, "s1").throttlePercent() + "; log " + fw.log);
         for (Socket c : clients) {
             c.setSoTimeout(5000);
             assertEquals("s1", Peers.readLine(c.getInputStream()), "each client is served by s1");
         }
-        assertEquals(4, fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR));
+        assertEquals(n, fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR));
     }
 
     /**
@@ -884,12 +887,7 @@ class HealthCheckTest {
         Peers.waitUntil("first checks done", WAIT, () -> "L4OK".equals(srv(fw, "s1").op.status));
         fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.MAINT, -1, 3);
         fw.fw.proxies().changeServer(be, srv(fw, "s1"), Server.READY, -1, -1);
-        List<Socket> clients = new ArrayList<>();
-        for (int i = 0; i < 3; i++) clients.add(Peers.connect(cleanup, fw.port));
-        Peers.waitUntil("one served, two queued", WAIT,
-                () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 2 && fw.fw.stats().server("lb", "s1", ProxyCounter.SCUR) == 1);
-        Peers.waitUntil("the ramp's end serves the queue", Duration.ofMillis(2_200),
-                () -> fw.fw.stats().backend("lb", ProxyCounter.QCUR) == 0);
+        clientsFollowTheRamp(fw, 3, Duration.ofMillis(2_200));
     }
 
     /**
